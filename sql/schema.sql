@@ -1,0 +1,69 @@
+-- SqlRec model store. Created by the first rec_train() on a database; every statement is
+-- idempotent. All tables are STRICT; ids keep the SQLite type the application gave them.
+-- The store's own version lives in rec_meta, so PRAGMA user_version stays the application's.
+
+CREATE TABLE IF NOT EXISTS rec_meta(
+  key   TEXT PRIMARY KEY,
+  value ANY
+) STRICT;
+
+INSERT OR IGNORE INTO rec_meta(key, value) VALUES ('schema_version', 1);
+
+-- One row per model name. kind/options/metrics describe the serving version; status is
+-- 'training' while a training holds the lease (training_owner, refreshed in training_heartbeat,
+-- unix seconds). A model keeps serving current_version while it is being retrained.
+CREATE TABLE IF NOT EXISTS rec_models(
+  name                TEXT PRIMARY KEY,
+  kind                TEXT,
+  options             TEXT,
+  metrics             TEXT,
+  status              TEXT NOT NULL CHECK (status IN ('training', 'ready')),
+  current_version     INTEGER,
+  created_at          TEXT NOT NULL,
+  updated_at          TEXT NOT NULL,
+  training_owner      TEXT,
+  training_started_at TEXT,
+  training_heartbeat  REAL
+) STRICT;
+
+-- Every trained version. uid is random and identifies the version across databases (the
+-- in-process model cache is keyed by it).
+CREATE TABLE IF NOT EXISTS rec_model_versions(
+  model         TEXT NOT NULL REFERENCES rec_models(name) ON DELETE CASCADE,
+  version       INTEGER NOT NULL,
+  uid           TEXT NOT NULL UNIQUE,
+  kind          TEXT NOT NULL,
+  options       TEXT NOT NULL,
+  metrics       TEXT NOT NULL,
+  users         INTEGER NOT NULL,
+  items         INTEGER NOT NULL,
+  interactions  INTEGER NOT NULL,
+  train_seconds REAL NOT NULL,
+  created_at    TEXT NOT NULL,
+  PRIMARY KEY (model, version)
+) STRICT;
+
+-- Dense index <-> the application's id, per version: idx is the row/column of the model's
+-- arrays. Ids are INTEGER or TEXT, exactly as the training source returned them.
+CREATE TABLE IF NOT EXISTS rec_id_map(
+  model   TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  space   TEXT NOT NULL CHECK (space IN ('user', 'item')),
+  idx     INTEGER NOT NULL,
+  id      ANY NOT NULL,
+  PRIMARY KEY (model, version, space, idx),
+  FOREIGN KEY (model, version) REFERENCES rec_model_versions(model, version) ON DELETE CASCADE
+) STRICT, WITHOUT ROWID;
+
+-- Numeric arrays of a version (factors, popularity, the seen-items CSR), little-endian, split
+-- into parts of at most 16M elements so no BLOB nears SQLite's length limit.
+CREATE TABLE IF NOT EXISTS rec_arrays(
+  model   TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  name    TEXT NOT NULL,
+  part    INTEGER NOT NULL,
+  dtype   TEXT NOT NULL CHECK (dtype IN ('f32', 'i32')),
+  data    BLOB NOT NULL,
+  PRIMARY KEY (model, version, name, part),
+  FOREIGN KEY (model, version) REFERENCES rec_model_versions(model, version) ON DELETE CASCADE
+) STRICT;

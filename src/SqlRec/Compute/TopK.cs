@@ -1,0 +1,91 @@
+namespace SqlRec.Compute;
+
+/// <summary>
+/// Exact top-k selection over a score vector with an exclusion list. Order: higher score first,
+/// ties broken by the lower index, NaN ranks last, so results are deterministic.
+/// </summary>
+internal static class TopK
+{
+    /// <summary>
+    /// Writes the indices of the <paramref name="k"/> best-scored items not in
+    /// <paramref name="excludedSorted"/> into <paramref name="indices"/> (best first) and returns
+    /// how many were written (fewer than k when fewer candidates exist). O(n log k).
+    /// </summary>
+    public static int Select(ReadOnlySpan<float> scores, int k, ReadOnlySpan<int> excludedSorted, Span<int> indices)
+    {
+        if (k <= 0) return 0;
+        // Min-heap of the best k so far; the root is the worst kept item.
+        var heap = indices[..Math.Min(k, indices.Length)];
+        var count = 0;
+        var nextExcluded = 0;
+        for (var i = 0; i < scores.Length; i++)
+        {
+            // Exclusions are sorted and i only grows, so one forward pointer checks them in O(1) amortised.
+            while (nextExcluded < excludedSorted.Length && excludedSorted[nextExcluded] < i) nextExcluded++;
+            if (nextExcluded < excludedSorted.Length && excludedSorted[nextExcluded] == i) continue;
+            if (count < heap.Length)
+            {
+                heap[count] = i;
+                SiftUp(heap, count++, scores);
+            }
+            else if (Better(i, heap[0], scores))
+            {
+                heap[0] = i;
+                SiftDown(heap, 0, count, scores);
+            }
+        }
+        // Heap sort: repeatedly move the worst to the end, leaving best-first order.
+        for (var end = count - 1; end > 0; end--)
+        {
+            (heap[0], heap[end]) = (heap[end], heap[0]);
+            SiftDown(heap, 0, end, scores);
+        }
+        return count;
+    }
+
+    /// <summary>True when item a ranks before item b.</summary>
+    public static bool Better(int a, int b, ReadOnlySpan<float> scores)
+    {
+        var sa = scores[a];
+        var sb = scores[b];
+        if (float.IsNaN(sa)) return !float.IsNaN(sb) ? false : a < b;
+        if (float.IsNaN(sb)) return true;
+        return sa > sb || (sa == sb && a < b);
+    }
+
+    private static void SiftUp(Span<int> heap, int child, ReadOnlySpan<float> scores)
+    {
+        while (child > 0)
+        {
+            var parent = (child - 1) / 2;
+            if (!Better(heap[parent], heap[child], scores)) break;
+            (heap[parent], heap[child]) = (heap[child], heap[parent]);
+            child = parent;
+        }
+    }
+
+    private static void SiftDown(Span<int> heap, int parent, int count, ReadOnlySpan<float> scores)
+    {
+        while (true)
+        {
+            var worst = parent;
+            var left = 2 * parent + 1;
+            var right = left + 1;
+            if (left < count && Better(heap[worst], heap[left], scores)) worst = left;
+            if (right < count && Better(heap[worst], heap[right], scores)) worst = right;
+            if (worst == parent) return;
+            (heap[parent], heap[worst]) = (heap[worst], heap[parent]);
+            parent = worst;
+        }
+    }
+
+    /// <summary>All items sorted best first (the full ranking; used for the popularity order).</summary>
+    public static int[] Order(ReadOnlySpan<float> scores)
+    {
+        var order = new int[scores.Length];
+        for (var i = 0; i < order.Length; i++) order[i] = i;
+        var copy = scores.ToArray();
+        Array.Sort(order, (a, b) => Better(a, b, copy) ? -1 : Better(b, a, copy) ? 1 : 0);
+        return order;
+    }
+}

@@ -1,0 +1,165 @@
+using System.Globalization;
+using SqlRec.Native;
+
+namespace SqlRec.Data;
+
+/// <summary>
+/// Reads training data from the user's <c>source</c> SELECT: <c>(user, item[, weight[, timestamp]])</c>.
+/// The statement is checked before anything runs: a single read-only SELECT with 2 to 4 columns.
+/// </summary>
+internal sealed class SourceReader : IDisposable
+{
+    private readonly string _function;
+    private readonly Statement _statement;
+
+    private SourceReader(string function, Statement statement)
+    {
+        _function = function;
+        _statement = statement;
+    }
+
+    /// <summary>Number of columns the source returns (2 to 4).</summary>
+    public int ColumnCount => _statement.ColumnCount;
+
+    /// <summary>True when the source has a timestamp column.</summary>
+    public bool HasTimestamp => ColumnCount >= 4;
+
+    /// <summary>Prepares and checks the source query; nothing is executed yet.</summary>
+    public static SourceReader Open(nint db, string function, string sql)
+    {
+        if (!LooksLikeQuery(sql)) throw Errors.SourceNotSelect(function, sql);
+        Statement statement;
+        string tail;
+        try { statement = Statement.Prepare(db, sql, out tail); }
+        catch (SqliteCallException e) { throw Errors.SourceFailed(function, e.Message); }
+        try
+        {
+            if (!string.IsNullOrWhiteSpace(StripComments(tail))) throw Errors.SourceSeveralStatements(function, tail);
+            if (!statement.IsReadOnly) throw Errors.SourceNotSelect(function, sql);
+            var columns = statement.ColumnCount;
+            if (columns < 2 || columns > 4) throw Errors.SourceColumns(function, columns);
+            return new SourceReader(function, statement);
+        }
+        catch
+        {
+            statement.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>SELECT, WITH ... SELECT and VALUES are queries; anything else is not a source.</summary>
+    private static bool LooksLikeQuery(string sql)
+    {
+        var text = StripComments(sql).TrimStart('(', ' ', '\t', '\r', '\n');
+        return text.StartsWith("SELECT", StringComparison.OrdinalIgnoreCase)
+            || text.StartsWith("WITH", StringComparison.OrdinalIgnoreCase)
+            || text.StartsWith("VALUES", StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>Removes leading whitespace and SQL comments.</summary>
+    private static string StripComments(string sql)
+    {
+        var text = sql.TrimStart();
+        while (true)
+        {
+            if (text.StartsWith("--", StringComparison.Ordinal))
+            {
+                var end = text.IndexOf('\n');
+                text = end < 0 ? "" : text[(end + 1)..].TrimStart();
+            }
+            else if (text.StartsWith("/*", StringComparison.Ordinal))
+            {
+                var end = text.IndexOf("*/", StringComparison.Ordinal);
+                text = end < 0 ? "" : text[(end + 2)..].TrimStart();
+            }
+            else return text;
+        }
+    }
+
+    /// <summary>Runs the query and reads every row; reports progress every 100,000 rows.</summary>
+    public Interactions ReadAll(Action<long>? onRows = null)
+    {
+        var columns = ColumnCount;
+        var userCodes = new Dictionary<ExternalId, int>();
+        var itemCodes = new Dictionary<ExternalId, int>();
+        var userIds = new List<ExternalId>();
+        var itemIds = new List<ExternalId>();
+        var rowUsers = new List<int>();
+        var rowItems = new List<int>();
+        var rowWeights = new List<float>();
+        var rowTimes = columns >= 4 ? new List<double>() : null;
+        long row = 0;
+        try
+        {
+            while (_statement.Step())
+            {
+                row++;
+                rowUsers.Add(Code(ReadId(0, "user", row), userCodes, userIds));
+                rowItems.Add(Code(ReadId(1, "item", row), itemCodes, itemIds));
+                rowWeights.Add(columns >= 3 ? ReadWeight(row) : 1f);
+                rowTimes?.Add(ReadTime(row));
+                if (onRows != null && row % 100_000 == 0) onRows(row);
+            }
+        }
+        catch (SqliteCallException e)
+        {
+            throw Errors.SourceFailed(_function, e.Message);
+        }
+        if (row == 0) throw Errors.SourceEmpty(_function);
+        onRows?.Invoke(row);
+        return Interactions.Build(userIds, itemIds, [.. rowUsers], [.. rowItems], [.. rowWeights], rowTimes?.ToArray());
+    }
+
+    private static int Code(ExternalId id, Dictionary<ExternalId, int> codes, List<ExternalId> ids)
+    {
+        if (codes.TryGetValue(id, out var code)) return code;
+        code = ids.Count;
+        codes.Add(id, code);
+        ids.Add(id);
+        return code;
+    }
+
+    private ExternalId ReadId(int column, string name, long row)
+    {
+        switch (_statement.ColumnType(column))
+        {
+            case Sqlite3.SQLITE_INTEGER: return ExternalId.Of(_statement.GetInt64(column));
+            case Sqlite3.SQLITE_TEXT: return ExternalId.Of(_statement.GetText(column)!);
+            default:
+                var value = _statement.GetValue(column);
+                return ExternalId.FromValue(value) ?? throw Errors.SourceBadId(_function, name, row, value);
+        }
+    }
+
+    private float ReadWeight(long row)
+    {
+        var type = _statement.ColumnType(2);
+        if (type is Sqlite3.SQLITE_INTEGER or Sqlite3.SQLITE_FLOAT)
+        {
+            var weight = _statement.GetDouble(2);
+            if (double.IsFinite(weight) && weight >= 0 && weight <= float.MaxValue) return (float)weight;
+        }
+        throw Errors.SourceBadWeight(_function, row, _statement.GetValue(2));
+    }
+
+    private double ReadTime(long row)
+    {
+        switch (_statement.ColumnType(3))
+        {
+            case Sqlite3.SQLITE_INTEGER:
+            case Sqlite3.SQLITE_FLOAT:
+                var seconds = _statement.GetDouble(3);
+                if (double.IsFinite(seconds)) return seconds;
+                break;
+            case Sqlite3.SQLITE_TEXT:
+                if (DateTimeOffset.TryParse(_statement.GetText(3), CultureInfo.InvariantCulture,
+                        DateTimeStyles.AssumeUniversal | DateTimeStyles.AllowWhiteSpaces, out var time))
+                    return time.ToUnixTimeMilliseconds() / 1000.0;
+                break;
+        }
+        throw Errors.SourceBadTimestamp(_function, row, _statement.GetValue(3));
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _statement.Dispose();
+}

@@ -1,0 +1,102 @@
+using System.Text;
+using SqlRec.Models;
+using SqlRec.Serving;
+using SqlRec.Store;
+
+namespace SqlRec.Sql;
+
+/// <summary>
+/// The registration table: every SQL function SqlRec adds to a connection, with its arity and
+/// flags. <c>UseSqlRec()</c> applies it in one loop; <c>sql/functions.md</c> documents each row and a
+/// test checks the two agree.
+/// </summary>
+internal static class SqlFunctions
+{
+    /// <summary>SqlRec's version, as <c>rec_version()</c> reports it.</summary>
+    public static string Version => typeof(SqlFunctions).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+
+    /// <summary>Scalar functions.</summary>
+    public static readonly ScalarFunction[] Scalars =
+    [
+        new("recommend", 2, FunctionFlags.DirectOnly, RecommendScalar),
+        new("recommend", 3, FunctionFlags.DirectOnly, RecommendScalar),
+        new("recommend", 4, FunctionFlags.DirectOnly, RecommendScalar),
+        new("rec_train", 2, FunctionFlags.DirectOnly, Train),
+        new("rec_drop", 1, FunctionFlags.DirectOnly, Drop),
+        new("rec_version", 0, FunctionFlags.Deterministic | FunctionFlags.Innocuous, (_, _) => Version),
+    ];
+
+    /// <summary>Table-valued functions (eponymous virtual tables).</summary>
+    public static readonly TableFunction[] Tables = [new RecommendTable()];
+
+    // ---- recommend -------------------------------------------------------------------------
+
+    private const string RecommendName = "recommend";
+
+    /// <summary>Reads (user, k[, model[, options]]) and runs the recommendation.</summary>
+    internal static List<Recommendation> RunRecommend(SqlRecSession session, SqlArgs args)
+    {
+        var user = args.Id(RecommendName, 0, "user", "pass the user's id (unknown users get the popular items)");
+        var k = (int)args.Integer(RecommendName, 1, "k", 1, Errors.MaxK, "pass how many items to return");
+        var model = args.OptionalText(RecommendName, 2, "model");
+        var options = RecommendOptions.Parse(RecommendName, args.OptionalText(RecommendName, 3, "options"));
+        var store = new ModelStore(session.Handle);
+        var version = store.Resolve(RecommendName, model);
+        var loaded = ModelCache.Get(store, version);
+        return Recommender.Recommend(loaded, user, k, options);
+    }
+
+    private static object? RecommendScalar(SqlRecSession session, SqlArgs args)
+    {
+        var rows = RunRecommend(session, args);
+        var json = new StringBuilder(rows.Count * 8 + 2).Append('[');
+        for (var i = 0; i < rows.Count; i++)
+        {
+            if (i > 0) json.Append(',');
+            json.Append(rows[i].Item.ToJson());
+        }
+        return json.Append(']').ToString();
+    }
+
+    private sealed class RecommendTable : TableFunction
+    {
+        public override string Name => RecommendName;
+        public override IReadOnlyList<string> Columns { get; } = ["rank INTEGER", "item_id", "score REAL", "source TEXT"];
+        public override IReadOnlyList<string> Parameters { get; } = ["user", "k", "model", "options"];
+        public override int RequiredParameters => 2;
+        public override string Usage => "SELECT * FROM recommend(user, k[, model[, options]])";
+        public override FunctionFlags Flags => FunctionFlags.DirectOnly;
+
+        public override IReadOnlyList<object?[]> Run(SqlRecSession session, SqlArgs args) =>
+            RunRecommend(session, args).Select(r => new object?[] { (long)r.Rank, r.Item.ToValue(), r.Score, r.Source }).ToList();
+    }
+
+    // ---- model lifecycle -------------------------------------------------------------------
+
+    private static string ModelName(string function, SqlArgs args)
+    {
+        var value = args.Value(0);
+        if (value is string { Length: > 0 and <= Errors.MaxModelNameLength } name && name.Trim().Length > 0) return name;
+        throw Errors.ModelNameInvalid(function, value);
+    }
+
+    private static object? Train(SqlRecSession session, SqlArgs args)
+    {
+        const string function = "rec_train";
+        var name = ModelName(function, args);
+        var options = args.Value(1) switch
+        {
+            null => throw Errors.ArgumentNull(function, "options", "pass json_object('model', 'popular', 'source', 'SELECT user_id, item_id FROM ...')"),
+            string text => text,
+            var other => throw Errors.ArgumentType(function, "options", "TEXT holding a JSON object", other),
+        };
+        return Trainer.Train(session, name, options);
+    }
+
+    private static object? Drop(SqlRecSession session, SqlArgs args)
+    {
+        const string function = "rec_drop";
+        var name = ModelName(function, args);
+        return new ModelStore(session.Handle).Drop(function, name);
+    }
+}

@@ -1,0 +1,312 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using SqlRec.Data;
+using SqlRec.Native;
+
+namespace SqlRec.Store;
+
+/// <summary>The serving version of a model, as recorded in <c>rec_models</c>.</summary>
+internal sealed record ServingVersion(string Model, long Version, string Uid, string Kind, int Users, int Items);
+
+/// <summary>What a training records about the row it leased, so a failure can put it back.</summary>
+internal sealed record Lease(string Model, string Owner, bool CreatedRow);
+
+/// <summary>A finished training, ready to be written as a new version.</summary>
+internal sealed record NewVersion(string Kind, string OptionsJson, string MetricsJson, Interactions Data,
+    IReadOnlyDictionary<string, Array> Arrays, double TrainSeconds);
+
+/// <summary>
+/// The <c>rec_*</c> tables of one database, through the connection's raw handle. A new version is
+/// written in one savepoint and becomes visible with the update of <c>rec_models.current_version</c>
+/// in the same transaction, so readers see the old version or the new one, never a mix.
+/// </summary>
+internal sealed class ModelStore(nint db)
+{
+    /// <summary>A training lease with no heartbeat for this long is taken to be abandoned (its process died).</summary>
+    public static readonly TimeSpan LeaseTimeout = TimeSpan.FromMinutes(2);
+
+    /// <summary>Largest number of elements in one stored array part.</summary>
+    internal const int ArrayPartElements = 16 << 20;
+
+    /// <summary>Versions kept per model: the serving one and the one before it.</summary>
+    internal const int KeptVersions = 2;
+
+    /// <summary>Test hook: called inside the publish savepoint after the arrays are written, before the switch.</summary>
+    internal static Action<string>? FaultInjection;
+
+    private static readonly Lazy<string> Schema = new(() =>
+    {
+        using var stream = typeof(ModelStore).Assembly.GetManifestResourceStream("SqlRec.schema.sql")
+            ?? throw new InvalidOperationException("the store schema resource is missing from SqlRec.dll");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    });
+
+    /// <summary>True when the store tables exist in the main database.</summary>
+    public bool Exists() =>
+        NativeDb.Scalar(db, "SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = 'rec_models'") is not null;
+
+    /// <summary>Creates the store tables when missing.</summary>
+    public void EnsureSchema() => NativeDb.ExecuteScript(db, Schema.Value);
+
+    private static string Now() => DateTimeOffset.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+
+    private static double NowSeconds() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0;
+
+    /// <summary>Names of models that have a serving version.</summary>
+    public List<string> ServingModelNames()
+    {
+        var names = new List<string>();
+        if (!Exists()) return names;
+        using var statement = Statement.Prepare(db, "SELECT name FROM rec_models WHERE current_version IS NOT NULL ORDER BY name");
+        while (statement.Step()) names.Add(statement.GetText(0)!);
+        return names;
+    }
+
+    /// <summary>
+    /// The serving version of <paramref name="model"/>, or of the only model when it is null.
+    /// Errors name the function and say what exists.
+    /// </summary>
+    public ServingVersion Resolve(string function, string? model)
+    {
+        if (!Exists()) throw model is null ? Errors.NoModels(function) : Errors.UnknownModel(function, model, []);
+        const string select = """
+            SELECT m.name, v.version, v.uid, v.kind, v.users, v.items
+            FROM rec_models m JOIN rec_model_versions v ON v.model = m.name AND v.version = m.current_version
+            """;
+        if (model is null)
+        {
+            using var all = Statement.Prepare(db, select + " ORDER BY m.name LIMIT 2");
+            if (!all.Step())
+            {
+                var pending = NativeDb.Scalar(db, "SELECT name FROM rec_models ORDER BY name LIMIT 1") as string;
+                throw pending is null ? Errors.NoModels(function) : Errors.ModelHasNoVersion(function, pending);
+            }
+            var only = Read(all);
+            if (all.Step()) throw Errors.ModelRequired(function, ServingModelNames());
+            return only;
+        }
+        using var one = Statement.Prepare(db, select + " WHERE m.name = ?1");
+        one.BindAll(model);
+        if (one.Step()) return Read(one);
+        if (NativeDb.Scalar(db, "SELECT 1 FROM rec_models WHERE name = ?1", model) is not null)
+            throw Errors.ModelHasNoVersion(function, model);
+        throw Errors.UnknownModel(function, model, ServingModelNames());
+
+        static ServingVersion Read(Statement s) => new(s.GetText(0)!, s.GetInt64(1), s.GetText(2)!, s.GetText(3)!, (int)s.GetInt64(4), (int)s.GetInt64(5));
+    }
+
+    /// <summary>Reads a version's id maps.</summary>
+    public (IdIndex Users, IdIndex Items) LoadIdMaps(ServingVersion version)
+    {
+        var users = new ExternalId[version.Users];
+        var items = new ExternalId[version.Items];
+        using var statement = Statement.Prepare(db, "SELECT space, idx, id FROM rec_id_map WHERE model = ?1 AND version = ?2");
+        statement.BindAll(version.Model, version.Version);
+        while (statement.Step())
+        {
+            var target = statement.GetText(0) == "user" ? users : items;
+            target[statement.GetInt64(1)] = ExternalId.FromValue(statement.GetValue(2))
+                ?? throw new InvalidDataException($"rec_id_map holds an id that is not INTEGER or TEXT for model '{version.Model}'");
+        }
+        return (new IdIndex(users), new IdIndex(items));
+    }
+
+    /// <summary>Reads all arrays of a version, joining their parts.</summary>
+    public Dictionary<string, Array> LoadArrays(ServingVersion version)
+    {
+        var parts = new Dictionary<string, (string Type, List<byte[]> Data)>(StringComparer.Ordinal);
+        using var statement = Statement.Prepare(db, "SELECT name, dtype, data FROM rec_arrays WHERE model = ?1 AND version = ?2 ORDER BY name, part");
+        statement.BindAll(version.Model, version.Version);
+        while (statement.Step())
+        {
+            var name = statement.GetText(0)!;
+            if (!parts.TryGetValue(name, out var entry)) parts[name] = entry = (statement.GetText(1)!, []);
+            entry.Data.Add(statement.GetBlobSpan(2).ToArray());
+        }
+        var arrays = new Dictionary<string, Array>(StringComparer.Ordinal);
+        foreach (var (name, (type, data)) in parts)
+        {
+            var bytes = data.Count == 1 ? data[0] : data.SelectMany(d => d).ToArray();
+            arrays[name] = type == "f32" ? MemoryMarshal.Cast<byte, float>(bytes).ToArray() : MemoryMarshal.Cast<byte, int>(bytes).ToArray();
+        }
+        return arrays;
+    }
+
+    // ---- training lifecycle ----------------------------------------------------------------
+
+    /// <summary>
+    /// Marks <paramref name="model"/> as being trained by <paramref name="owner"/>. Fails when another
+    /// live training holds it. Committed at once (outside any publish) so other connections see it.
+    /// </summary>
+    public Lease AcquireLease(string function, string model, string owner)
+    {
+        EnsureSchema();
+        NativeDb.Execute(db, "SAVEPOINT sqlrec_lease");
+        try
+        {
+            using var read = Statement.Prepare(db, "SELECT status, training_owner, training_started_at, training_heartbeat FROM rec_models WHERE name = ?1");
+            read.BindAll(model);
+            bool created;
+            if (read.Step())
+            {
+                var heartbeat = read.IsNull(3) ? 0 : read.GetDouble(3);
+                if (read.GetText(0) == "training" && read.GetText(1) != owner && NowSeconds() - heartbeat < LeaseTimeout.TotalSeconds)
+                    throw Errors.TrainingInProgress(function, model, read.GetText(2) ?? "an unknown time");
+                read.Reset();
+                NativeDb.Execute(db, """
+                    UPDATE rec_models SET status = 'training', training_owner = ?2, training_started_at = ?3, training_heartbeat = ?4
+                    WHERE name = ?1
+                    """, model, owner, Now(), NowSeconds());
+                created = false;
+            }
+            else
+            {
+                read.Reset();
+                NativeDb.Execute(db, """
+                    INSERT INTO rec_models(name, status, created_at, updated_at, training_owner, training_started_at, training_heartbeat)
+                    VALUES (?1, 'training', ?3, ?3, ?2, ?3, ?4)
+                    """, model, owner, Now(), NowSeconds());
+                created = true;
+            }
+            NativeDb.Execute(db, "RELEASE sqlrec_lease");
+            return new Lease(model, owner, created);
+        }
+        catch
+        {
+            RollBack("sqlrec_lease");
+            throw;
+        }
+    }
+
+    /// <summary>Refreshes the lease's heartbeat.</summary>
+    public void Heartbeat(Lease lease) =>
+        NativeDb.Execute(db, "UPDATE rec_models SET training_heartbeat = ?3 WHERE name = ?1 AND training_owner = ?2", lease.Model, lease.Owner, NowSeconds());
+
+    /// <summary>
+    /// Undoes the lease after a failed training: a row this training created is deleted, an
+    /// existing one goes back to serving its current version.
+    /// </summary>
+    public void ReleaseAfterFailure(Lease lease)
+    {
+        if (lease.CreatedRow)
+            NativeDb.Execute(db, "DELETE FROM rec_models WHERE name = ?1 AND training_owner = ?2 AND current_version IS NULL", lease.Model, lease.Owner);
+        NativeDb.Execute(db, """
+            UPDATE rec_models SET status = 'ready', training_owner = NULL, training_started_at = NULL, training_heartbeat = NULL
+            WHERE name = ?1 AND training_owner = ?2
+            """, lease.Model, lease.Owner);
+    }
+
+    /// <summary>Writes a new version and switches the model to it, all in one savepoint.</summary>
+    public long Publish(Lease lease, NewVersion version)
+    {
+        NativeDb.Execute(db, "SAVEPOINT sqlrec_publish");
+        try
+        {
+            var number = (long)NativeDb.Scalar(db, "SELECT COALESCE(MAX(version), 0) + 1 FROM rec_model_versions WHERE model = ?1", lease.Model)!;
+            var data = version.Data;
+            NativeDb.Execute(db, """
+                INSERT INTO rec_model_versions(model, version, uid, kind, options, metrics, users, items, interactions, train_seconds, created_at)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                """, lease.Model, number, Guid.NewGuid().ToString("N"), version.Kind, version.OptionsJson, version.MetricsJson,
+                data.Users.Count, data.Items.Count, data.PairCount, version.TrainSeconds, Now());
+            WriteIds(lease.Model, number, "user", data.Users);
+            WriteIds(lease.Model, number, "item", data.Items);
+            foreach (var (name, array) in version.Arrays) WriteArray(lease.Model, number, name, array);
+            FaultInjection?.Invoke("publish");
+            NativeDb.Execute(db, """
+                UPDATE rec_models SET kind = ?2, options = ?3, metrics = ?4, status = 'ready', current_version = ?5, updated_at = ?6,
+                    training_owner = NULL, training_started_at = NULL, training_heartbeat = NULL
+                WHERE name = ?1
+                """, lease.Model, version.Kind, version.OptionsJson, version.MetricsJson, number, Now());
+            DeleteVersionsBelow(lease.Model, number - KeptVersions + 1);
+            NativeDb.Execute(db, "RELEASE sqlrec_publish");
+            return number;
+        }
+        catch
+        {
+            RollBack("sqlrec_publish");
+            throw;
+        }
+    }
+
+    private void RollBack(string savepoint)
+    {
+        try
+        {
+            NativeDb.Execute(db, $"ROLLBACK TO {savepoint}");
+            NativeDb.Execute(db, $"RELEASE {savepoint}");
+        }
+        catch (SqliteCallException)
+        {
+            // The savepoint is gone when SQLite already rolled the whole transaction back (e.g. on SQLITE_FULL).
+        }
+    }
+
+    private void WriteIds(string model, long version, string space, IdIndex ids)
+    {
+        using var insert = Statement.Prepare(db, "INSERT INTO rec_id_map(model, version, space, idx, id) VALUES (?1, ?2, ?3, ?4, ?5)");
+        for (var i = 0; i < ids.Count; i++)
+        {
+            insert.BindAll(model, version, space, i, ids.Ids[i].ToValue());
+            insert.Execute();
+        }
+    }
+
+    private void WriteArray(string model, long version, string name, Array array)
+    {
+        var (type, bytes) = array switch
+        {
+            float[] f => ("f32", MemoryMarshal.AsBytes(f.AsSpan()).ToArray()),
+            int[] i => ("i32", MemoryMarshal.AsBytes(i.AsSpan()).ToArray()),
+            _ => throw new ArgumentException($"array '{name}' has unsupported element type {array.GetType().Name}"),
+        };
+        using var insert = Statement.Prepare(db, "INSERT INTO rec_arrays(model, version, name, part, dtype, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+        var partBytes = ArrayPartElements * 4;
+        var part = 0;
+        var offset = 0;
+        do
+        {
+            var length = Math.Min(partBytes, bytes.Length - offset);
+            insert.BindAll(model, version, name, part, type);
+            insert.BindBlob(6, bytes.AsSpan(offset, length));
+            insert.Execute();
+            offset += length;
+            part++;
+        } while (offset < bytes.Length);
+    }
+
+    private void DeleteVersionsBelow(string model, long lowestKept)
+    {
+        NativeDb.Execute(db, "DELETE FROM rec_arrays WHERE model = ?1 AND version < ?2", model, lowestKept);
+        NativeDb.Execute(db, "DELETE FROM rec_id_map WHERE model = ?1 AND version < ?2", model, lowestKept);
+        NativeDb.Execute(db, "DELETE FROM rec_model_versions WHERE model = ?1 AND version < ?2", model, lowestKept);
+    }
+
+    /// <summary>Deletes a model and all its versions; returns how many versions were removed.</summary>
+    public long Drop(string function, string model)
+    {
+        if (!Exists() || NativeDb.Scalar(db, "SELECT status, training_heartbeat FROM rec_models WHERE name = ?1", model) is null)
+            throw Errors.UnknownModel(function, model, ServingModelNames());
+        using (var lease = Statement.Prepare(db, "SELECT training_started_at, training_heartbeat FROM rec_models WHERE name = ?1 AND status = 'training'"))
+        {
+            lease.BindAll(model);
+            if (lease.Step() && NowSeconds() - (lease.IsNull(1) ? 0 : lease.GetDouble(1)) < LeaseTimeout.TotalSeconds)
+                throw Errors.TrainingInProgress(function, model, lease.GetText(0) ?? "an unknown time");
+        }
+        NativeDb.Execute(db, "SAVEPOINT sqlrec_drop");
+        try
+        {
+            var versions = (long)NativeDb.Scalar(db, "SELECT COUNT(*) FROM rec_model_versions WHERE model = ?1", model)!;
+            DeleteVersionsBelow(model, long.MaxValue);
+            NativeDb.Execute(db, "DELETE FROM rec_models WHERE name = ?1", model);
+            NativeDb.Execute(db, "RELEASE sqlrec_drop");
+            return versions;
+        }
+        catch
+        {
+            RollBack("sqlrec_drop");
+            throw;
+        }
+    }
+}

@@ -172,6 +172,10 @@ public static class Errors
     public static SqlRecException TrainingFailed(string function, string name, string reason) =>
         Fail(function, $"training model '{name}' failed: {reason}; the previous version, if any, keeps serving.");
 
+    /// <summary>SQLite refused one of SqlRec's own statements (a lock held too long, a full disk, a read-only file).</summary>
+    public static SqlRecException Sqlite(string function, string sqliteMessage) =>
+        Fail(function, $"SQLite refused the operation: {sqliteMessage}; nothing was changed.");
+
     /// <summary>An unexpected internal failure.</summary>
     public static SqlRecException Internal(string function, Exception exception) =>
         Fail(function, $"internal error ({exception.GetType().Name}: {exception.Message}).");

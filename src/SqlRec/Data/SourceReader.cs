@@ -50,7 +50,7 @@ internal sealed class SourceReader : IDisposable
     /// <summary>SELECT, WITH ... SELECT and VALUES are queries; anything else is not a source.</summary>
     private static bool LooksLikeQuery(string sql)
     {
-        var text = StripComments(sql).TrimStart('(', ' ', '\t', '\r', '\n');
+        var text = StripComments(sql);
         return text.StartsWith("SELECT", StringComparison.OrdinalIgnoreCase)
             || text.StartsWith("WITH", StringComparison.OrdinalIgnoreCase)
             || text.StartsWith("VALUES", StringComparison.OrdinalIgnoreCase);

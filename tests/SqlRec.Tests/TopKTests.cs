@@ -1,0 +1,57 @@
+using SqlRec.Compute;
+
+namespace SqlRec.Tests;
+
+/// <summary>The heap top-k against a plain sort-everything reference.</summary>
+[TestClass]
+public sealed class TopKTests
+{
+    /// <summary>Reference: sort all candidates by (score desc, NaN last, index asc) and take k.</summary>
+    private static int[] Reference(float[] scores, int k, int[] excluded) =>
+        Enumerable.Range(0, scores.Length)
+            .Where(i => !excluded.Contains(i))
+            .OrderBy(i => float.IsNaN(scores[i]) ? 1 : 0)
+            .ThenByDescending(i => float.IsNaN(scores[i]) ? 0 : scores[i])
+            .ThenBy(i => i)
+            .Take(k)
+            .ToArray();
+
+    [TestMethod]
+    public void MatchesTheReferenceOnRandomInputsWithTiesNaNsAndExclusions()
+    {
+        var random = new Random(7);
+        for (var trial = 0; trial < 500; trial++)
+        {
+            var n = random.Next(0, 200);
+            var scores = new float[n];
+            for (var i = 0; i < n; i++)
+            {
+                var roll = random.NextDouble();
+                scores[i] = roll < 0.05 ? float.NaN : roll < 0.4 ? random.Next(0, 5) : (float)random.NextDouble();
+                if (roll > 0.97) scores[i] = float.NegativeInfinity;
+            }
+            var excluded = Enumerable.Range(0, n).Where(_ => random.NextDouble() < 0.2).ToArray();
+            var k = random.Next(1, 40);
+            var result = new int[k];
+            var count = TopK.Select(scores, k, excluded, result);
+            CollectionAssert.AreEqual(Reference(scores, k, excluded), result[..count], $"trial {trial}: n={n} k={k}");
+        }
+    }
+
+    [TestMethod]
+    public void OrderIsTheFullRanking()
+    {
+        float[] scores = [1, 3, float.NaN, 3, 2];
+        CollectionAssert.AreEqual(new[] { 1, 3, 4, 0, 2 }, TopK.Order(scores));
+        CollectionAssert.AreEqual(Reference(scores, 5, []), TopK.Order(scores));
+    }
+
+    [TestMethod]
+    public void EmptyAndZeroCases()
+    {
+        var output = new int[3];
+        Assert.AreEqual(0, TopK.Select([], 3, [], output));
+        Assert.AreEqual(0, TopK.Select([1f, 2f], 0, [], output));
+        Assert.AreEqual(0, TopK.Select([1f, 2f], 3, [0, 1], output));
+    }
+}

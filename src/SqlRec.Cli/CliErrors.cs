@@ -1,0 +1,71 @@
+namespace SqlRec.Cli;
+
+/// <summary>
+/// Every message the CLI itself shows a user, one method each (SqlRec's SQL errors come from
+/// <see cref="SqlRec.Errors"/>). Each says what is wrong, names the file, line or option, and
+/// says how to fix it where there is a fix. Tests build the text they expect with these methods.
+/// </summary>
+internal static class CliErrors
+{
+    /// <summary>A command that needs an existing database got a path with no file.</summary>
+    public static CliException DatabaseNotFound(string path) => new($"database file not found: {path}");
+
+    /// <summary>A database path names a folder.</summary>
+    public static CliException DatabaseIsFolder(string path) => new($"database path is a folder, not a file: {path}");
+
+    /// <summary>The folder a new database would go in does not exist.</summary>
+    public static CliException DatabaseFolderNotFound(string folder) => new($"folder not found for the database: {folder}");
+
+    /// <summary>A database file (or its WAL companions) cannot be deleted to be replaced.</summary>
+    public static CliException CannotDelete(string path, string reason, Exception inner) =>
+        new($"cannot delete {path}: {reason} (is it open in another program?)", inner);
+
+    /// <summary>An import's data folder does not exist.</summary>
+    public static CliException DirectoryNotFound(string path) => new($"directory not found: {path}");
+
+    /// <summary>A data file an import needs is missing.</summary>
+    public static CliException FileNotFound(string path) => new($"file not found: {path}");
+
+    /// <summary>A line of a data file does not have the expected shape.</summary>
+    public static CliException MalformedLine(string path, long lineNumber, string expected, string line)
+    {
+        var visible = line.Replace("\t", "\\t", StringComparison.Ordinal);
+        if (visible.Length > 80) visible = visible[..80] + "...";
+        return new($"malformed line {lineNumber} of {path}: expected {expected}; the line is '{visible}'.");
+    }
+
+    /// <summary>A data file has no usable content (e.g. a u.genre with no genres).</summary>
+    public static CliException BadFile(string path, string problem) => new($"{path}: {problem}");
+
+    /// <summary>An import would overwrite tables that exist.</summary>
+    public static CliException TablesExist(IReadOnlyList<string> names, string database)
+    {
+        var list = string.Join(", ", names.Select(n => $"'{n}'"));
+        return new(names.Count == 1
+            ? $"table {list} already exists in {database}; use --replace to drop it and import again."
+            : $"tables {list} already exist in {database}; use --replace to drop them and import again.");
+    }
+
+    /// <summary>An option value is outside its range.</summary>
+    public static CliException OptionRange(string option, string range, object got) => new($"{option} must be {range}, got {got}.");
+
+    /// <summary><c>--option</c> without <c>=</c>.</summary>
+    public static CliException OptionNotKeyValue(string pair) => new($"--option expects key=value, got '{pair}'.");
+
+    /// <summary>The same model option given twice.</summary>
+    public static CliException OptionGivenTwice(string key, string from) =>
+        new($"option '{key}' is given twice (again by {from}); give each option once.");
+
+    /// <summary><c>--options</c> is valid JSON but not an object.</summary>
+    public static CliException OptionsNotObject(string json) =>
+        new($"--options must be a JSON object like '{{\"half_life_days\": 30}}', got {json}");
+
+    /// <summary><c>--options</c> is not valid JSON.</summary>
+    public static CliException OptionsInvalidJson(string detail, Exception inner) => new($"--options is not valid JSON: {detail}", inner);
+
+    /// <summary>The <c>sql</c> command got no SQL.</summary>
+    public static CliException EmptyQuery() => new("the query is empty; pass the SQL to run, e.g. \"SELECT rec_version()\".");
+
+    /// <summary><c>rec_train</c> returned something other than its JSON summary.</summary>
+    public static CliException NoTrainingSummary(string? got) => new($"rec_train returned no JSON summary (got '{got}').");
+}

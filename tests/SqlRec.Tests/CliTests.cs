@@ -1,0 +1,556 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.Data.Sqlite;
+using Spectre.Console;
+using SqlRec.Cli;
+using SqlRec.Cli.Commands;
+using SqlRec.Cli.Data;
+
+namespace SqlRec.Tests;
+
+/// <summary>
+/// The <c>sqlrec</c> command line, run in-process through <see cref="CliApp.Run"/> against a
+/// plain-text console whose output the tests read back.
+/// </summary>
+[TestClass]
+public sealed class CliTests
+{
+    private string _folder = null!;
+
+    [TestInitialize]
+    public void CreateFolder() => _folder = Directory.CreateTempSubdirectory("sqlrec-cli-").FullName;
+
+    [TestCleanup]
+    public void DeleteFolder()
+    {
+        try { Directory.Delete(_folder, recursive: true); } catch (IOException) { }
+    }
+
+    // ---- helpers ---------------------------------------------------------------------------
+
+    /// <summary>Runs the CLI; returns its exit code and everything it printed (results and errors).</summary>
+    private static (int Code, string Output) Run(params string[] args)
+    {
+        var writer = new StringWriter();
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(writer),
+            Ansi = AnsiSupport.No,
+            ColorSystem = ColorSystemSupport.NoColors,
+            Interactive = InteractionSupport.No,
+        });
+        // Wide enough that no message or table cell the tests look for is wrapped.
+        console.Profile.Width = 400;
+        var code = CliApp.Run(args, console);
+        return (code, writer.ToString());
+    }
+
+    private static void AssertOk((int Code, string Output) result)
+    {
+        Assert.AreEqual(0, result.Code, $"the command failed:\n{result.Output}");
+    }
+
+    private static void AssertError((int Code, string Output) result, string message)
+    {
+        Assert.AreEqual(1, result.Code, $"expected exit code 1:\n{result.Output}");
+        StringAssert.Contains(result.Output, "error: " + message);
+        Assert.DoesNotContain(" at SqlRec.", result.Output, "no stack trace");
+    }
+
+    private string PathOf(string name) => Path.Combine(_folder, name);
+
+    private static SqliteConnection Open(string path, bool sqlRec = false)
+    {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
+        connection.Open();
+        if (sqlRec) connection.UseSqlRec();
+        return connection;
+    }
+
+    private static object? Scalar(string path, string sql)
+    {
+        using var connection = Open(path);
+        return TestDb.Scalar(connection, sql);
+    }
+
+    private static List<string> TableNames(string path)
+    {
+        using var connection = Open(path);
+        return [.. TestDb.Rows(connection, "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").Select(r => (string)r[0]!)];
+    }
+
+    /// <summary>The cells of the table rows in the output (lines between │ borders), trimmed.</summary>
+    private static List<string[]> TableRows(string output) =>
+        [.. output.Split('\n')
+            .Where(line => line.StartsWith('│'))
+            .Select(line => line.Trim().Trim('│').Split('│').Select(cell => cell.Trim()).ToArray())];
+
+    /// <summary>A small database with the interactions of the smoke test.</summary>
+    private string SmallDatabase()
+    {
+        var path = PathOf("small.db");
+        using var connection = Open(path);
+        TestDb.Rows(connection, "CREATE TABLE likes(user_id INTEGER, item_id INTEGER)");
+        TestDb.Rows(connection, "INSERT INTO likes VALUES (1,10),(1,11),(2,10),(2,12),(3,10),(3,11),(3,13),(4,12)");
+        return path;
+    }
+
+    // ---- demo ------------------------------------------------------------------------------
+
+    [TestMethod]
+    public void DemoCreatesTheDatabaseTrainsAndShowsRecommendations()
+    {
+        var db = PathOf("demo.db");
+        var result = Run("demo", "--db", db);
+        AssertOk(result);
+        Assert.IsTrue(File.Exists(db));
+        StringAssert.Contains(result.Output, "SELECT rec_train('demo'");
+        StringAssert.Contains(result.Output, "user 1: ");
+
+        using var connection = Open(db, sqlRec: true);
+        Assert.AreEqual("popular", TestDb.Scalar(connection, "SELECT kind FROM rec_models WHERE name = 'demo'"));
+        Assert.AreEqual("wal", TestDb.Scalar(connection, "PRAGMA journal_mode"));
+        var expected = TestDb.Rows(connection,
+            "SELECT i.title, i.genre FROM recommend(1, 5) r JOIN items i ON i.id = r.item_id ORDER BY r.rank");
+        Assert.HasCount(5, expected);
+        // The first table after the SQL panel is user 1's: rank, title, genre, score, source.
+        var shown = TableRows(result.Output).Where(r => r.Length == 5 && r[4] == "popular").Take(5).ToList();
+        Assert.HasCount(5, shown);
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.AreEqual((i + 1).ToString(CultureInfo.InvariantCulture), shown[i][0]);
+            Assert.AreEqual(expected[i][0], shown[i][1]);
+            Assert.AreEqual(expected[i][1], shown[i][2]);
+        }
+        var scalar = (string)TestDb.Scalar(connection, DemoCommand.ScalarSql)!;
+        StringAssert.Contains(result.Output, $"{DemoCommand.ScalarSql}  ->  {scalar}");
+        StringAssert.Contains(result.Output, $"sqlrec sql {db} \"");
+    }
+
+    [TestMethod]
+    public void DemoReplacesAnExistingDatabaseAndSaysSo()
+    {
+        var db = PathOf("demo.db");
+        File.WriteAllText(db, "not a database");
+        var result = Run("demo", "--db", db, "--users", "40");
+        AssertOk(result);
+        StringAssert.Contains(result.Output, "(replaced the existing file)");
+        Assert.AreEqual(40L, Scalar(db, "SELECT count(*) FROM users"));
+    }
+
+    [TestMethod]
+    public void DemoRejectsAnOutOfRangeUserCount()
+    {
+        AssertError(Run("demo", "--db", PathOf("demo.db"), "--users", "0"), CliErrors.OptionRange("--users", "between 1 and 100000", 0).Message);
+        Assert.IsFalse(File.Exists(PathOf("demo.db")));
+    }
+
+    [TestMethod]
+    public void DemoDataIsDeterministic()
+    {
+        var first = DemoData.Generate();
+        var second = DemoData.Generate();
+        CollectionAssert.AreEqual(first.Books.ToList(), second.Books.ToList());
+        CollectionAssert.AreEqual(first.Users.ToList(), second.Users.ToList());
+        CollectionAssert.AreEqual(first.Ratings.ToList(), second.Ratings.ToList());
+        var other = DemoData.Generate(seed: DemoData.DefaultSeed + 1);
+        CollectionAssert.AreNotEqual(first.Ratings.ToList(), other.Ratings.ToList());
+    }
+
+    [TestMethod]
+    public void DemoDataHasThePromisedShape()
+    {
+        var data = DemoData.Generate();
+        Assert.HasCount(120, data.Books);
+        Assert.HasCount(8, DemoData.GenreNames);
+        CollectionAssert.AreEquivalent(DemoData.GenreNames.ToList(), data.Books.Select(b => b.Genre).Distinct().ToList());
+        Assert.AreEqual(120, data.Books.Select(b => b.Title).Distinct().Count(), "titles are unique");
+        CollectionAssert.AreEqual(Enumerable.Range(1, 120).ToList(), data.Books.Select(b => b.Id).ToList());
+        Assert.HasCount(300, data.Users);
+        Assert.IsTrue(data.Users.All(u => u.FavouriteGenres.Split(", ").Length is 1 or 2 && u.FavouriteGenres.Split(", ").All(DemoData.GenreNames.Contains)));
+        Assert.IsTrue(data.Ratings.Count is >= 5_000 and <= 8_000, $"{data.Ratings.Count} ratings");
+        Assert.AreEqual(data.Ratings.Count, data.Ratings.Select(r => (r.UserId, r.ItemId)).Distinct().Count(), "one rating per user and book");
+        Assert.IsTrue(data.Ratings.All(r => r.Stars is >= 1 and <= 5));
+        foreach (var rating in data.Ratings)
+        {
+            var at = DateTimeOffset.Parse(rating.RatedAt, CultureInfo.InvariantCulture);
+            Assert.IsTrue(at <= DemoData.End && at > DemoData.End.AddDays(-366), rating.RatedAt);
+        }
+
+        // Users mostly rate their favourite genres, and rate them higher.
+        var genreOf = data.Books.ToDictionary(b => b.Id, b => b.Genre);
+        var favourites = data.Users.ToDictionary(u => u.Id, u => u.FavouriteGenres.Split(", "));
+        var inFavourite = data.Ratings.ToLookup(r => favourites[r.UserId].Contains(genreOf[r.ItemId]));
+        Assert.IsTrue(inFavourite[true].Count() > 0.7 * data.Ratings.Count);
+        Assert.IsTrue(inFavourite[true].Average(r => r.Stars) > inFavourite[false].Average(r => r.Stars) + 0.8);
+
+        // Popularity within a genre is skewed: the top book of each genre has at least twice the
+        // median's ratings (Zipf draws, flattened because nobody rates a book twice).
+        foreach (var genre in DemoData.GenreNames)
+        {
+            var counts = data.Ratings.Where(r => genreOf[r.ItemId] == genre).GroupBy(r => r.ItemId).Select(g => g.Count()).OrderDescending().ToList();
+            Assert.IsTrue(counts[0] >= 2 * counts[counts.Count / 2], $"{genre}: {string.Join(",", counts)}");
+        }
+    }
+
+    [TestMethod]
+    public void DemoDataWritesItsTables()
+    {
+        var data = DemoData.Generate(users: 50);
+        using var connection = Open(":memory:");
+        data.WriteTo(connection);
+        Assert.AreEqual((long)data.Books.Count, TestDb.Scalar(connection, "SELECT count(*) FROM items"));
+        Assert.AreEqual(50L, TestDb.Scalar(connection, "SELECT count(*) FROM users"));
+        Assert.AreEqual((long)data.Ratings.Count, TestDb.Scalar(connection, "SELECT count(*) FROM ratings"));
+        var first = data.Ratings[0];
+        Assert.AreEqual(first.RatedAt, TestDb.Scalar(connection,
+            "SELECT rated_at FROM ratings WHERE user_id = $1 AND item_id = $2", first.UserId, first.ItemId));
+        Assert.AreEqual(data.Books[0].Title, TestDb.Scalar(connection, "SELECT title FROM items WHERE id = 1"));
+    }
+
+    // ---- import movielens ------------------------------------------------------------------
+
+    /// <summary>A tiny MovieLens folder: 3 genres (so 3 flags per movie), a Latin-1 title, 3 users, 5 ratings.</summary>
+    private string MovieLensFixture(bool withGenreFile = true)
+    {
+        var folder = Directory.CreateDirectory(PathOf("ml")).FullName;
+        File.WriteAllText(Path.Combine(folder, "u.data"), "1\t10\t5\t881250949\n1\t20\t3\t881250950\n2\t10\t4\t891717742\n3\t30\t1\t878887116\n3\t20\t2\t878887117\n");
+        if (withGenreFile)
+        {
+            File.WriteAllText(Path.Combine(folder, "u.genre"), "unknown|0\nAction|1\nComedy|2\n\n");
+            File.WriteAllText(Path.Combine(folder, "u.item"),
+                "10|Café Society (1995)|01-Jan-1995||http://example.org|0|1|1\n"
+                + "20|Toy Story (1995)|4-Feb-1971||http://example.org|0|0|1\n"
+                + "30|unknown||||1|0|0\n", Encoding.Latin1);
+        }
+        else
+        {
+            var flags = string.Join('|', Enumerable.Repeat("0", 19));
+            File.WriteAllText(Path.Combine(folder, "u.item"),
+                $"10|Café (1995)|01-Jan-1995||u|0|1|{string.Join('|', Enumerable.Repeat("0", 17))}\n20|B (1995)|01-Jan-1995||u|{flags}\n30|C (1995)|01-Jan-1995||u|{flags}\n",
+                Encoding.Latin1);
+        }
+        File.WriteAllText(Path.Combine(folder, "u.user"), "1|24|M|technician|85711\n2|53|F|other|94043\n3|23|M|writer|T8H1N\n");
+        return folder;
+    }
+
+    [TestMethod]
+    public void ImportMovieLensCreatesTheTables()
+    {
+        var folder = MovieLensFixture();
+        var db = PathOf("ml.db");
+        var result = Run("import", "movielens", folder, db);
+        AssertOk(result);
+        StringAssert.Contains(result.Output, "ratings 5 rows, movies 3 rows, users 3 rows (3 users, 3 items)");
+        CollectionAssert.AreEqual(new[] { "movies", "ratings", "users" }, TableNames(db));
+        Assert.AreEqual(5L, Scalar(db, "SELECT count(*) FROM ratings"));
+        Assert.AreEqual(15L, Scalar(db, "SELECT sum(rating) FROM ratings"));
+        Assert.AreEqual(881250949L, Scalar(db, "SELECT timestamp FROM ratings WHERE user_id = 1 AND movie_id = 10"));
+        using var connection = Open(db);
+        var movies = TestDb.Rows(connection, "SELECT id, title, release_date, genres FROM movies ORDER BY id");
+        CollectionAssert.AreEqual(new object?[] { 10L, "Café Society (1995)", "1995-01-01", "Action|Comedy" }, movies[0]);
+        CollectionAssert.AreEqual(new object?[] { 20L, "Toy Story (1995)", "1971-02-04", "Comedy" }, movies[1]);
+        CollectionAssert.AreEqual(new object?[] { 30L, "unknown", null, "unknown" }, movies[2]);
+        CollectionAssert.AreEqual(new object?[] { 3L, 23L, "M", "writer", "T8H1N" }, TestDb.Rows(connection, "SELECT * FROM users WHERE id = 3")[0]);
+        Assert.AreEqual("integer", TestDb.Scalar(connection, "SELECT typeof(movie_id) FROM ratings LIMIT 1"));
+    }
+
+    [TestMethod]
+    public void ImportMovieLensWithoutGenreFileUsesTheMovieLensGenres()
+    {
+        var db = PathOf("ml.db");
+        AssertOk(Run("import", "movielens", MovieLensFixture(withGenreFile: false), db));
+        Assert.AreEqual("Action", Scalar(db, "SELECT genres FROM movies WHERE id = 10"));
+        Assert.AreEqual("Café (1995)", Scalar(db, "SELECT title FROM movies WHERE id = 10"));
+    }
+
+    [TestMethod]
+    public void ImportMovieLensRefusesExistingTablesUnlessReplace()
+    {
+        var folder = MovieLensFixture();
+        var db = PathOf("ml.db");
+        AssertOk(Run("import", "movielens", folder, db));
+        using (var connection = Open(db)) TestDb.Rows(connection, "DELETE FROM ratings WHERE user_id = 3");
+
+        AssertError(Run("import", "movielens", folder, db), CliErrors.TablesExist(["ratings", "movies", "users"], db).Message);
+        Assert.AreEqual(3L, Scalar(db, "SELECT count(*) FROM ratings"), "the database is unchanged");
+
+        AssertOk(Run("import", "movielens", folder, db, "--replace"));
+        Assert.AreEqual(5L, Scalar(db, "SELECT count(*) FROM ratings"));
+    }
+
+    [TestMethod]
+    public void ImportMovieLensNamesTheOneExistingTable()
+    {
+        var db = PathOf("ml.db");
+        using (var connection = Open(db)) TestDb.Rows(connection, "CREATE TABLE Movies(x)");
+        AssertError(Run("import", "movielens", MovieLensFixture(), db), CliErrors.TablesExist(["Movies"], db).Message);
+        StringAssert.Contains(CliErrors.TablesExist(["Movies"], db).Message, "table 'Movies' already exists");
+    }
+
+    [TestMethod]
+    public void ImportMovieLensNamesAMissingFileAndCreatesNoDatabase()
+    {
+        var folder = MovieLensFixture();
+        File.Delete(Path.Combine(folder, "u.item"));
+        var db = PathOf("ml.db");
+        AssertError(Run("import", "movielens", folder, db), CliErrors.FileNotFound(Path.Combine(folder, "u.item")).Message);
+        StringAssert.Contains(CliErrors.FileNotFound("x/u.item").Message, "file not found: x/u.item");
+        Assert.IsFalse(File.Exists(db));
+    }
+
+    [TestMethod]
+    public void ImportMovieLensNamesAMissingDirectory()
+    {
+        var missing = PathOf("nowhere");
+        AssertError(Run("import", "movielens", missing, PathOf("ml.db")), CliErrors.DirectoryNotFound(missing).Message);
+    }
+
+    [TestMethod]
+    public void ImportMovieLensReportsTheMalformedLineAndRollsBack()
+    {
+        var folder = MovieLensFixture();
+        var data = Path.Combine(folder, "u.data");
+        File.WriteAllText(data, "1\t10\t5\t881250949\n1\t20\t3\t881250950\n2\t10\tfour\t891717742\n");
+        var db = PathOf("ml.db");
+        using (var connection = Open(db)) TestDb.Rows(connection, "CREATE TABLE keep(x); INSERT INTO keep VALUES (1)");
+
+        var result = Run("import", "movielens", folder, db);
+        AssertError(result, CliErrors.MalformedLine(data, 3, MovieLensImporter.RatingLineShape, "2\t10\tfour\t891717742").Message);
+        StringAssert.Contains(result.Output, $"malformed line 3 of {data}: expected 4 tab-separated integers 'user item rating timestamp'; the line is '2\\t10\\tfour\\t891717742'.");
+        CollectionAssert.AreEqual(new[] { "keep" }, TableNames(db), "users and movies were loaded before the bad line, and rolled back");
+    }
+
+    [TestMethod]
+    public void ImportMovieLensReportsAMalformedItemLine()
+    {
+        var folder = MovieLensFixture();
+        var items = Path.Combine(folder, "u.item");
+        File.WriteAllText(items, "10|Short line|01-Jan-1995\n", Encoding.Latin1);
+        AssertError(Run("import", "movielens", folder, PathOf("ml.db")),
+            CliErrors.MalformedLine(items, 1, MovieLensImporter.ItemLineShape(3), "10|Short line|01-Jan-1995").Message);
+        Assert.IsFalse(File.Exists(PathOf("ml.db")));
+    }
+
+    // ---- import lightgcn -------------------------------------------------------------------
+
+    private string LightGcnFixture(string train = "0 1 2 3\n1 2\n2\n3 0 4 \n", string test = "0 5\n1 3\n2\n3 1\n")
+    {
+        var folder = Directory.CreateDirectory(PathOf("gowalla")).FullName;
+        File.WriteAllText(Path.Combine(folder, "train.txt"), train);
+        File.WriteAllText(Path.Combine(folder, "test.txt"), test);
+        return folder;
+    }
+
+    [TestMethod]
+    public void ImportLightGcnCreatesTrainAndTestTables()
+    {
+        var db = PathOf("gcn.db");
+        var result = Run("import", "lightgcn", LightGcnFixture(), db);
+        AssertOk(result);
+        StringAssert.Contains(result.Output, "train 6 rows, test 3 rows (4 users, 6 items)");
+        Assert.AreEqual(6L, Scalar(db, "SELECT count(*) FROM train"));
+        Assert.AreEqual(3L, Scalar(db, "SELECT count(*) FROM test"));
+        Assert.AreEqual(0L, Scalar(db, "SELECT count(*) FROM train WHERE user_id = 2"), "user 2 has no items");
+        Assert.AreEqual("0,4", Scalar(db, "SELECT group_concat(item_id) FROM (SELECT item_id FROM train WHERE user_id = 3 ORDER BY item_id)"));
+        Assert.AreEqual(2L, Scalar(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND sql LIKE '%(user_id)%'"));
+    }
+
+    [TestMethod]
+    public void ImportLightGcnReplaceAndMalformedLines()
+    {
+        var folder = LightGcnFixture();
+        var db = PathOf("gcn.db");
+        AssertOk(Run("import", "lightgcn", folder, db));
+        AssertError(Run("import", "lightgcn", folder, db), CliErrors.TablesExist(["train", "test"], db).Message);
+        AssertOk(Run("import", "lightgcn", folder, db, "--replace"));
+        Assert.AreEqual(6L, Scalar(db, "SELECT count(*) FROM train"));
+
+        var test = Path.Combine(folder, "test.txt");
+        File.WriteAllText(test, "0 5\n1 x3\n");
+        AssertError(Run("import", "lightgcn", folder, db, "--replace"), CliErrors.MalformedLine(test, 2, LightGcnImporter.LineShape("x3"), "1 x3").Message);
+        Assert.AreEqual(6L, Scalar(db, "SELECT count(*) FROM train"), "the failed import changed nothing");
+        Assert.AreEqual(3L, Scalar(db, "SELECT count(*) FROM test"));
+
+        File.Delete(test);
+        AssertError(Run("import", "lightgcn", folder, db), CliErrors.FileNotFound(test).Message);
+    }
+
+    // ---- real data -------------------------------------------------------------------------
+
+    /// <summary>/work/shared/data, found as ../shared/data next to the repository root (the folder holding SqlRec.sln).</summary>
+    private static string RealData(string part)
+    {
+        var folder = new DirectoryInfo(AppContext.BaseDirectory);
+        while (folder != null && !File.Exists(Path.Combine(folder.FullName, "SqlRec.sln"))) folder = folder.Parent;
+        Assert.IsNotNull(folder, $"no SqlRec.sln above {AppContext.BaseDirectory}");
+        var path = Path.GetFullPath(Path.Combine(folder.FullName, "..", "shared", "data", part));
+        if (!Directory.Exists(path)) Assert.Inconclusive($"real data not present: {path}");
+        return path;
+    }
+
+    [TestMethod]
+    [TestCategory("RealData")]
+    public void ImportMovieLens100K()
+    {
+        var db = PathOf("ml-100k.db");
+        var result = Run("import", "movielens", RealData("ml-100k"), db);
+        AssertOk(result);
+        StringAssert.Contains(result.Output, "ratings 100,000 rows, movies 1,682 rows, users 943 rows (943 users, 1,682 items)");
+        Assert.AreEqual(100_000L, Scalar(db, "SELECT count(*) FROM ratings"));
+        Assert.AreEqual(943L, Scalar(db, "SELECT count(*) FROM users"));
+        Assert.AreEqual(1_682L, Scalar(db, "SELECT count(*) FROM movies"));
+        Assert.AreEqual("Misérables, Les (1995)", Scalar(db, "SELECT title FROM movies WHERE id = 543"));
+        Assert.AreEqual("Animation|Children's|Comedy", Scalar(db, "SELECT genres FROM movies WHERE id = 1"));
+    }
+
+    [TestMethod]
+    [TestCategory("RealData")]
+    public void ImportGowalla()
+    {
+        var db = PathOf("gowalla.db");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var result = Run("import", "lightgcn", RealData(Path.Combine("lightgcn", "gowalla")), db);
+        AssertOk(result);
+        Assert.AreEqual(810_128L, Scalar(db, "SELECT count(*) FROM train"));
+        Assert.AreEqual(217_242L, Scalar(db, "SELECT count(*) FROM test"));
+        StringAssert.Contains(result.Output, "(29,858 users, 40,981 items)");
+        // Generous bound: about 2.5 s on a development machine; catches a per-row slowdown, not jitter.
+        Assert.IsTrue(clock.Elapsed < TimeSpan.FromSeconds(30), $"import took {clock.Elapsed}");
+    }
+
+    // ---- train, recommend, sql -------------------------------------------------------------
+
+    [TestMethod]
+    public void TrainRecommendAndSqlOnASmallDatabase()
+    {
+        var db = SmallDatabase();
+        var train = Run("train", db, "m", "--model", "popular", "--source", "SELECT user_id, item_id FROM likes");
+        AssertOk(train);
+        StringAssert.Contains(train.Output, "trained 'm' v1 (popular): 4 users, 4 items, 8 interactions");
+        CollectionAssert.Contains(TableRows(train.Output).Select(r => string.Join("=", r)).ToList(), "interactions=8");
+
+        var recommend = Run("recommend", db, "1", "-k", "5");
+        AssertOk(recommend);
+        var rows = TableRows(recommend.Output).Skip(1).ToList(); // the first row is the header
+        Assert.HasCount(2, rows);
+        CollectionAssert.AreEqual(new[] { "1", "12", "2", "popular" }, rows[0]);
+        CollectionAssert.AreEqual(new[] { "2", "13", "1", "popular" }, rows[1]);
+        StringAssert.Contains(recommend.Output, "(2 items)");
+
+        var sql = Run("sql", db, "SELECT recommend(1, 5) AS items, NULL AS empty, x'010203' AS data, 2.5 AS half");
+        AssertOk(sql);
+        CollectionAssert.AreEqual(new[] { "items", "empty", "data", "half" }, TableRows(sql.Output)[0]);
+        CollectionAssert.AreEqual(new[] { "[12,13]", "NULL", "<blob 3 bytes>", "2.5" }, TableRows(sql.Output)[1]);
+        StringAssert.Contains(sql.Output, "(1 row)");
+
+        var insert = Run("sql", db, "INSERT INTO likes VALUES (5, 10), (5, 11)");
+        AssertOk(insert);
+        StringAssert.Contains(insert.Output, "ok, 2 rows changed");
+        StringAssert.Contains(Run("sql", db, "CREATE TABLE t(x)").Output, "ok, 0 rows changed");
+        StringAssert.Contains(Run("sql", db, "SELECT * FROM likes WHERE user_id = 99").Output, "(0 rows)");
+
+        var many = Run("sql", db, "WITH RECURSIVE n(v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM n WHERE v < 30) SELECT v FROM n", "--max-rows", "10");
+        AssertOk(many);
+        StringAssert.Contains(many.Output, "(30 rows, the first 10 shown; --max-rows 0 shows all)");
+        Assert.HasCount(11, TableRows(many.Output));
+    }
+
+    [TestMethod]
+    public void TrainPassesOptionsAndRetrainsAsANewVersion()
+    {
+        var db = SmallDatabase();
+        using (var connection = Open(db)) TestDb.Rows(connection, "ALTER TABLE likes ADD COLUMN at INTEGER DEFAULT 1700000000");
+        AssertOk(Run("train", db, "m", "--model", "popular", "--source", "SELECT user_id, item_id FROM likes"));
+        var second = Run("train", db, "m", "--model", "popular", "--source", "SELECT user_id, item_id, 1, at FROM likes", "--option", "half_life_days=30");
+        AssertOk(second);
+        StringAssert.Contains(second.Output, "trained 'm' v2 (popular)");
+        var options = JsonNode.Parse((string)Scalar(db, "SELECT options FROM rec_models WHERE name = 'm'")!)!;
+        Assert.AreEqual(30.0, options["half_life_days"]!.GetValue<double>());
+    }
+
+    [TestMethod]
+    public void BuildOptionsTypesValuesAndRejectsDuplicates()
+    {
+        var options = TrainCommand.BuildOptions("popular", "SELECT 1, 2", ["a=1", "b=2.5", "c=true", "d=some text", "e=", "f=x=y"], "{\"g\": [1]}");
+        Assert.AreEqual("""{"g":[1],"model":"popular","source":"SELECT 1, 2","a":1,"b":2.5,"c":true,"d":"some text","e":"","f":"x=y"}""", options.ToJsonString());
+        Assert.AreEqual(CliErrors.OptionGivenTwice("a", "--option a=2").Message,
+            Assert.ThrowsExactly<CliException>(() => TrainCommand.BuildOptions("popular", "s", ["a=1", "a=2"], null)).Message);
+        Assert.AreEqual(CliErrors.OptionGivenTwice("model", "--model").Message,
+            Assert.ThrowsExactly<CliException>(() => TrainCommand.BuildOptions("popular", "s", [], "{\"model\": \"x\"}")).Message);
+        Assert.AreEqual(CliErrors.OptionNotKeyValue("oops").Message,
+            Assert.ThrowsExactly<CliException>(() => TrainCommand.BuildOptions("popular", "s", ["oops"], null)).Message);
+        Assert.AreEqual(CliErrors.OptionsNotObject("[1]").Message,
+            Assert.ThrowsExactly<CliException>(() => TrainCommand.BuildOptions("popular", "s", [], "[1]")).Message);
+        StringAssert.StartsWith(Assert.ThrowsExactly<CliException>(() => TrainCommand.BuildOptions("popular", "s", [], "{")).Message, "--options is not valid JSON: ");
+    }
+
+    [TestMethod]
+    public void RecommendBindsIntegerLookingUsersAsIntegers()
+    {
+        Assert.AreEqual(42L, RecommendCommand.UserValue("42"));
+        Assert.AreEqual(-7L, RecommendCommand.UserValue("-7"));
+        Assert.AreEqual("u42", RecommendCommand.UserValue("u42"));
+        Assert.AreEqual("4.5", RecommendCommand.UserValue("4.5"));
+
+        var db = PathOf("text.db");
+        using (var connection = Open(db))
+        {
+            TestDb.Rows(connection, "CREATE TABLE likes(user_id TEXT, item_id TEXT)");
+            TestDb.Rows(connection, "INSERT INTO likes VALUES ('ann','a'),('ann','b'),('bob','a'),('bob','c'),('cat','a')");
+        }
+        AssertOk(Run("train", db, "m", "--model", "popular", "--source", "SELECT user_id, item_id FROM likes"));
+        var rows = TableRows(Run("recommend", db, "ann").Output).Skip(1).ToList();
+        Assert.HasCount(1, rows);
+        Assert.AreEqual("c", rows[0][1]);
+    }
+
+    [TestMethod]
+    public void LibraryErrorsAreShownWithoutTheSqliteWrapper()
+    {
+        var db = SmallDatabase();
+        AssertError(Run("recommend", db, "1"), Errors.NoModels("recommend").Message);
+        AssertOk(Run("train", db, "m", "--model", "popular", "--source", "SELECT user_id, item_id FROM likes"));
+        AssertError(Run("recommend", db, "1", "--model", "nope"), Errors.UnknownModel("recommend", "nope", ["m"]).Message);
+        AssertError(Run("recommend", db, "1", "-k", "0"), Errors.KOutOfRange("recommend", 0L).Message);
+        AssertError(Run("train", db, "m", "--model", "nope", "--source", "SELECT user_id, item_id FROM likes"),
+            Errors.UnknownModelKind("rec_train", "nope", SqlRec.Models.ModelKinds.Names).Message);
+        var sql = Run("sql", db, "SELECT * FROM missing_table");
+        AssertError(sql, "no such table: missing_table");
+        Assert.DoesNotContain("SQLite Error", sql.Output);
+    }
+
+    [TestMethod]
+    public void MissingDatabaseFileIsAnErrorAndIsNotCreated()
+    {
+        var missing = PathOf("missing.db");
+        var message = CliErrors.DatabaseNotFound(missing).Message;
+        Assert.AreEqual($"database file not found: {missing}", message);
+        AssertError(Run("sql", missing, "SELECT 1"), message);
+        AssertError(Run("recommend", missing, "1"), message);
+        AssertError(Run("train", missing, "m", "--model", "popular", "--source", "SELECT 1, 2"), message);
+        Assert.IsFalse(File.Exists(missing));
+    }
+
+    [TestMethod]
+    public void HelpWorksOnEveryCommand()
+    {
+        string[][] commands = [[], ["demo"], ["import"], ["import", "movielens"], ["import", "lightgcn"], ["train"], ["recommend"], ["sql"]];
+        foreach (var command in commands)
+        {
+            var result = Run([.. command, "--help"]);
+            Assert.AreEqual(0, result.Code, string.Join(" ", command));
+            StringAssert.Contains(result.Output, "Usage:", string.Join(" ", command));
+        }
+    }
+
+    [TestMethod]
+    public void ParseErrorsExitWithCodeOne()
+    {
+        var result = Run("train", SmallDatabase(), "m");
+        Assert.AreEqual(1, result.Code);
+        StringAssert.Contains(result.Output, "--model");
+        Assert.AreEqual(1, Run("no-such-command").Code);
+    }
+}

@@ -27,18 +27,45 @@ internal sealed class SourceReader : IDisposable
     /// <summary>Prepares and checks the source query; nothing is executed yet.</summary>
     public static SourceReader Open(nint db, string function, string sql)
     {
-        if (!LooksLikeQuery(sql)) throw Errors.SourceNotSelect(function, sql);
-        Statement statement;
-        string tail;
-        try { statement = Statement.Prepare(db, sql, out tail); }
-        catch (SqliteCallException e) { throw Errors.SourceFailed(function, e.Message); }
+        var statement = PrepareQuery(db, sql, new QueryErrors(
+            () => Errors.SourceNotSelect(function, sql),
+            tail => Errors.SourceSeveralStatements(function, tail),
+            message => Errors.SourceFailed(function, message)));
         try
         {
-            if (!string.IsNullOrWhiteSpace(StripComments(tail))) throw Errors.SourceSeveralStatements(function, tail);
-            if (!statement.IsReadOnly) throw Errors.SourceNotSelect(function, sql);
             var columns = statement.ColumnCount;
             if (columns < 2 || columns > 4) throw Errors.SourceColumns(function, columns);
             return new SourceReader(function, statement);
+        }
+        catch
+        {
+            statement.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The errors <see cref="PrepareQuery"/> raises, so each user-given query names its own option.</summary>
+    /// <param name="NotSelect">The text is not a read-only query.</param>
+    /// <param name="SeveralStatements">More statements follow the first (gets the rest).</param>
+    /// <param name="Failed">SQLite refused to prepare it (gets SQLite's message).</param>
+    internal sealed record QueryErrors(Func<SqlRecException> NotSelect, Func<string, SqlRecException> SeveralStatements, Func<string, SqlRecException> Failed);
+
+    /// <summary>
+    /// Prepares a user-given query after checking it is a single read-only SELECT (or WITH ...
+    /// SELECT, VALUES); nothing is executed yet. The caller owns the statement.
+    /// </summary>
+    internal static Statement PrepareQuery(nint db, string sql, QueryErrors errors)
+    {
+        if (!LooksLikeQuery(sql)) throw errors.NotSelect();
+        Statement statement;
+        string tail;
+        try { statement = Statement.Prepare(db, sql, out tail); }
+        catch (SqliteCallException e) { throw errors.Failed(e.Message); }
+        try
+        {
+            if (!string.IsNullOrWhiteSpace(StripComments(tail))) throw errors.SeveralStatements(tail);
+            if (!statement.IsReadOnly) throw errors.NotSelect();
+            return statement;
         }
         catch
         {

@@ -82,14 +82,14 @@ internal sealed class OptionReader
         return text;
     }
 
-    /// <summary>A number option within [min, max]; <paramref name="fallback"/> when absent.</summary>
-    public double Number(string name, double fallback, double min, double max, bool minExclusive = false)
+    /// <summary>A number option within [min, max] (either end may be exclusive); <paramref name="fallback"/> when absent.</summary>
+    public double Number(string name, double fallback, double min, double max, bool minExclusive = false, bool maxExclusive = false)
     {
         if (!TryTake(name, out var value)) return fallback;
         if (value.ValueKind != JsonValueKind.Number || !value.TryGetDouble(out var number) || !double.IsFinite(number))
             throw Errors.OptionType(_function, name, "a number", Describe(value));
-        if (number > max || number < min || (minExclusive && number == min))
-            throw Errors.OptionRange(_function, name, RangeText(min, max, minExclusive), value.GetRawText());
+        if (number > max || number < min || (minExclusive && number == min) || (maxExclusive && number == max))
+            throw Errors.OptionRange(_function, name, RangeText(min, max, minExclusive, maxExclusive), value.GetRawText());
         return number;
     }
 
@@ -126,12 +126,47 @@ internal sealed class OptionReader
         return null;
     }
 
-    private static string RangeText(double min, double max, bool minExclusive)
+    private static string RangeText(double min, double max, bool minExclusive, bool maxExclusive = false)
     {
         var low = min.ToString(CultureInfo.InvariantCulture);
         if (max >= double.MaxValue / 2) return minExclusive ? $"greater than {low}" : $"at least {low}";
         var high = max.ToString(CultureInfo.InvariantCulture);
+        if (maxExclusive) return minExclusive ? $"greater than {low} and less than {high}" : $"at least {low} and less than {high}";
         return minExclusive ? $"greater than {low} and at most {high}" : $"between {low} and {high}";
+    }
+
+    /// <summary>
+    /// An option given as one integer or as a non-empty JSON array of integers, each within
+    /// [min, max]; returned sorted ascending without duplicates. <paramref name="fallback"/> when absent.
+    /// </summary>
+    public int[] IntegerList(string name, int[] fallback, int min, int max, string emptyHint)
+    {
+        if (!TryTake(name, out var value)) return fallback;
+        const string expected = "an integer or an array of integers";
+        var range = RangeText(min, max, false);
+        switch (value.ValueKind)
+        {
+            case JsonValueKind.Number:
+                if (!value.TryGetInt64(out var single)) throw Errors.OptionType(_function, name, expected, Describe(value));
+                if (single < min || single > max) throw Errors.OptionRange(_function, name, range, value.GetRawText());
+                return [(int)single];
+            case JsonValueKind.Array:
+                var list = new SortedSet<int>();
+                var position = 0;
+                foreach (var element in value.EnumerateArray())
+                {
+                    position++;
+                    if (element.ValueKind != JsonValueKind.Number || !element.TryGetInt64(out var number))
+                        throw Errors.OptionType(_function, name, expected, $"{Describe(element)} at position {position} of the array");
+                    if (number < min || number > max)
+                        throw Errors.OptionRange(_function, name, range, $"{element.GetRawText()} at position {position} of the array");
+                    list.Add((int)number);
+                }
+                if (list.Count == 0) throw Errors.OptionListEmpty(_function, name, emptyHint);
+                return [.. list];
+            default:
+                throw Errors.OptionType(_function, name, expected, Describe(value));
+        }
     }
 
     /// <summary>Fails on any option that was given but never read.</summary>

@@ -20,12 +20,7 @@ internal static class Trainer
     /// <summary>Trains <paramref name="name"/> and returns a JSON summary of the new version.</summary>
     public static string Train(SqlRecSession session, string name, string? optionsJson, CancellationToken cancellation = default)
     {
-        var reader = OptionReader.Parse(Function, optionsJson);
-        var kindName = reader.String("model") ?? throw Errors.MissingOption(Function, "model", "one of: " + string.Join(", ", ModelKinds.Names));
-        var source = reader.String("source") ?? throw Errors.MissingOption(Function, "source", "a SELECT that returns (user, item[, weight[, timestamp]])");
-        var kind = ModelKinds.Get(Function, kindName);
-        var kindOptions = kind.ReadOptions(reader);
-        reader.Finish($"model kind '{kind.Name}'");
+        var (kind, kindOptions, source) = ReadOptions(Function, optionsJson);
 
         var key = session.DatabaseKey + "\n" + name;
         lock (Running)
@@ -43,6 +38,7 @@ internal static class Trainer
                 kind.CheckSource(kindOptions, sourceReader.ColumnCount);
                 data = sourceReader.ReadAll(rows => context.Report("reading", rows, null));
             }
+            kind.CheckData(data, kindOptions);
             var store = new ModelStore(session.Handle);
             var lease = store.AcquireLease(Function, name, $"{Environment.ProcessId}:{Guid.NewGuid():N}");
             long version;
@@ -56,10 +52,7 @@ internal static class Trainer
                     lastBeat.Restart();
                 };
                 context.Report("training", 0, null);
-                var artifacts = kind.Train(data, kindOptions, context);
-                artifacts.Arrays.TryAdd(ArrayNames.Popularity, Popularity.Compute(data, null));
-                artifacts.Arrays[ArrayNames.SeenOffsets] = data.UserOffsets;
-                artifacts.Arrays[ArrayNames.SeenItems] = data.UserItems;
+                var artifacts = TrainArtifacts(kind, kindOptions, data, context);
                 var options = new JsonObject { ["model"] = kind.Name, ["source"] = source };
                 foreach (var (option, value) in kindOptions.ToJson()) options[option] = value?.DeepClone();
                 context.Report("saving", 0, null);
@@ -89,5 +82,37 @@ internal static class Trainer
         }
     }
 
+    /// <summary>
+    /// Reads and validates training options (<c>model</c>, <c>source</c> and the kind's own), as
+    /// given to <c>rec_train</c> or as stored with a version in <c>rec_model_versions.options</c>.
+    /// </summary>
+    internal static TrainingPlan ReadOptions(string function, string? optionsJson)
+    {
+        var reader = OptionReader.Parse(function, optionsJson);
+        var kindName = reader.String("model") ?? throw Errors.MissingOption(function, "model", "one of: " + string.Join(", ", ModelKinds.Names));
+        var source = reader.String("source") ?? throw Errors.MissingOption(function, "source", "a SELECT that returns (user, item[, weight[, timestamp]])");
+        var kind = ModelKinds.Get(function, kindName);
+        var kindOptions = kind.ReadOptions(reader);
+        reader.Finish($"model kind '{kind.Name}'");
+        return new TrainingPlan(kind, kindOptions, source);
+    }
+
+    /// <summary>
+    /// Trains <paramref name="kind"/> on <paramref name="data"/> in memory and adds the arrays every
+    /// version carries (popularity, seen items). Touches no database: <c>rec_train</c> stores the
+    /// result, <c>rec_evaluate</c>'s splits serve it straight from memory.
+    /// </summary>
+    internal static ModelArtifacts TrainArtifacts(IModelKind kind, IKindOptions options, Interactions data, TrainingContext context)
+    {
+        var artifacts = kind.Train(data, options, context);
+        artifacts.Arrays.TryAdd(ArrayNames.Popularity, Popularity.Compute(data, null));
+        artifacts.Arrays[ArrayNames.SeenOffsets] = data.UserOffsets;
+        artifacts.Arrays[ArrayNames.SeenItems] = data.UserItems;
+        return artifacts;
+    }
+
     private static string Timestamp(DateTimeOffset time) => time.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 }
+
+/// <summary>Validated training options: the kind, its options and the source query.</summary>
+internal sealed record TrainingPlan(IModelKind Kind, IKindOptions Options, string Source);

@@ -1,0 +1,134 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using SqlRec.Data;
+using SqlRec.Models;
+using SqlRec.Native;
+using SqlRec.Serving;
+using SqlRec.Store;
+
+namespace SqlRec.Evaluation;
+
+/// <summary>
+/// Runs one <c>rec_evaluate</c>: options are checked first, then the model is resolved, the
+/// held-out pairs are read (test mode) or split off a fresh read of the model's source and the
+/// same kind is retrained in memory (split mode), every evaluated user is ranked, and the report
+/// is returned as JSON. Nothing is written unless <c>save</c> is true.
+/// </summary>
+internal static class Evaluator
+{
+    /// <summary>The SQL function's name, as errors show it.</summary>
+    public const string Function = "rec_evaluate";
+
+    /// <summary>Progress stage reported while users are ranked.</summary>
+    public const string ProgressStage = "evaluating";
+
+    /// <summary>Evaluates <paramref name="modelName"/> (null: the only model) and returns the JSON report.</summary>
+    public static string Evaluate(SqlRecSession session, string? modelName, string? optionsJson)
+    {
+        var options = EvaluationOptions.Parse(Function, optionsJson);
+        var clock = Stopwatch.StartNew();
+        var store = new ModelStore(session.Handle);
+        var version = store.Resolve(Function, modelName);
+        var progress = session.Options.Progress;
+
+        LoadedModel model;
+        HeldOut heldOut;
+        long skippedUsers = 0, droppedPairs = 0;
+        if (options.TestQuery is { } test)
+        {
+            model = ModelCache.Get(store, version);
+            var set = TestQuery.Read(session.Handle, Function, test, model);
+            (heldOut, skippedUsers, droppedPairs) = (set.HeldOut, set.SkippedUsers, set.DroppedPairs);
+            if (heldOut.UserCount == 0) throw Errors.NothingToEvaluate(Function, version.Model, skippedUsers, droppedPairs);
+        }
+        else
+        {
+            (model, heldOut) = TrainOnSplit(session, version, options.Split!.Value, options.TestRatio, options.Seed);
+        }
+
+        var summary = RankingEvaluator.Run(model, heldOut, options.Cutoffs,
+            progress is null ? null : (done, total) => progress(new TrainingProgress(version.Model, ProgressStage, done, total)));
+
+        var report = new JsonObject
+        {
+            ["model"] = version.Model,
+            ["version"] = version.Version,
+            ["mode"] = options.TestQuery is null ? "split" : "test",
+        };
+        if (options.Split is { } split)
+        {
+            report["split"] = EvaluationOptions.SplitName(split);
+            if (split == SplitMethod.Random)
+            {
+                report["test_ratio"] = options.TestRatio;
+                report["seed"] = options.Seed;
+            }
+        }
+        report["users"] = heldOut.UserCount;
+        report["skipped_users"] = skippedUsers;
+        report["items"] = model.Items.Count;
+        report["test_pairs"] = heldOut.PairCount;
+        report["dropped_pairs"] = droppedPairs;
+        report["unknown_items"] = heldOut.UnknownItemPairs;
+        report["k"] = new JsonArray([.. options.Cutoffs.Select(k => (JsonNode)k)]);
+        var metrics = new JsonObject();
+        foreach (var (name, value) in summary.Named()) metrics[name] = Math.Round(value, 6);
+        report["metrics"] = metrics;
+        report["seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 3);
+        var json = report.ToJsonString();
+        if (options.Save) Save(session.Handle, version, json);
+        return json;
+    }
+
+    /// <summary>
+    /// Re-reads the version's source with its stored options, splits it, and trains the same kind
+    /// with the same options on the training part, in memory.
+    /// </summary>
+    private static (LoadedModel Model, HeldOut HeldOut) TrainOnSplit(SqlRecSession session, ServingVersion version, SplitMethod split, double ratio, int seed)
+    {
+        var stored = NativeDb.Scalar(session.Handle, "SELECT options FROM rec_model_versions WHERE model = ?1 AND version = ?2", version.Model, version.Version) as string;
+        var plan = Trainer.ReadOptions(Function, stored);
+        var context = new TrainingContext(version.Model, session.Options.Progress, CancellationToken.None);
+        Interactions data;
+        using (var source = SourceReader.Open(session.Handle, Function, plan.Source))
+        {
+            if (split == SplitMethod.Last && !source.HasTimestamp) throw Errors.SplitNeedsTimestamp(Function, version.Model, source.ColumnCount);
+            plan.Kind.CheckSource(plan.Options, source.ColumnCount);
+            data = source.ReadAll(rows => context.Report("reading", rows, null));
+        }
+        var parts = Splits.Split(data, split, ratio, seed);
+        if (parts.HeldOut.UserCount == 0) throw Errors.SplitEmpty(Function, EvaluationOptions.SplitName(split), version.Model);
+        plan.Kind.CheckData(parts.Train, plan.Options);
+        context.Report("training", 0, null);
+        var artifacts = Trainer.TrainArtifacts(plan.Kind, plan.Options, parts.Train, context);
+        var inMemory = version with { Uid = "in-memory", Users = parts.Train.Users.Count, Items = parts.Train.Items.Count };
+        return (LoadedModel.FromArrays(inMemory, parts.Train.Users, parts.Train.Items, artifacts.Arrays), parts.HeldOut);
+    }
+
+    /// <summary>Stores the report under "evaluation" in the version's metrics and, while it serves, the model's.</summary>
+    private static void Save(nint db, ServingVersion version, string report)
+    {
+        NativeDb.Execute(db, "SAVEPOINT sqlrec_evaluate");
+        try
+        {
+            NativeDb.Execute(db, "UPDATE rec_model_versions SET metrics = json_set(metrics, '$.evaluation', json(?3)) WHERE model = ?1 AND version = ?2",
+                version.Model, version.Version, report);
+            NativeDb.Execute(db, "UPDATE rec_models SET metrics = json_set(coalesce(metrics, '{}'), '$.evaluation', json(?3)) WHERE name = ?1 AND current_version = ?2",
+                version.Model, version.Version, report);
+            NativeDb.Execute(db, "RELEASE sqlrec_evaluate");
+        }
+        catch
+        {
+            try
+            {
+                NativeDb.Execute(db, "ROLLBACK TO sqlrec_evaluate");
+                NativeDb.Execute(db, "RELEASE sqlrec_evaluate");
+            }
+            catch (SqliteCallException)
+            {
+                // SQLite already rolled the whole transaction back.
+            }
+            throw;
+        }
+    }
+}

@@ -176,7 +176,65 @@ public static class Errors
     public static SqlRecException Sqlite(string function, string sqliteMessage) =>
         Fail(function, $"SQLite refused the operation: {sqliteMessage}; nothing was changed.");
 
+    /// <summary>A live model's source query, run for one user's current rows, failed.</summary>
+    public static SqlRecException LiveSourceFailed(string function, string model, string sqliteMessage) =>
+        Fail(function, $"model '{model}' reads each user's current rows with its training source, which failed: {sqliteMessage}; restore the source tables, or retrain with 'live' false.");
+
     /// <summary>An unexpected internal failure.</summary>
     public static SqlRecException Internal(string function, Exception exception) =>
         Fail(function, $"internal error ({exception.GetType().Name}: {exception.Message}).");
+
+    // ---- evaluation ------------------------------------------------------------------------
+
+    /// <summary>An option that takes one value or a list got an empty JSON array.</summary>
+    public static SqlRecException OptionListEmpty(string function, string option, string hint) =>
+        Fail(function, $"option '{option}' must not be an empty array; {hint}.");
+
+    /// <summary>Neither a held-out 'test' query nor a 'split' was given to an evaluation.</summary>
+    public static SqlRecException EvaluationModeMissing(string function) =>
+        Fail(function, "one of the options 'test' or 'split' is required, got neither; pass json_object('test', 'SELECT user_id, item_id FROM held_out') or json_object('split', 'random').");
+
+    /// <summary>Both a held-out 'test' query and a 'split' were given to an evaluation.</summary>
+    public static SqlRecException EvaluationModeBoth(string function) =>
+        Fail(function, "options 'test' and 'split' exclude each other, got both; pass a 'test' query to evaluate the serving version, or a 'split' to retrain in memory and evaluate.");
+
+    /// <summary>'save' was asked for with a split, whose in-memory model is never stored.</summary>
+    public static SqlRecException SaveNeedsTest(string function) =>
+        Fail(function, "option 'save' needs a 'test' query, got a 'split': a split evaluates a model trained in memory, which is not the stored version; drop 'save' or evaluate with a 'test' query.");
+
+    /// <summary>The test query is not a read-only SELECT.</summary>
+    public static SqlRecException TestNotSelect(string function, string sql) =>
+        Fail(function, $"option 'test' must be a read-only SELECT statement, got '{Shorten(sql.Trim(), 80)}'.");
+
+    /// <summary>The test query holds more than one statement.</summary>
+    public static SqlRecException TestSeveralStatements(string function, string rest) =>
+        Fail(function, $"option 'test' must be a single statement, but more follows: '{Shorten(rest.Trim(), 80)}'.");
+
+    /// <summary>SQLite rejected or failed the test query.</summary>
+    public static SqlRecException TestFailed(string function, string sqliteMessage) =>
+        Fail(function, $"the 'test' query failed: {sqliteMessage}.");
+
+    /// <summary>The test query returns the wrong number of columns.</summary>
+    public static SqlRecException TestColumns(string function, int got) =>
+        Fail(function, $"the 'test' query must return 2 columns (user, item), got {got}.");
+
+    /// <summary>The test query returned no rows.</summary>
+    public static SqlRecException TestEmpty(string function) =>
+        Fail(function, "the 'test' query returned no rows; there is nothing to evaluate.");
+
+    /// <summary>An id column of the test query holds a value that cannot be an id.</summary>
+    public static SqlRecException TestBadId(string function, string column, long row, object? got) =>
+        Fail(function, $"the 'test' query's {column} column must be INTEGER or TEXT, got {Describe(got)} in row {row}; filter or cast it in the query.");
+
+    /// <summary>Every test pair belongs to a user the model does not know or is one of the user's training items.</summary>
+    public static SqlRecException NothingToEvaluate(string function, string model, long skippedUsers, long droppedPairs) =>
+        Fail(function, $"no test pair is left to evaluate model '{model}' (skipped_users: {skippedUsers}, dropped_pairs: {droppedPairs}): test users the model does not know are skipped and test pairs that are training items are dropped; check that the 'test' query returns the same ids, with the same types, as the model's 'source'.");
+
+    /// <summary>A split held out nothing, because no user has two interactions.</summary>
+    public static SqlRecException SplitEmpty(string function, string split, string model) =>
+        Fail(function, $"split '{split}' leaves no test pairs: no user of model '{model}' has 2 or more distinct items in its 'source'; evaluate with a 'test' query instead.");
+
+    /// <summary>A leave-last-out split asked for on a source without timestamps.</summary>
+    public static SqlRecException SplitNeedsTimestamp(string function, string model, int columns) =>
+        Fail(function, $"split 'last' needs a timestamp: the 'source' query of model '{model}' must return 4 columns (user, item, weight, timestamp), got {columns}; retrain it with a timestamp column or use split 'random'.");
 }

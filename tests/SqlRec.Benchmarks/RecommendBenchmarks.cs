@@ -38,7 +38,7 @@ public class RecommendBenchmarks
             WHERE item_id NOT IN (SELECT item_id FROM interactions WHERE user_id = $user)
             GROUP BY item_id ORDER BY sum(weight) DESC, item_id LIMIT 10
             """);
-        _scalar.ExecuteScalar();
+        Run(_scalar); // warm: loads the model into the process cache
     }
 
     private SqliteCommand Prepare(string sql)

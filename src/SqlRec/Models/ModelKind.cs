@@ -20,6 +20,9 @@ internal interface IModelKind
     /// <summary>Checks the source's shape against the options, before the source runs.</summary>
     void CheckSource(IKindOptions options, int sourceColumns);
 
+    /// <summary>Checks the data read from the source before anything is written (sizes the kind needs, etc.).</summary>
+    void CheckData(Interactions data, IKindOptions options);
+
     /// <summary>Trains on the data. Throws <see cref="SqlRecException"/> for data the kind cannot use.</summary>
     ModelArtifacts Train(Interactions data, IKindOptions options, TrainingContext context);
 
@@ -75,7 +78,7 @@ internal sealed class TrainingContext(string modelName, Action<TrainingProgress>
 /// <summary>The registry of model kinds, by option name.</summary>
 internal static class ModelKinds
 {
-    private static readonly IModelKind[] All = [new PopularKind()];
+    private static readonly IModelKind[] All = [new PopularKind(), new GraphFilterKind()];
 
     /// <summary>Names of every kind.</summary>
     public static IEnumerable<string> Names => All.Select(k => k.Name);

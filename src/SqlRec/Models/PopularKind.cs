@@ -27,6 +27,10 @@ internal sealed class PopularKind : IModelKind
         if (((Options)options).HalfLifeDays is not null && sourceColumns < 4) throw Errors.DecayNeedsTimestamp("rec_train");
     }
 
+    public void CheckData(Interactions data, IKindOptions options)
+    {
+    }
+
     public ModelArtifacts Train(Interactions data, IKindOptions options, TrainingContext context)
     {
         var artifacts = new ModelArtifacts();

@@ -25,12 +25,34 @@ internal sealed class LoadedModel
     public required int[] PopularityOrder { get; init; }
     public IUserScorer? Scorer { get; init; }
 
+    /// <summary>
+    /// For models that score a user's current rows (graph_filter with <c>live</c>): the training
+    /// source wrapped to read one user's rows, or null when the model serves its training snapshot.
+    /// </summary>
+    public LiveSource? Live { get; init; }
+
     public ReadOnlySpan<int> SeenBy(int user) => SeenItems.AsSpan(SeenOffsets[user], SeenOffsets[user + 1] - SeenOffsets[user]);
 
     public static LoadedModel Load(ModelStore store, ServingVersion version)
     {
         var (users, items) = store.LoadIdMaps(version);
-        var arrays = store.LoadArrays(version);
+        var model = FromArrays(version, users, items, store.LoadArrays(version));
+        var live = LiveSource.For(store, version, model.Scorer);
+        return live is null ? model : model.WithLive(live);
+    }
+
+    private LoadedModel WithLive(LiveSource live) => new()
+    {
+        Version = Version, Users = Users, Items = Items, SeenOffsets = SeenOffsets, SeenItems = SeenItems,
+        Popularity = Popularity, PopularityOrder = PopularityOrder, Scorer = Scorer, Live = live,
+    };
+
+    /// <summary>
+    /// Builds a serving model from a version's arrays and id maps, wherever they come from: the
+    /// store (<see cref="Load"/>) or a training in memory (<c>rec_evaluate</c>'s splits).
+    /// </summary>
+    public static LoadedModel FromArrays(ServingVersion version, IdIndex users, IdIndex items, IReadOnlyDictionary<string, Array> arrays)
+    {
         var popularity = (float[])arrays[ArrayNames.Popularity];
         return new LoadedModel
         {
@@ -44,6 +66,63 @@ internal sealed class LoadedModel
             Scorer = ModelKinds.Get("recommend", version.Kind).LoadScorer(arrays, users.Count, items.Count),
         };
     }
+
+    /// <summary>
+    /// The one ranking path (recommend() and rec_evaluate both use it): writes the indices of the
+    /// <c>top.Length</c> best items for user index <paramref name="user"/> into <paramref name="top"/>,
+    /// best first, leaving out <paramref name="excludedSorted"/>, and returns how many were written
+    /// (fewer when fewer candidates exist). A model with a scorer writes every item's score into
+    /// <paramref name="scores"/> (at least <c>Items.Count</c> long) and selects exactly with
+    /// <see cref="TopK.Select"/>; the popular kind walks <see cref="PopularityOrder"/> and leaves
+    /// <paramref name="scores"/> alone (it may be empty). Read the score of a returned item with
+    /// <see cref="ScoreOf"/>. Safe to call from many threads at once with separate buffers: the
+    /// model is immutable, and scorers must not keep state between calls.
+    /// </summary>
+    public int TopItems(int user, ReadOnlySpan<int> excludedSorted, Span<int> top, Span<float> scores)
+    {
+        if (Scorer is null) return TopByPopularity(excludedSorted, top);
+        var all = scores[..Items.Count];
+        Scorer.Score(user, all);
+        return TopK.Select(all, top.Length, excludedSorted, top);
+    }
+
+    /// <summary>
+    /// <see cref="TopItems"/> for a block of users at once, each leaving out its own seen items:
+    /// user <c>b</c>'s best <paramref name="k"/> items go to <c>top[b * k ..]</c> and their number to
+    /// <c>counts[b]</c>. A scorer that implements <see cref="IBatchScorer"/> scores the whole block in
+    /// one call (into <paramref name="scores"/>, <c>users.Length * Items.Count</c> long); others go
+    /// user by user (<paramref name="scores"/> at least <c>Items.Count</c> long, or empty for the popular kind).
+    /// The selection is <see cref="TopK.Select"/> either way, so the ranking is the one recommend() gives.
+    /// </summary>
+    public void TopUnseenItems(ReadOnlySpan<int> users, int k, Span<int> top, Span<int> counts, Span<float> scores)
+    {
+        if (Scorer is IBatchScorer batch && users.Length > 1)
+        {
+            var items = Items.Count;
+            var block = scores[..(users.Length * items)];
+            batch.ScoreBatch(users, block);
+            for (var b = 0; b < users.Length; b++)
+                counts[b] = TopK.Select(block.Slice(b * items, items), k, SeenBy(users[b]), top.Slice(b * k, k));
+            return;
+        }
+        for (var b = 0; b < users.Length; b++) counts[b] = TopItems(users[b], SeenBy(users[b]), top.Slice(b * k, k), scores);
+    }
+
+    /// <summary>The best items by popularity alone, leaving out <paramref name="excludedSorted"/>: the popular kind's ranking and every kind's cold start.</summary>
+    public int TopByPopularity(ReadOnlySpan<int> excludedSorted, Span<int> top)
+    {
+        var count = 0;
+        foreach (var item in PopularityOrder)
+        {
+            if (count == top.Length) break;
+            if (excludedSorted.Length > 0 && excludedSorted.BinarySearch(item) >= 0) continue;
+            top[count++] = item;
+        }
+        return count;
+    }
+
+    /// <summary>The score of an item returned by <see cref="TopItems"/>, given the buffer that call filled.</summary>
+    public float ScoreOf(int item, ReadOnlySpan<float> scores) => Scorer is null ? Popularity[item] : scores[item];
 }
 
 /// <summary>
@@ -106,36 +185,90 @@ internal static class Recommender
     /// <summary>Source label of cold-start rows.</summary>
     public const string PopularSource = "popular";
 
-    public static List<Recommendation> Recommend(LoadedModel model, ExternalId user, int k, RecommendOptions options)
+    /// <summary>
+    /// The best <paramref name="k"/> items for <paramref name="user"/>. A live model reads the user's
+    /// current rows through <paramref name="db"/> and scores them; other models use the training
+    /// snapshot. Users with no rows get the popular fallback.
+    /// </summary>
+    public static List<Recommendation> Recommend(LoadedModel model, ExternalId user, int k, RecommendOptions options, nint db)
     {
-        var result = new List<Recommendation>(Math.Min(k, model.Items.Count));
-        if (!model.Users.TryGetIndex(user, out var userIndex))
+        var top = new int[Math.Min(k, model.Items.Count)];
+        List<Recommendation> result;
+        if (model.Live is { } live)
         {
-            // Unknown user: the cold-start fallback, popularity order, nothing to exclude.
-            foreach (var item in model.PopularityOrder)
-            {
-                if (result.Count == k) break;
-                result.Add(new Recommendation(result.Count + 1, model.Items.Ids[item], model.Popularity[item], PopularSource));
-            }
+            var row = live.Read(db, user, model.Items);
+            if (row is null || row.Items.Length == 0) return ColdStart(model, top, row?.Items ?? []);
+            var rowScores = new float[model.Items.Count];
+            live.Scorer.ScoreRow(row.Items, row.Weights, rowScores);
+            var found = TopK.Select(rowScores, top.Length, options.ExcludeSeen ? row.Items : [], top);
+            result = new List<Recommendation>(found);
+            for (var i = 0; i < found; i++)
+                result.Add(new Recommendation(i + 1, model.Items.Ids[top[i]], rowScores[top[i]], model.Version.Kind));
             return result;
         }
+        if (!model.Users.TryGetIndex(user, out var userIndex)) return ColdStart(model, top, []);
         var seen = options.ExcludeSeen ? model.SeenBy(userIndex) : ReadOnlySpan<int>.Empty;
-        if (model.Scorer is null)
-        {
-            foreach (var item in model.PopularityOrder)
-            {
-                if (result.Count == k) break;
-                if (seen.BinarySearch(item) >= 0) continue;
-                result.Add(new Recommendation(result.Count + 1, model.Items.Ids[item], model.Popularity[item], model.Version.Kind));
-            }
-            return result;
-        }
-        var scores = new float[model.Items.Count];
-        model.Scorer.Score(userIndex, scores);
-        var top = new int[Math.Min(k, scores.Length)];
-        var count = TopK.Select(scores, k, seen, top);
+        var scores = model.Scorer is null ? [] : new float[model.Items.Count];
+        var count = model.TopItems(userIndex, seen, top, scores);
+        result = new List<Recommendation>(count);
         for (var i = 0; i < count; i++)
-            result.Add(new Recommendation(i + 1, model.Items.Ids[top[i]], scores[top[i]], model.Version.Kind));
+            result.Add(new Recommendation(i + 1, model.Items.Ids[top[i]], model.ScoreOf(top[i], scores), model.Version.Kind));
         return result;
+    }
+
+    /// <summary>The cold-start fallback: popularity order, labelled 'popular'.</summary>
+    private static List<Recommendation> ColdStart(LoadedModel model, int[] top, ReadOnlySpan<int> excludedSorted)
+    {
+        var count = model.TopByPopularity(excludedSorted, top);
+        var result = new List<Recommendation>(count);
+        for (var i = 0; i < count; i++)
+            result.Add(new Recommendation(i + 1, model.Items.Ids[top[i]], model.Popularity[top[i]], PopularSource));
+        return result;
+    }
+}
+
+/// <summary>How a live model reads a user's current rows: the wrapped source query and its scorer.</summary>
+internal sealed class LiveSource
+{
+    private LiveSource(string query, bool useWeights, IRowScorer scorer, string model)
+    {
+        Query = query;
+        UseWeights = useWeights;
+        Scorer = scorer;
+        Model = model;
+    }
+
+    /// <summary>The wrapped source query (one parameter: the user id).</summary>
+    public string Query { get; }
+
+    /// <summary>True when the model weights rows by the source's weight column.</summary>
+    public bool UseWeights { get; }
+
+    /// <summary>Scores the row.</summary>
+    public IRowScorer Scorer { get; }
+
+    private string Model { get; }
+
+    /// <summary>The live source of a version, or null when the model is not live.</summary>
+    public static LiveSource? For(ModelStore store, ServingVersion version, IUserScorer? scorer)
+    {
+        if (scorer is not IRowScorer rowScorer) return null;
+        var options = System.Text.Json.Nodes.JsonNode.Parse(version.Options)?.AsObject();
+        if (options?["live"]?.GetValue<bool>() != true || options["source"]?.GetValue<string>() is not { } source) return null;
+        var useWeights = options["weighting"]?.GetValue<string>() == "weight";
+        return new LiveSource(LiveRows.WrapSource(source, store.SourceColumnCount(source)), useWeights, rowScorer, version.Model);
+    }
+
+    /// <summary>The user's current row; null when the user has no rows.</summary>
+    public UserRow? Read(nint db, ExternalId user, IdIndex items)
+    {
+        try
+        {
+            return LiveRows.Read(db, Query, user, items, UseWeights);
+        }
+        catch (Native.SqliteCallException e)
+        {
+            throw Errors.LiveSourceFailed("recommend", Model, e.Message);
+        }
     }
 }

@@ -1,4 +1,5 @@
 using System.Text;
+using SqlRec.Evaluation;
 using SqlRec.Models;
 using SqlRec.Serving;
 using SqlRec.Store;
@@ -23,6 +24,7 @@ internal static class SqlFunctions
         new("recommend", 4, FunctionFlags.DirectOnly, RecommendScalar),
         new("rec_train", 2, FunctionFlags.DirectOnly, Train),
         new("rec_drop", 1, FunctionFlags.DirectOnly, Drop),
+        new("rec_evaluate", 2, FunctionFlags.DirectOnly, Evaluate),
         new("rec_version", 0, FunctionFlags.Deterministic | FunctionFlags.Innocuous, (_, _) => Version),
     ];
 
@@ -43,7 +45,7 @@ internal static class SqlFunctions
         var store = new ModelStore(session.Handle);
         var version = store.Resolve(RecommendName, model);
         var loaded = ModelCache.Get(store, version);
-        return Recommender.Recommend(loaded, user, k, options);
+        return Recommender.Recommend(loaded, user, k, options, session.Handle);
     }
 
     private static object? RecommendScalar(SqlRecSession session, SqlArgs args)
@@ -98,5 +100,20 @@ internal static class SqlFunctions
         const string function = "rec_drop";
         var name = ModelName(function, args);
         return new ModelStore(session.Handle).Drop(function, name);
+    }
+
+    // ---- evaluation ------------------------------------------------------------------------
+
+    private static object? Evaluate(SqlRecSession session, SqlArgs args)
+    {
+        const string function = Evaluator.Function;
+        var model = args.OptionalText(function, 0, "model");
+        var options = args.Value(1) switch
+        {
+            null => throw Errors.ArgumentNull(function, "options", "pass json_object('test', 'SELECT user_id, item_id FROM held_out') or json_object('split', 'random')"),
+            string text => text,
+            var other => throw Errors.ArgumentType(function, "options", "TEXT holding a JSON object", other),
+        };
+        return Evaluator.Evaluate(session, model, options);
     }
 }

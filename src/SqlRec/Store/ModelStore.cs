@@ -5,8 +5,8 @@ using SqlRec.Native;
 
 namespace SqlRec.Store;
 
-/// <summary>The serving version of a model, as recorded in <c>rec_models</c>.</summary>
-internal sealed record ServingVersion(string Model, long Version, string Uid, string Kind, int Users, int Items);
+/// <summary>The serving version of a model, as recorded in <c>rec_models</c>, with its training options (JSON).</summary>
+internal sealed record ServingVersion(string Model, long Version, string Uid, string Kind, int Users, int Items, string Options = "{}");
 
 /// <summary>What a training records about the row it leased, so a failure can put it back.</summary>
 internal sealed record Lease(string Model, string Owner, bool CreatedRow);
@@ -71,7 +71,7 @@ internal sealed class ModelStore(nint db)
     {
         if (!Exists()) throw model is null ? Errors.NoModels(function) : Errors.UnknownModel(function, model, []);
         const string select = """
-            SELECT m.name, v.version, v.uid, v.kind, v.users, v.items
+            SELECT m.name, v.version, v.uid, v.kind, v.users, v.items, v.options
             FROM rec_models m JOIN rec_model_versions v ON v.model = m.name AND v.version = m.current_version
             """;
         if (model is null)
@@ -93,7 +93,22 @@ internal sealed class ModelStore(nint db)
             throw Errors.ModelHasNoVersion(function, model);
         throw Errors.UnknownModel(function, model, ServingModelNames());
 
-        static ServingVersion Read(Statement s) => new(s.GetText(0)!, s.GetInt64(1), s.GetText(2)!, s.GetText(3)!, (int)s.GetInt64(4), (int)s.GetInt64(5));
+        static ServingVersion Read(Statement s) => new(s.GetText(0)!, s.GetInt64(1), s.GetText(2)!, s.GetText(3)!, (int)s.GetInt64(4), (int)s.GetInt64(5), s.GetText(6)!);
+    }
+
+    /// <summary>How many columns a stored source query returns (0 when it no longer prepares).</summary>
+    public int SourceColumnCount(string source)
+    {
+        try
+        {
+            using var statement = Statement.Prepare(db, source, out _);
+            return statement.ColumnCount;
+        }
+        catch (SqliteCallException)
+        {
+            // Reported with the model's name when the live query runs.
+            return 2;
+        }
     }
 
     /// <summary>Reads a version's id maps.</summary>

@@ -1,0 +1,80 @@
+using System.Numerics.Tensors;
+
+namespace SqlRec.Compute;
+
+/// <summary>
+/// A sparse matrix in CSR form (rows by offsets, sorted column indices, values). Degrees in
+/// recommendation graphs follow a power law, so CSR (not padded ELL) keeps the work
+/// proportional to the number of interactions.
+/// </summary>
+internal sealed class SparseMatrix
+{
+    public SparseMatrix(int rows, int columns, int[] offsets, int[] indices, float[] values)
+    {
+        if (offsets.Length != rows + 1 || indices.Length != values.Length || offsets[rows] != indices.Length)
+            throw new ArgumentException("inconsistent CSR arrays");
+        Rows = rows;
+        Columns = columns;
+        Offsets = offsets;
+        Indices = indices;
+        Values = values;
+    }
+
+    public int Rows { get; }
+    public int Columns { get; }
+    public int[] Offsets { get; }
+    public int[] Indices { get; }
+    public float[] Values { get; }
+    public int NonZeros => Indices.Length;
+
+    public ReadOnlySpan<int> RowIndices(int row) => Indices.AsSpan(Offsets[row], Offsets[row + 1] - Offsets[row]);
+    public ReadOnlySpan<float> RowValues(int row) => Values.AsSpan(Offsets[row], Offsets[row + 1] - Offsets[row]);
+
+    /// <summary>The transpose, also in CSR form (a counting sort; column indices stay sorted).</summary>
+    public SparseMatrix Transpose()
+    {
+        var offsets = new int[Columns + 1];
+        foreach (var column in Indices) offsets[column + 1]++;
+        for (var c = 0; c < Columns; c++) offsets[c + 1] += offsets[c];
+        var cursor = offsets[..^1].ToArray();
+        var indices = new int[NonZeros];
+        var values = new float[NonZeros];
+        for (var row = 0; row < Rows; row++)
+        {
+            for (var p = Offsets[row]; p < Offsets[row + 1]; p++)
+            {
+                var slot = cursor[Indices[p]]++;
+                indices[slot] = row;
+                values[slot] = Values[p];
+            }
+        }
+        return new SparseMatrix(Columns, Rows, offsets, indices, values);
+    }
+
+    /// <summary>
+    /// <c>output = this * dense</c>, where <paramref name="dense"/> is Columns x width and
+    /// <paramref name="output"/> Rows x width, both row-major. Rows run in parallel; each output
+    /// row is a SIMD sum of scaled dense rows.
+    /// </summary>
+    public void MultiplyDense(float[] dense, int width, float[] output)
+    {
+        if (dense.Length != (long)Columns * width || output.Length != (long)Rows * width) throw new ArgumentException("dimension mismatch");
+        Parallel.For(0, Rows, Parallelism.Options, row =>
+        {
+            var target = output.AsSpan(row * width, width);
+            target.Clear();
+            for (var p = Offsets[row]; p < Offsets[row + 1]; p++)
+                TensorPrimitives.MultiplyAdd(dense.AsSpan(Indices[p] * width, width), Values[p], target, target);
+        });
+    }
+}
+
+/// <summary>Process-wide parallelism settings for the compute layer.</summary>
+internal static class Parallelism
+{
+    /// <summary>Options for Parallel.For: all cores by default.</summary>
+    public static ParallelOptions Options { get; } = new() { MaxDegreeOfParallelism = Environment.ProcessorCount };
+
+    /// <summary>Splits [0, count) into about 4 chunks per core for load balance.</summary>
+    public static int ChunkSize(int count) => Math.Max(1, (count + 4 * Environment.ProcessorCount - 1) / (4 * Environment.ProcessorCount));
+}

@@ -1,0 +1,386 @@
+using SqlRec.Compute;
+using SqlRec.Models;
+
+namespace SqlRec.Tests;
+
+/// <summary>The graph_filter model: kernels against plain dense references, quality, live rows, options.</summary>
+[TestClass]
+public sealed class GraphFilterTests
+{
+    // ---- reference implementations (plain loops, dense, double precision) ----------------------
+
+    private static double[,] RandomBinary(int users, int items, double density, int seed)
+    {
+        var random = new Random(seed);
+        var r = new double[users, items];
+        for (var u = 0; u < users; u++)
+        {
+            r[u, random.Next(items)] = 1; // every user has at least one item
+            for (var i = 0; i < items; i++) if (random.NextDouble() < density) r[u, i] = 1;
+        }
+        for (var i = 0; i < items; i++) r[random.Next(users), i] = 1; // and every item a user
+        return r;
+    }
+
+    private static SparseMatrix ToSparse(double[,] dense)
+    {
+        int rows = dense.GetLength(0), columns = dense.GetLength(1);
+        var offsets = new int[rows + 1];
+        var indices = new List<int>();
+        var values = new List<float>();
+        for (var u = 0; u < rows; u++)
+        {
+            for (var i = 0; i < columns; i++)
+            {
+                if (dense[u, i] == 0) continue;
+                indices.Add(i);
+                values.Add((float)dense[u, i]);
+            }
+            offsets[u + 1] = indices.Count;
+        }
+        return new SparseMatrix(rows, columns, offsets, [.. indices], [.. values]);
+    }
+
+    /// <summary>GF-CF scores of every user, straight from the definition with dense matrices.</summary>
+    private static double[,] ReferenceScores(double[,] r, int components, double alpha)
+    {
+        int m = r.GetLength(0), n = r.GetLength(1);
+        var du = new double[m];
+        var di = new double[n];
+        for (var u = 0; u < m; u++) for (var i = 0; i < n; i++) { du[u] += r[u, i]; di[i] += r[u, i]; }
+        var norm = new double[m, n];
+        for (var u = 0; u < m; u++) for (var i = 0; i < n; i++) norm[u, i] = r[u, i] / Math.Sqrt(du[u]) / Math.Sqrt(di[i]);
+        // P = R~^T R~ (item-item), and its top eigenvectors are R~'s top right singular vectors.
+        var p = new double[n * n];
+        for (var a = 0; a < n; a++) for (var b = 0; b < n; b++) for (var u = 0; u < m; u++) p[a * n + b] += norm[u, a] * norm[u, b];
+        var (_, vectors) = ReferenceEigen(p, n);
+        var scores = new double[m, n];
+        for (var u = 0; u < m; u++)
+        {
+            for (var j = 0; j < n; j++)
+            {
+                double linear = 0, ideal = 0;
+                for (var i = 0; i < n; i++)
+                {
+                    linear += r[u, i] * p[i * n + j];
+                    double projection = 0;
+                    for (var c = 0; c < components; c++) projection += vectors[i * n + c] * vectors[j * n + c];
+                    ideal += r[u, i] / Math.Sqrt(di[i]) * projection * Math.Sqrt(di[j]);
+                }
+                scores[u, j] = linear + alpha * ideal;
+            }
+        }
+        return scores;
+    }
+
+    /// <summary>Eigenvectors of a symmetric matrix by power iteration with deflation (independent of DenseMath).</summary>
+    private static (double[] Values, double[] Vectors) ReferenceEigen(double[] a, int n)
+    {
+        var work = (double[])a.Clone();
+        var values = new double[n];
+        var vectors = new double[n * n];
+        var random = new Random(1);
+        for (var c = 0; c < n; c++)
+        {
+            var v = Enumerable.Range(0, n).Select(_ => random.NextDouble() - 0.5).ToArray();
+            double lambda = 0;
+            for (var iteration = 0; iteration < 5000; iteration++)
+            {
+                var w = new double[n];
+                for (var i = 0; i < n; i++) for (var j = 0; j < n; j++) w[i] += work[i * n + j] * v[j];
+                var norm = Math.Sqrt(w.Sum(x => x * x));
+                if (norm < 1e-300) break;
+                for (var i = 0; i < n; i++) w[i] /= norm;
+                lambda = norm;
+                var change = w.Zip(v, (x, y) => Math.Abs(x - y)).Max();
+                v = w;
+                if (change < 1e-13) break;
+            }
+            values[c] = lambda;
+            for (var i = 0; i < n; i++) vectors[i * n + c] = v[i];
+            for (var i = 0; i < n; i++) for (var j = 0; j < n; j++) work[i * n + j] -= lambda * v[i] * v[j];
+        }
+        return (values, vectors);
+    }
+
+    // ---- kernels ---------------------------------------------------------------------------
+
+    [TestMethod]
+    public void FilterMatchesTheDenseReference()
+    {
+        var r = RandomBinary(users: 30, items: 12, density: 0.2, seed: 3);
+        var raw = ToSparse(r);
+        var probe = new GraphFilter(raw, null, 0, 0);
+        foreach (var components in new[] { 0, 3, 12 })
+        {
+            const float alpha = 0.3f;
+            float[]? vectors = null;
+            if (components > 0)
+            {
+                // Oversampling past the matrix size makes the randomized SVD exact.
+                var svd = RandomizedSvd.Compute(probe.Normalized, probe.NormalizedTransposed, components, 20, 2, seed: 5);
+                Assert.AreEqual(components, svd.Components);
+                vectors = svd.RightVectors;
+            }
+            var filter = new GraphFilter(raw, vectors, components, alpha);
+            var expected = ReferenceScores(r, components, alpha);
+            var scores = new float[12];
+            for (var u = 0; u < 30; u++)
+            {
+                filter.Score(u, scores);
+                for (var j = 0; j < 12; j++) Assert.AreEqual(expected[u, j], scores[j], 1e-4, $"components {components}, user {u}, item {j}");
+            }
+        }
+    }
+
+    [TestMethod]
+    public void RandomizedSvdFindsTheSingularValuesOfALowRankMatrix()
+    {
+        var r = RandomBinary(users: 200, items: 60, density: 0.1, seed: 11);
+        var probe = new GraphFilter(ToSparse(r), null, 0, 0);
+        var dense = new double[60 * 60];
+        var n = probe.Normalized;
+        for (var u = 0; u < n.Rows; u++)
+            for (var p = n.Offsets[u]; p < n.Offsets[u + 1]; p++)
+                for (var q = n.Offsets[u]; q < n.Offsets[u + 1]; q++) dense[n.Indices[p] * 60 + n.Indices[q]] += n.Values[p] * n.Values[q];
+        var (values, _) = ReferenceEigen(dense, 60);
+        var svd = RandomizedSvd.Compute(n, probe.NormalizedTransposed, components: 10, oversampling: 10, powerIterations: 10, seed: 2);
+        for (var c = 0; c < 10; c++) Assert.AreEqual(Math.Sqrt(values[c]), svd.SingularValues[c], 2e-3 * Math.Sqrt(values[0]), $"sigma {c}");
+        // The vectors are orthonormal.
+        for (var a = 0; a < 10; a++)
+            for (var b = 0; b < 10; b++)
+            {
+                double dot = 0;
+                for (var i = 0; i < 60; i++) dot += svd.RightVectors[i * 10 + a] * svd.RightVectors[i * 10 + b];
+                Assert.AreEqual(a == b ? 1 : 0, dot, 1e-3, $"v{a}.v{b}");
+            }
+    }
+
+    [TestMethod]
+    public void DenseKernelsMatchPlainLoops()
+    {
+        var random = new Random(4);
+        const int rows = 500, width = 7;
+        var y = Enumerable.Range(0, rows * width).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
+        var gram = DenseMath.Gram(y, rows, width);
+        for (var a = 0; a < width; a++)
+            for (var b = 0; b < width; b++)
+            {
+                double expected = 0;
+                for (var r = 0; r < rows; r++) expected += (double)y[r * width + a] * y[r * width + b];
+                Assert.AreEqual(expected, gram[a * width + b], 1e-3, $"G[{a},{b}]");
+            }
+        var (values, vectors) = DenseMath.SymmetricEigen(gram, width);
+        var (referenceValues, _) = ReferenceEigen(gram, width);
+        for (var c = 0; c < width; c++) Assert.AreEqual(referenceValues[c], values[c], 1e-6 * referenceValues[0]);
+        // G v = lambda v for every pair.
+        for (var c = 0; c < width; c++)
+            for (var i = 0; i < width; i++)
+            {
+                double gv = 0;
+                for (var j = 0; j < width; j++) gv += gram[i * width + j] * vectors[j * width + c];
+                Assert.AreEqual(values[c] * vectors[i * width + c], gv, 1e-6 * values[0]);
+            }
+        DenseMath.Orthonormalize(y, rows, width);
+        var after = DenseMath.Gram(y, rows, width);
+        for (var a = 0; a < width; a++)
+            for (var b = 0; b < width; b++) Assert.AreEqual(a == b ? 1 : 0, after[a * width + b], 1e-4);
+        // A rank-deficient block (a repeated column) falls back to SVQB and yields a zero column, not noise.
+        var deficient = new float[rows * 2];
+        for (var r = 0; r < rows; r++) deficient[r * 2] = deficient[r * 2 + 1] = (float)random.NextDouble();
+        Assert.IsNull(DenseMath.InverseCholeskyTransposed(DenseMath.Gram(deficient, rows, 2), 2));
+        DenseMath.Orthonormalize(deficient, rows, 2);
+        var g = DenseMath.Gram(deficient, rows, 2);
+        Assert.AreEqual(1, g[0] + g[3], 1e-4, "one unit column and one zero column");
+    }
+
+    [TestMethod]
+    public void BlockedProductMatchesPlainLoops()
+    {
+        var random = new Random(12);
+        foreach (var (users, items, k) in new[] { (7, 13, 16), (4, 4, 8), (9, 130, 24), (5, 6, 5), (1, 3, 256) })
+        {
+            var a = Enumerable.Range(0, users * k).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
+            var b = Enumerable.Range(0, items * k).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
+            var c = Enumerable.Range(0, users * items).Select(x => (float)x).ToArray();
+            var expected = (float[])c.Clone();
+            for (var u = 0; u < users; u++)
+                for (var j = 0; j < items; j++)
+                    for (var q = 0; q < k; q++) expected[u * items + j] += a[u * k + q] * b[j * k + q];
+            DenseMath.MultiplyTransposedAdd(a, users, b, items, k, c);
+            for (var i = 0; i < c.Length; i++) Assert.AreEqual(expected[i], c[i], 1e-3, $"{users}x{items}x{k} at {i}");
+        }
+    }
+
+    [TestMethod]
+    public void BatchScoringEqualsOneUserAtATime()
+    {
+        var r = RandomBinary(users: 40, items: 50, density: 0.15, seed: 21);
+        var raw = ToSparse(r);
+        var probe = new GraphFilter(raw, null, 0, 0);
+        var svd = RandomizedSvd.Compute(probe.Normalized, probe.NormalizedTransposed, 8, 8, 3, seed: 1);
+        var filter = new GraphFilter(raw, svd.RightVectors, svd.Components, 0.3f);
+        int[] users = [3, 0, 39, 17, 17, 8, 22];
+        var batch = new float[users.Length * 50];
+        filter.ScoreBatch(users, batch);
+        var single = new float[50];
+        for (var b = 0; b < users.Length; b++)
+        {
+            filter.Score(users[b], single);
+            for (var j = 0; j < 50; j++) Assert.AreEqual(single[j], batch[b * 50 + j], 1e-5, $"user {users[b]} item {j}");
+        }
+    }
+
+    [TestMethod]
+    public void SparseKernelsMatchPlainLoops()
+    {
+        var r = RandomBinary(20, 15, 0.3, 8);
+        var sparse = ToSparse(r);
+        var transposed = sparse.Transpose();
+        for (var u = 0; u < 20; u++)
+            for (var i = 0; i < 15; i++)
+            {
+                var index = transposed.RowIndices(i).IndexOf(u);
+                Assert.AreEqual(r[u, i], index < 0 ? 0 : transposed.RowValues(i)[index]);
+            }
+        var dense = Enumerable.Range(0, 15 * 3).Select(x => (float)x / 7).ToArray();
+        var output = new float[20 * 3];
+        sparse.MultiplyDense(dense, 3, output);
+        for (var u = 0; u < 20; u++)
+            for (var c = 0; c < 3; c++)
+            {
+                double expected = 0;
+                for (var i = 0; i < 15; i++) expected += r[u, i] * dense[i * 3 + c];
+                Assert.AreEqual(expected, output[u * 3 + c], 1e-4);
+            }
+    }
+
+    // ---- from SQL --------------------------------------------------------------------------
+
+    /// <summary>
+    /// Users in 4 taste clusters of 15 items each, with a popular "bestseller" set that everyone
+    /// touches; one held-out liked item per user.
+    /// </summary>
+    internal static TestDb ClusteredShop(int users = 240, int seed = 9)
+    {
+        var db = TestDb.InMemory();
+        db.Execute("CREATE TABLE train(user_id INTEGER, item_id INTEGER); CREATE TABLE heldout(user_id INTEGER, item_id INTEGER); CREATE INDEX train_user ON train(user_id)");
+        var random = new Random(seed);
+        using var transaction = db.Connection.BeginTransaction();
+        for (var u = 0; u < users; u++)
+        {
+            var cluster = u % 4;
+            var liked = Enumerable.Range(0, 15).Where(_ => random.NextDouble() < 0.45).Select(i => 100 * (cluster + 1) + i).ToList();
+            if (liked.Count < 3) liked.AddRange([100 * (cluster + 1) + 14, 100 * (cluster + 1) + 13, 100 * (cluster + 1) + 12]);
+            liked = liked.Distinct().ToList();
+            var held = liked[random.Next(liked.Count)];
+            foreach (var item in liked.Where(i => i != held)) Insert("train", u, item);
+            Insert("heldout", u, held);
+            foreach (var best in Enumerable.Range(0, 5).Where(_ => random.NextDouble() < 0.6)) Insert("train", u, best);
+        }
+        transaction.Commit();
+        return db;
+
+        void Insert(string table, int user, int item)
+        {
+            using var command = db.Connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = $"INSERT INTO {table} VALUES ($u, $i)";
+            command.Parameters.AddWithValue("$u", user);
+            command.Parameters.AddWithValue("$i", item);
+            command.ExecuteNonQuery();
+        }
+    }
+
+    private const string HitRate = "SELECT avg(EXISTS (SELECT 1 FROM recommend(h.user_id, 10, $1) r WHERE r.item_id = h.item_id)) FROM heldout h";
+
+    [TestMethod]
+    [TestCategory("fn:rec_train")]
+    public void GraphFilterBeatsPopularityOnClusteredData()
+    {
+        using var db = ClusteredShop();
+        db.Scalar("SELECT rec_train('pop', json_object('model','popular','source','SELECT user_id, item_id FROM train'))");
+        db.Scalar("SELECT rec_train('gf', json_object('model','graph_filter','source','SELECT user_id, item_id FROM train','components',8))");
+        db.Scalar("SELECT rec_train('linear', json_object('model','graph_filter','source','SELECT user_id, item_id FROM train','components',0))");
+        var popular = (double)db.Scalar(HitRate, "pop")!;
+        var filter = (double)db.Scalar(HitRate, "gf")!;
+        var linear = (double)db.Scalar(HitRate, "linear")!;
+        Console.WriteLine($"hit rate@10: popular {popular:F3}, graph_filter {filter:F3}, linear only {linear:F3}");
+        Assert.IsGreaterThan(popular + 0.3, filter, $"graph_filter {filter} vs popular {popular}");
+        Assert.IsGreaterThan(popular + 0.3, linear);
+        Assert.AreEqual("graph_filter", db.Scalar("SELECT DISTINCT source FROM recommend(0, 5, 'gf')"));
+        var options = (string)db.Scalar("SELECT options FROM rec_models WHERE name = 'gf'")!;
+        StringAssert.Contains(options, "\"components\":8");
+        StringAssert.Contains(options, "\"alpha\":0.3");
+    }
+
+    [TestMethod]
+    [TestCategory("fn:rec_train")]
+    public void TrainingIsDeterministicForASeed()
+    {
+        using var db = ClusteredShop(users: 80);
+        db.Scalar("SELECT rec_train('a', json_object('model','graph_filter','source','SELECT user_id, item_id FROM train','components',6,'seed',7))");
+        db.Scalar("SELECT rec_train('b', json_object('model','graph_filter','source','SELECT user_id, item_id FROM train','components',6,'seed',7))");
+        var a = db.Rows("SELECT item_id, score FROM recommend(3, 20, 'a')");
+        var b = db.Rows("SELECT item_id, score FROM recommend(3, 20, 'b')");
+        Assert.HasCount(a.Count, b);
+        for (var i = 0; i < a.Count; i++) CollectionAssert.AreEqual(a[i], b[i]);
+    }
+
+    [TestMethod]
+    [TestCategory("fn:recommend")]
+    public void NewInteractionsCountAtOnceWithoutRetraining()
+    {
+        using var db = ClusteredShop(users: 120);
+        db.Scalar("SELECT rec_train('gf', json_object('model','graph_filter','source','SELECT user_id, item_id FROM train','components',8))");
+        var before = (string)db.Scalar("SELECT recommend(0, 5, 'gf')")!;
+        var first = (long)db.Scalar("SELECT item_id FROM recommend(0, 1, 'gf')")!;
+        // The user interacts with their top recommendation: it leaves the list at once.
+        db.Execute("INSERT INTO train VALUES (0, $1)", first);
+        Assert.AreEqual(0L, db.Scalar("SELECT count(*) FROM recommend(0, 50, 'gf') WHERE item_id = $1", first));
+        Assert.AreNotEqual(before, db.Scalar("SELECT recommend(0, 5, 'gf')"));
+        // A brand-new user with a few cluster-2 items gets cluster-2 recommendations, not the popular fallback.
+        db.Execute("INSERT INTO train VALUES (9999, 300), (9999, 301), (9999, 302)");
+        var rows = db.Rows("SELECT item_id, source FROM recommend(9999, 5, 'gf')");
+        Assert.IsTrue(rows.All(r => r[1] as string == "graph_filter"), "scored from the live row");
+        Assert.IsGreaterThanOrEqualTo(4, rows.Count(r => (long)r[0]! / 100 == 3), string.Join(",", rows.Select(r => r[0])));
+        Assert.IsFalse(rows.Any(r => (long)r[0]! is 300 or 301 or 302), "own items are excluded");
+        // Items added after training are not scored (they enter at the next rec_train), and do not break serving.
+        db.Execute("INSERT INTO train VALUES (9999, 777)");
+        Assert.AreEqual(0L, db.Scalar("SELECT count(*) FROM recommend(9999, 100, 'gf') WHERE item_id = 777"));
+        // A user whose rows are all gone falls back to popular.
+        db.Execute("DELETE FROM train WHERE user_id = 5");
+        Assert.AreEqual("popular", db.Scalar("SELECT DISTINCT source FROM recommend(5, 5, 'gf')"));
+        // With live = false the model serves its training snapshot.
+        db.Scalar("SELECT rec_train('snap', json_object('model','graph_filter','source','SELECT user_id, item_id FROM train','components',8,'live',json('false')))");
+        db.Execute("INSERT INTO train VALUES (1, 101)");
+        Assert.AreEqual("popular", db.Scalar("SELECT DISTINCT source FROM recommend(424242, 3, 'snap')"));
+    }
+
+    [TestMethod]
+    public void TheLiveQueryUsesTheSourceTablesIndex()
+    {
+        using var db = ClusteredShop(users: 20);
+        var wrapped = SqlRec.Data.LiveRows.WrapSource("SELECT user_id, item_id FROM train;", 2);
+        var plan = string.Join(" / ", db.Rows("EXPLAIN QUERY PLAN " + wrapped, 3L).Select(r => r[3]));
+        StringAssert.Contains(plan, "USING INDEX train_user", plan);
+    }
+
+    [TestMethod]
+    [TestCategory("errors:rec_train")]
+    public void GraphFilterOptionErrors()
+    {
+        using var db = ClusteredShop(users: 20);
+        string Train(string extra) => $"SELECT rec_train('gf', json_object('model','graph_filter','source','SELECT user_id, item_id FROM train'{extra}))";
+        db.AssertError(Train(", 'components', -1"), Errors.OptionRange("rec_train", "components", "between 0 and 2048", "-1").Message);
+        db.AssertError(Train(", 'components', 1.5"), Errors.OptionType("rec_train", "components", "an integer", "1.5").Message);
+        db.AssertError(Train(", 'alpha', -0.1"), Errors.OptionRange("rec_train", "alpha", "between 0 and 1000", "-0.1").Message);
+        db.AssertError(Train(", 'weighting', 'log'"), Errors.OptionRange("rec_train", "weighting", "one of 'binary', 'weight'", "\"log\"").Message);
+        db.AssertError(Train(", 'live', 'yes'"), Errors.OptionType("rec_train", "live", "true or false", "the string \"yes\"").Message);
+        db.AssertError(Train(", 'half_life_days', 3"), Errors.UnknownOption("rec_train", "half_life_days", "model kind 'graph_filter'",
+            ["model", "source", "components", "alpha", "power_iterations", "oversampling", "seed", "weighting", "live"]).Message);
+        db.AssertError("SELECT rec_train('gf', json_object('model','graph_filter','source','SELECT 1, item_id FROM train'))",
+            Errors.SourceTooSmall("rec_train", "graph_filter", "at least 2 users and 2 items").Message);
+        Assert.AreEqual(0L, db.Scalar("SELECT count(*) FROM sqlite_schema WHERE name = 'rec_models'"));
+    }
+}

@@ -358,6 +358,19 @@ public sealed class GraphFilterTests
     }
 
     [TestMethod]
+    [TestCategory("errors:recommend")]
+    public void ALiveModelWhoseSourceIsGoneSaysSo()
+    {
+        using var db = ClusteredShop(users: 20);
+        db.Scalar("SELECT rec_train('gf', json_object('model','graph_filter','source','SELECT user_id, item_id FROM train','components',2))");
+        db.Execute("ALTER TABLE train RENAME TO old_train");
+        SqlRec.Serving.ModelCache.Clear();
+        db.AssertError("SELECT recommend(1, 5, 'gf')", Errors.LiveSourceFailed("recommend", "gf", "no such table: train").Message);
+        db.Execute("ALTER TABLE old_train RENAME TO train");
+        Assert.AreEqual(5L, db.Scalar("SELECT count(*) FROM recommend(1, 5, 'gf')"));
+    }
+
+    [TestMethod]
     public void TheLiveQueryUsesTheSourceTablesIndex()
     {
         using var db = ClusteredShop(users: 20);

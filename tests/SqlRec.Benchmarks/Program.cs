@@ -3,10 +3,20 @@ using BenchmarkDotNet.Running;
 namespace SqlRec.Benchmarks;
 
 /// <summary>
-/// Runs SqlRec's benchmarks: <c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- --filter '*'</c>
-/// (BenchmarkDotNet's own arguments apply; <c>--list flat</c> lists them). Not run by <c>dotnet test</c>.
+/// SqlRec's benchmarks, not run by <c>dotnet test</c>:
+/// <list type="bullet">
+/// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- --filter '*'</c>: BenchmarkDotNet
+/// micro-benchmarks on generated data (BenchmarkDotNet's arguments apply; <c>--list flat</c> lists them).</item>
+/// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- gowalla [data folder]</c>: the
+/// scripted end-to-end run on the Gowalla split (build, serving latency, full evaluation).</item>
+/// </list>
 /// </summary>
 public static class Program
 {
-    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    public static int Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "gowalla") return GowallaBenchmark.Run(args[1..]);
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        return 0;
+    }
 }

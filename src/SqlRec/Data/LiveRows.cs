@@ -43,8 +43,7 @@ internal static class LiveRows
         {
             row++;
             any = true;
-            var value = statement.GetValue(0);
-            var id = ExternalId.FromValue(value) ?? throw Errors.SourceBadId(Function, "item", row, value);
+            var id = statement.GetId(0) ?? throw Errors.SourceBadId(Function, "item", row, statement.GetValue(0));
             var weight = 1f;
             if (useWeights && statement.ColumnCount >= 2)
             {

@@ -146,17 +146,8 @@ internal sealed class SourceReader : IDisposable
         return code;
     }
 
-    private ExternalId ReadId(int column, string name, long row)
-    {
-        switch (_statement.ColumnType(column))
-        {
-            case Sqlite3.SQLITE_INTEGER: return ExternalId.Of(_statement.GetInt64(column));
-            case Sqlite3.SQLITE_TEXT: return ExternalId.Of(_statement.GetText(column)!);
-            default:
-                var value = _statement.GetValue(column);
-                return ExternalId.FromValue(value) ?? throw Errors.SourceBadId(_function, name, row, value);
-        }
-    }
+    private ExternalId ReadId(int column, string name, long row) =>
+        _statement.GetId(column) ?? throw Errors.SourceBadId(_function, name, row, _statement.GetValue(column));
 
     private float ReadWeight(long row)
     {

@@ -64,15 +64,6 @@ internal static class TestQuery
         return new TestSet(heldOut.Build(), skippedUsers.Count, dropped, row);
     }
 
-    private static ExternalId ReadId(Statement statement, string function, int column, string name, long row)
-    {
-        switch (statement.ColumnType(column))
-        {
-            case Sqlite3.SQLITE_INTEGER: return ExternalId.Of(statement.GetInt64(column));
-            case Sqlite3.SQLITE_TEXT: return ExternalId.Of(statement.GetText(column)!);
-            default:
-                var value = statement.GetValue(column);
-                return ExternalId.FromValue(value) ?? throw Errors.TestBadId(function, name, row, value);
-        }
-    }
+    private static ExternalId ReadId(Statement statement, string function, int column, string name, long row) =>
+        statement.GetId(column) ?? throw Errors.TestBadId(function, name, row, statement.GetValue(column));
 }

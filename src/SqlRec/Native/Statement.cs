@@ -153,6 +153,14 @@ internal sealed unsafe class Statement : IDisposable
         return p == null ? ReadOnlySpan<byte>.Empty : new ReadOnlySpan<byte>(p, length);
     }
 
+    /// <summary>A column as a user or item id, or null when its value cannot be an id (NULL, BLOB, REAL with a fraction).</summary>
+    public ExternalId? GetId(int column) => ColumnType(column) switch
+    {
+        Sqlite3.SQLITE_INTEGER => ExternalId.Of(GetInt64(column)),
+        Sqlite3.SQLITE_TEXT => ExternalId.Of(GetText(column)!),
+        _ => ExternalId.FromValue(GetValue(column)),
+    };
+
     /// <summary>A column as a managed value (long, double, string, byte[] or null).</summary>
     public object? GetValue(int column) => ColumnType(column) switch
     {

@@ -28,6 +28,7 @@ internal static partial class CliApp
             DemoCommand.Create(context),
             ImportCommand.Create(context),
             TrainCommand.Create(context),
+            EvalCommand.Create(context),
             RecommendCommand.Create(context),
             SqlCommand.Create(context),
         };

@@ -66,6 +66,20 @@ internal static class CliErrors
     /// <summary>The <c>sql</c> command got no SQL.</summary>
     public static CliException EmptyQuery() => new("the query is empty; pass the SQL to run, e.g. \"SELECT rec_version()\".");
 
-    /// <summary><c>rec_train</c> returned something other than its JSON summary.</summary>
-    public static CliException NoTrainingSummary(string? got) => new($"rec_train returned no JSON summary (got '{got}').");
+    /// <summary><c>rec_train</c> or <c>rec_evaluate</c> returned something other than its JSON object.</summary>
+    public static CliException NoJsonResult(string function, string? got) => new($"{function} returned no JSON object (got '{got}').");
+
+    /// <summary><c>eval</c> got neither <c>--test</c> nor <c>--split</c>.</summary>
+    public static CliException EvalNeedsTestOrSplit() =>
+        new("eval needs held-out data: pass --test \"SELECT user_id, item_id FROM test\" to evaluate the trained model, "
+            + "or --split random (or last) to hold out part of its source and retrain in memory.");
+
+    /// <summary><c>eval</c> got both <c>--test</c> and <c>--split</c>.</summary>
+    public static CliException EvalTestAndSplit() =>
+        new("--test and --split exclude each other; pass --test to evaluate the trained model on your held-out pairs, "
+            + "or --split to hold out part of its source and retrain in memory.");
+
+    /// <summary>A <c>-k</c> value that is not an integer or a comma-separated list of integers.</summary>
+    public static CliException CutoffNotInteger(string part, string value) =>
+        new($"-k expects integers, e.g. -k 10 -k 20 or -k 10,20; got '{part}' in '{value}'.");
 }

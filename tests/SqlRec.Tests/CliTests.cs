@@ -18,6 +18,26 @@ public sealed class CliTests
 {
     private string _folder = null!;
 
+    [TestMethod]
+    public void TheReadmeQuickStartShowsWhatTheCommandPrints()
+    {
+        var db = PathOf("sqlrec-demo.db");
+        AssertOk(Run("demo", "--db", db));
+        var root = CatalogTests.RepositoryRoot();
+        var sql = File.ReadAllText(Path.Combine(root, "sql", "examples", "quickstart.sql"));
+        var result = RunWithWidth(120, "sql", db, sql);
+        AssertOk(result);
+        var readme = File.ReadAllText(Path.Combine(root, "README.md"));
+        var start = readme.IndexOf("```text\n", readme.IndexOf("Output (user 7", StringComparison.Ordinal), StringComparison.Ordinal) + 8;
+        var pasted = readme[start..readme.IndexOf("```", start, StringComparison.Ordinal)];
+        Assert.AreEqual(NormalizeTable(pasted), NormalizeTable(result.Output));
+
+        // Timings differ run to run and change the width of the table that shows them.
+        static string NormalizeTable(string text) =>
+            System.Text.RegularExpressions.Regex.Replace(
+                System.Text.RegularExpressions.Regex.Replace(text, "\"seconds\":[0-9.]+", "\"seconds\":_").Replace("─", ""), "[ ]+", " ").Trim();
+    }
+
     [TestInitialize]
     public void CreateFolder() => _folder = Directory.CreateTempSubdirectory("sqlrec-cli-").FullName;
 
@@ -30,7 +50,10 @@ public sealed class CliTests
     // ---- helpers ---------------------------------------------------------------------------
 
     /// <summary>Runs the CLI; returns its exit code and everything it printed (results and errors).</summary>
-    private static (int Code, string Output) Run(params string[] args)
+    private static (int Code, string Output) Run(params string[] args) => RunWithWidth(400, args);
+
+    /// <summary>Runs the CLI with a console of the given width (the redirected CLI uses 120).</summary>
+    private static (int Code, string Output) RunWithWidth(int width, params string[] args)
     {
         var writer = new StringWriter();
         var console = AnsiConsole.Create(new AnsiConsoleSettings
@@ -40,8 +63,8 @@ public sealed class CliTests
             ColorSystem = ColorSystemSupport.NoColors,
             Interactive = InteractionSupport.No,
         });
-        // Wide enough that no message or table cell the tests look for is wrapped.
-        console.Profile.Width = 400;
+        // Wide enough (400 by default) that no message or table cell the tests look for is wrapped.
+        console.Profile.Width = width;
         var code = CliApp.Run(args, console);
         return (code, writer.ToString());
     }
@@ -105,27 +128,52 @@ public sealed class CliTests
         var result = Run("demo", "--db", db);
         AssertOk(result);
         Assert.IsTrue(File.Exists(db));
-        StringAssert.Contains(result.Output, "SELECT rec_train('demo'");
+        StringAssert.Contains(result.Output, "SELECT rec_train('popular'");
+        StringAssert.Contains(result.Output, "SELECT rec_train('personal'");
+        StringAssert.Contains(result.Output, "trained 'personal' v1 (graph_filter)");
         StringAssert.Contains(result.Output, "user 1: ");
 
         using var connection = Open(db, sqlRec: true);
-        Assert.AreEqual("popular", TestDb.Scalar(connection, "SELECT kind FROM rec_models WHERE name = 'demo'"));
+        Assert.AreEqual("popular", TestDb.Scalar(connection, $"SELECT kind FROM rec_models WHERE name = '{DemoCommand.PopularModel}'"));
+        Assert.AreEqual("graph_filter", TestDb.Scalar(connection, $"SELECT kind FROM rec_models WHERE name = '{DemoCommand.PersonalModel}'"));
         Assert.AreEqual("wal", TestDb.Scalar(connection, "PRAGMA journal_mode"));
         var expected = TestDb.Rows(connection,
-            "SELECT i.title, i.genre FROM recommend(1, 5) r JOIN items i ON i.id = r.item_id ORDER BY r.rank");
+            $"SELECT i.id, i.title, i.genre FROM recommend(1, 5, '{DemoCommand.PersonalModel}') r JOIN items i ON i.id = r.item_id ORDER BY r.rank");
         Assert.HasCount(5, expected);
         // The first table after the SQL panel is user 1's: rank, title, genre, score, source.
-        var shown = TableRows(result.Output).Where(r => r.Length == 5 && r[4] == "popular").Take(5).ToList();
+        var shown = TableRows(result.Output).Where(r => r.Length == 5 && r[4] == "graph_filter").Take(5).ToList();
         Assert.HasCount(5, shown);
         for (var i = 0; i < 5; i++)
         {
             Assert.AreEqual((i + 1).ToString(CultureInfo.InvariantCulture), shown[i][0]);
-            Assert.AreEqual(expected[i][0], shown[i][1]);
-            Assert.AreEqual(expected[i][1], shown[i][2]);
+            Assert.AreEqual(expected[i][1], shown[i][1]);
+            Assert.AreEqual(expected[i][2], shown[i][2]);
         }
+
+        // The personalised model follows user 1's taste, judged by the generator's own data.
+        var data = DemoData.Generate();
+        var favourites = data.Users[0].FavouriteGenres.Split(", ");
+        var genreOf = data.Books.ToDictionary(b => (long)b.Id, b => b.Genre);
+        var liked = expected.Count(row => favourites.Contains(genreOf[(long)row[0]!]));
+        Assert.IsGreaterThanOrEqualTo(3, liked, $"{liked} of user 1's top 5 are in {data.Users[0].FavouriteGenres}");
+        StringAssert.Contains(result.Output, $"user 1: {data.Users[0].Name}, likes {data.Users[0].FavouriteGenres}");
+        StringAssert.Contains(result.Output, "popular model (");
+
         var scalar = (string)TestDb.Scalar(connection, DemoCommand.ScalarSql)!;
         StringAssert.Contains(result.Output, $"{DemoCommand.ScalarSql}  ->  {scalar}");
+
+        // The evaluation line shows both models' figures, and the graph filter wins clearly.
+        var recall = new Dictionary<string, double>();
+        foreach (var model in new[] { DemoCommand.PersonalModel, DemoCommand.PopularModel })
+        {
+            var metrics = JsonNode.Parse((string)TestDb.Scalar(connection, DemoCommand.EvaluateSql.Replace("$model", $"'{model}'", StringComparison.Ordinal))!)!["metrics"]!;
+            recall[model] = metrics["recall@10"]!.GetValue<double>();
+            StringAssert.Contains(result.Output, string.Create(CultureInfo.InvariantCulture,
+                $"{model}: recall@10 {recall[model]:0.000}, ndcg@10 {metrics["ndcg@10"]!.GetValue<double>():0.000}"));
+        }
+        Assert.IsGreaterThan(2 * recall[DemoCommand.PopularModel], recall[DemoCommand.PersonalModel], "graph_filter should beat popular clearly");
         StringAssert.Contains(result.Output, $"sqlrec sql {db} \"");
+        StringAssert.Contains(result.Output, $"sqlrec eval {db} --model personal");
     }
 
     [TestMethod]
@@ -142,7 +190,7 @@ public sealed class CliTests
     [TestMethod]
     public void DemoRejectsAnOutOfRangeUserCount()
     {
-        AssertError(Run("demo", "--db", PathOf("demo.db"), "--users", "0"), CliErrors.OptionRange("--users", "between 1 and 100000", 0).Message);
+        AssertError(Run("demo", "--db", PathOf("demo.db"), "--users", "1"), CliErrors.OptionRange("--users", "between 2 and 100000", 1).Message);
         Assert.IsFalse(File.Exists(PathOf("demo.db")));
     }
 
@@ -420,6 +468,24 @@ public sealed class CliTests
         Assert.IsTrue(clock.Elapsed < TimeSpan.FromSeconds(30), $"import took {clock.Elapsed}");
     }
 
+    [TestMethod]
+    [TestCategory("RealData")]
+    public void EvalGowallaPopularMatchesThePublishedMostPopFigure()
+    {
+        var data = RealData(Path.Combine("lightgcn", "gowalla"));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var db = PathOf("gowalla.db");
+        AssertOk(Run("import", "lightgcn", data, db));
+        AssertOk(Run("train", db, "pop", "--model", "popular", "--source", "SELECT user_id, item_id FROM train"));
+        var result = Run("eval", db, "--test", "SELECT user_id, item_id FROM test", "-k", "20");
+        AssertOk(result);
+        StringAssert.Contains(result.Output, "evaluated 'pop' v1 (test query): 29,858 users, 0 skipped users, 217,242 test pairs, ");
+        var recall = double.Parse(MetricRows(result.Output).Single(r => r[0] == "recall")[1], CultureInfo.InvariantCulture);
+        // MostPop on the LightGCN Gowalla split: recall@20 0.0416 in the published tables.
+        Assert.IsTrue(recall is > 0.035 and < 0.05, $"recall@20 {recall}");
+        Assert.IsTrue(clock.Elapsed < TimeSpan.FromSeconds(60), $"import, train and eval took {clock.Elapsed}");
+    }
+
     // ---- train, recommend, sql -------------------------------------------------------------
 
     [TestMethod]
@@ -521,6 +587,141 @@ public sealed class CliTests
         Assert.DoesNotContain("SQLite Error", sql.Output);
     }
 
+    // ---- eval ------------------------------------------------------------------------------
+
+    /// <summary><see cref="SmallDatabase"/> with model 'm' (popular) trained and a table of held-out pairs.</summary>
+    private string SmallDatabaseWithModel()
+    {
+        var db = SmallDatabase();
+        using (var connection = Open(db)) TestDb.Rows(connection, "CREATE TABLE held_out(user_id INTEGER, item_id INTEGER); INSERT INTO held_out VALUES (1,12),(1,13),(2,11),(4,10),(9,10)");
+        AssertOk(Run("train", db, "m", "--model", "popular", "--source", "SELECT user_id, item_id FROM likes"));
+        return db;
+    }
+
+    /// <summary>The metrics table of an eval's output: header row then one row per metric.</summary>
+    private static List<string[]> MetricRows(string output) =>
+        [.. TableRows(output).SkipWhile(r => r[0] != "metric")];
+
+    [TestMethod]
+    public void EvalWithATestQueryPrintsTheReportAndTheMetricsTable()
+    {
+        var db = SmallDatabaseWithModel();
+        var result = Run("eval", db, "--test", "SELECT user_id, item_id FROM held_out", "-k", "1,2");
+        AssertOk(result);
+        StringAssert.Contains(result.Output, "evaluated 'm' v1 (test query): 3 users, 1 skipped users, 4 test pairs, ");
+
+        var rows = MetricRows(result.Output);
+        CollectionAssert.AreEqual(new[] { "metric", "@1", "@2" }, rows[0]);
+        CollectionAssert.AreEqual(EvalCommand.Metrics.ToList(), rows.Skip(1).Select(r => r[0]).ToList());
+        // The same figures as rec_evaluate itself, with 4 decimals.
+        using var connection = Open(db, sqlRec: true);
+        var report = JsonNode.Parse((string)TestDb.Scalar(connection,
+            "SELECT rec_evaluate('m', json_object('test', 'SELECT user_id, item_id FROM held_out', 'k', json_array(1, 2)))")!)!;
+        foreach (var row in rows.Skip(1))
+        {
+            for (var c = 1; c <= 2; c++)
+            {
+                var value = report["metrics"]![$"{row[0]}@{c}"]!.GetValue<double>();
+                Assert.AreEqual(value.ToString("0.0000", CultureInfo.InvariantCulture), row[c], $"{row[0]}@{c}");
+            }
+        }
+        // Popular order 10, 11, 12, 13 less each user's seen items: user 1 gets 12, 13 (both held out),
+        // user 2 gets 11, 13 (11 held out), user 4 gets 10, 11 (10 held out); user 9 is unknown.
+        CollectionAssert.AreEqual(new[] { "recall", "0.8333", "1.0000" }, rows.Single(r => r[0] == "recall"));
+        Assert.IsNull(Scalar(db, "SELECT json_extract(metrics, '$.evaluation') FROM rec_model_versions WHERE model = 'm'"), "nothing saved without --save");
+
+        var saved = Run("eval", db, "--model", "m", "--test", "SELECT user_id, item_id FROM held_out", "-k", "2", "--save");
+        AssertOk(saved);
+        StringAssert.Contains(saved.Output, "saved the report with 'm' v1");
+        Assert.AreEqual(report["metrics"]!["recall@2"]!.GetValue<double>(),
+            Convert.ToDouble(Scalar(db, "SELECT json_extract(metrics, '$.evaluation.metrics.\"recall@2\"') FROM rec_model_versions WHERE model = 'm'"), CultureInfo.InvariantCulture));
+    }
+
+    [TestMethod]
+    public void EvalWithARandomSplitUsesTheDefaultCutoffs()
+    {
+        var db = SmallDatabaseWithModel();
+        var result = Run("eval", db, "--split", "random", "--test-ratio", "0.5", "--seed", "7");
+        AssertOk(result);
+        StringAssert.Contains(result.Output, "evaluated 'm' v1 (split random, test_ratio 0.5, seed 7): 3 users, 0 skipped users, ");
+        var rows = MetricRows(result.Output);
+        CollectionAssert.AreEqual(new[] { "metric", "@10", "@20" }, rows[0]);
+        Assert.HasCount(1 + EvalCommand.Metrics.Count, rows);
+        Assert.IsTrue(rows.Skip(1).All(r => r.Skip(1).All(v => v.Length == 6 && v[1] == '.')), "4 decimals everywhere");
+
+        // The library's defaults when no ratio or seed is given.
+        StringAssert.Contains(Run("eval", db, "--split", "random").Output, "(split random, test_ratio 0.2, seed 42)");
+    }
+
+    [TestMethod]
+    public void EvalParsesCutoffsGivenEitherWay()
+    {
+        CollectionAssert.AreEqual(new long[] { 5, 10 }, EvalCommand.ParseCutoffs(["5,10"]));
+        CollectionAssert.AreEqual(new long[] { 5, 10 }, EvalCommand.ParseCutoffs(["5", "10"]));
+        CollectionAssert.AreEqual(new long[] { 20, 5, 10 }, EvalCommand.ParseCutoffs(["20", " 5 , 10"]));
+        Assert.AreEqual(CliErrors.CutoffNotInteger("", "5,,10").Message, Assert.ThrowsExactly<CliException>(() => EvalCommand.ParseCutoffs(["5,,10"])).Message);
+        Assert.AreEqual("""{"test":"SELECT 1, 2","k":[5,10],"save":true}""",
+            EvalCommand.BuildOptions("SELECT 1, 2", null, null, null, ["5", "10"], save: true).ToJsonString());
+        Assert.AreEqual("""{"split":"random","test_ratio":0.5,"seed":3}""",
+            EvalCommand.BuildOptions(null, "random", 0.5, 3, [], save: false).ToJsonString());
+
+        var db = SmallDatabaseWithModel();
+        var comma = Run("eval", db, "--test", "SELECT user_id, item_id FROM held_out", "-k", "5,10");
+        var repeated = Run("eval", db, "--test", "SELECT user_id, item_id FROM held_out", "-k", "5", "-k", "10");
+        AssertOk(comma);
+        AssertOk(repeated);
+        CollectionAssert.AreEqual(new[] { "metric", "@5", "@10" }, MetricRows(comma.Output)[0]);
+        Assert.AreEqual(string.Join("\n", MetricRows(comma.Output).Select(r => string.Join("|", r))),
+            string.Join("\n", MetricRows(repeated.Output).Select(r => string.Join("|", r))));
+    }
+
+    [TestMethod]
+    public void EvalErrorsAreTheLibrarysOrSayWhichFlagIsMissing()
+    {
+        var db = SmallDatabaseWithModel();
+        const string test = "SELECT user_id, item_id FROM held_out";
+        AssertError(Run("eval", db, "--model", "nope", "--test", test), Errors.UnknownModel("rec_evaluate", "nope", ["m"]).Message);
+        StringAssert.Contains(Errors.UnknownModel("rec_evaluate", "nope", ["m"]).Message, "rec_evaluate(): unknown model 'nope'; trained models: 'm'.");
+        AssertError(Run("eval", db, "--test", test, "-k", "0"), Errors.OptionRange("rec_evaluate", "k", "between 1 and 10000", "0 at position 1 of the array").Message);
+        AssertError(Run("eval", db, "--test", test, "--seed", "3"),
+            "rec_evaluate(): unknown option 'seed' for rec_evaluate() with a 'test' query; valid options: test, split, k, save.");
+        AssertError(Run("eval", db, "--split", "lastest"), "rec_evaluate(): option 'split' must be one of 'random', 'last', got \"lastest\".");
+        AssertError(Run("eval", db, "--test", "SELECT * FROM missing"), "rec_evaluate(): the 'test' query failed: no such table: missing.");
+        AssertError(Run("eval", db), CliErrors.EvalNeedsTestOrSplit().Message);
+        AssertError(Run("eval", db, "--test", test, "--split", "random"), CliErrors.EvalTestAndSplit().Message);
+        AssertError(Run("eval", db, "--test", test, "-k", "ten"), CliErrors.CutoffNotInteger("ten", "ten").Message);
+        AssertError(Run("eval", PathOf("missing.db"), "--test", test), CliErrors.DatabaseNotFound(PathOf("missing.db")).Message);
+    }
+
+    [TestMethod]
+    public void PlainProgressShowsLongStagesEveryIntervalAndNoMore()
+    {
+        var writer = new StringWriter();
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(writer), Ansi = AnsiSupport.No, Interactive = InteractionSupport.No });
+        console.Profile.Width = 400;
+        var now = TimeSpan.Zero;
+        var stages = new SqlRec.Cli.Output.ProgressDisplay.PlainStages(console, () => now);
+        stages.Report("reading source", 0, null);
+        stages.Report("reading source", 5_000, null);
+        stages.Report("training", 0, null);
+        now += TimeSpan.FromSeconds(4);
+        stages.Report("training", 1, 10, "truncated SVD");
+        now += SqlRec.Cli.Output.ProgressDisplay.PlainStages.PlainInterval;
+        stages.Report("training", 4, 10, "truncated SVD");
+        stages.Report("training", 5, 10, "truncated SVD");
+        now += SqlRec.Cli.Output.ProgressDisplay.PlainStages.PlainInterval;
+        stages.Report("training", 8, 10, "truncated SVD");
+        stages.Report("saving", 0, null);
+        Assert.AreEqual("""
+            reading source ...
+            training ...
+              training: 4 of 10 (truncated SVD), 14 s
+              training: 8 of 10 (truncated SVD), 24 s
+            saving ...
+
+            """.ReplaceLineEndings(), writer.ToString().ReplaceLineEndings());
+    }
+
     [TestMethod]
     public void MissingDatabaseFileIsAnErrorAndIsNotCreated()
     {
@@ -530,13 +731,14 @@ public sealed class CliTests
         AssertError(Run("sql", missing, "SELECT 1"), message);
         AssertError(Run("recommend", missing, "1"), message);
         AssertError(Run("train", missing, "m", "--model", "popular", "--source", "SELECT 1, 2"), message);
+        AssertError(Run("eval", missing, "--split", "random"), message);
         Assert.IsFalse(File.Exists(missing));
     }
 
     [TestMethod]
     public void HelpWorksOnEveryCommand()
     {
-        string[][] commands = [[], ["demo"], ["import"], ["import", "movielens"], ["import", "lightgcn"], ["train"], ["recommend"], ["sql"]];
+        string[][] commands = [[], ["demo"], ["import"], ["import", "movielens"], ["import", "lightgcn"], ["train"], ["eval"], ["recommend"], ["sql"]];
         foreach (var command in commands)
         {
             var result = Run([.. command, "--help"]);

@@ -94,7 +94,7 @@ internal static class TrainCommand
     {
         var training = new Training();
         using var connection = Databases.OpenExisting(databasePath, training.Receive);
-        var summary = training.Run(console, connection, Sql, ("$name", name), ("$options", options.ToJsonString()));
+        var summary = training.Run(console, connection, "rec_train", Sql, ("$name", name), ("$options", options.ToJsonString()));
         console.MarkupLine($"[green]{Markup.Escape(Training.Describe(summary))}[/]");
         console.Write(Training.SummaryTable(summary));
     }

@@ -9,7 +9,7 @@ using SqlRec.Models;
 namespace SqlRec.Cli.Commands;
 
 /// <summary>
-/// Runs <c>rec_train</c> through SQL with a progress display. SqlRec reports progress through the
+/// Runs <c>rec_train</c> or <c>rec_evaluate</c> through SQL with a progress display. SqlRec reports progress through the
 /// callback given to <c>UseSqlRec</c> when the connection is opened, before any display exists,
 /// so the connection gets a relay that forwards to whichever display is showing at the time.
 /// </summary>
@@ -21,8 +21,11 @@ internal sealed class Training
     public void Receive(TrainingProgress progress) =>
         _target?.Report(StageName(progress.Stage), progress.Done, progress.Total, progress.Detail);
 
-    /// <summary>Runs <paramref name="sql"/> (a <c>SELECT rec_train(...)</c>) while showing progress; returns the JSON summary.</summary>
-    public JsonObject Run(IAnsiConsole console, SqliteConnection connection, string sql, params (string Name, object Value)[] parameters)
+    /// <summary>
+    /// Runs <paramref name="sql"/> (a <c>SELECT</c> of <paramref name="function"/>, which returns a
+    /// JSON object) while showing progress; returns the JSON object.
+    /// </summary>
+    public JsonObject Run(IAnsiConsole console, SqliteConnection connection, string function, string sql, params (string Name, object Value)[] parameters)
     {
         var summary = ProgressDisplay.Run(console, stages =>
         {
@@ -40,7 +43,7 @@ internal sealed class Training
             }
         });
         return (summary is null ? null : JsonNode.Parse(summary) as JsonObject)
-            ?? throw CliErrors.NoTrainingSummary(summary);
+            ?? throw CliErrors.NoJsonResult(function, summary);
     }
 
     /// <summary>One line describing a training summary: model, version, kind, sizes and time.</summary>

@@ -42,15 +42,43 @@ internal static class ProgressDisplay
     /// <summary>Formats a count the way the CLI prints counts: 810,128.</summary>
     public static string Count(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
 
-    private sealed class PlainStages(IAnsiConsole console) : IStageProgress
+    /// <summary>
+    /// Plain lines: the name of each stage as it starts, then, for a stage that runs long (a
+    /// graph filter's SVD on a large data set takes minutes), a line with how far it has come at
+    /// most every <see cref="PlainInterval"/>, so a log shows the run is alive and how fast it goes.
+    /// </summary>
+    internal sealed class PlainStages(IAnsiConsole console, Func<TimeSpan>? clock = null) : IStageProgress
     {
+        /// <summary>The least time between two progress lines of one stage.</summary>
+        public static readonly TimeSpan PlainInterval = TimeSpan.FromSeconds(10);
+
+        private readonly Func<TimeSpan> _clock = clock ?? StopwatchClock();
         private string? _stage;
+        private TimeSpan _started;
+        private TimeSpan _lastLine;
 
         public void Report(string stage, long done, long? total, string? detail = null)
         {
-            if (stage == _stage) return;
-            _stage = stage;
-            console.MarkupLine($"[grey]{Markup.Escape(stage)} ...[/]");
+            var now = _clock();
+            if (stage != _stage)
+            {
+                _stage = stage;
+                _started = _lastLine = now;
+                console.MarkupLine($"[grey]{Markup.Escape(stage)} ...[/]");
+                return;
+            }
+            if (now - _lastLine < PlainInterval) return;
+            _lastLine = now;
+            var amount = total is { } known && known > 0 ? $"{Count(done)} of {Count(known)}" : Count(done);
+            var extra = string.IsNullOrEmpty(detail) ? "" : $" ({detail})";
+            var seconds = (now - _started).TotalSeconds.ToString("0", CultureInfo.InvariantCulture);
+            console.MarkupLine($"[grey]  {Markup.Escape(stage)}: {Markup.Escape(amount)}{Markup.Escape(extra)}, {seconds} s[/]");
+        }
+
+        private static Func<TimeSpan> StopwatchClock()
+        {
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            return () => watch.Elapsed;
         }
     }
 

@@ -134,6 +134,34 @@ public sealed class GraphFilterTests
     }
 
     [TestMethod]
+    public void UnnormalizedLinearFilterIsGtesPropagation()
+    {
+        // GTE (Cai et al. 2023): item representations start as the identity, users at zero, and each
+        // layer does U' = R I + U, I' = R^T U + I. Run its 3 layers literally, densely.
+        var r = RandomBinary(users: 25, items: 10, density: 0.25, seed: 5);
+        int m = 25, n = 10;
+        var user = new double[m, n];
+        var item = new double[n, n];
+        for (var i = 0; i < n; i++) item[i, i] = 1;
+        for (var layer = 0; layer < 3; layer++)
+        {
+            var nextUser = (double[,])user.Clone();
+            var nextItem = (double[,])item.Clone();
+            for (var u = 0; u < m; u++) for (var j = 0; j < n; j++) for (var i = 0; i < n; i++) nextUser[u, j] += r[u, i] * item[i, j];
+            for (var i = 0; i < n; i++) for (var j = 0; j < n; j++) for (var u = 0; u < m; u++) nextItem[i, j] += r[u, i] * user[u, j];
+            (user, item) = (nextUser, nextItem);
+        }
+        var filter = new GraphFilter(ToSparse(r), null, 0, 0, normalizeLinear: false);
+        var scores = new float[n];
+        for (var u = 0; u < m; u++)
+        {
+            filter.Score(u, scores);
+            // Equal on every item the user has not interacted with (seen items are masked at ranking).
+            for (var j = 0; j < n; j++) if (r[u, j] == 0) Assert.AreEqual(user[u, j], scores[j], 1e-4, $"user {u} item {j}");
+        }
+    }
+
+    [TestMethod]
     public void RandomizedSvdFindsTheSingularValuesOfALowRankMatrix()
     {
         var r = RandomBinary(users: 200, items: 60, density: 0.1, seed: 11);
@@ -389,9 +417,10 @@ public sealed class GraphFilterTests
         db.AssertError(Train(", 'components', 1.5"), Errors.OptionType("rec_train", "components", "an integer", "1.5").Message);
         db.AssertError(Train(", 'alpha', -0.1"), Errors.OptionRange("rec_train", "alpha", "between 0 and 1000", "-0.1").Message);
         db.AssertError(Train(", 'weighting', 'log'"), Errors.OptionRange("rec_train", "weighting", "one of 'binary', 'weight'", "\"log\"").Message);
+        db.AssertError(Train(", 'normalization', 'row'"), Errors.OptionRange("rec_train", "normalization", "one of 'symmetric', 'none'", "\"row\"").Message);
         db.AssertError(Train(", 'live', 'yes'"), Errors.OptionType("rec_train", "live", "true or false", "the string \"yes\"").Message);
         db.AssertError(Train(", 'half_life_days', 3"), Errors.UnknownOption("rec_train", "half_life_days", "model kind 'graph_filter'",
-            ["model", "source", "components", "alpha", "power_iterations", "oversampling", "seed", "weighting", "live"]).Message);
+            ["model", "source", "components", "alpha", "power_iterations", "oversampling", "seed", "weighting", "live", "normalization"]).Message);
         db.AssertError("SELECT rec_train('gf', json_object('model','graph_filter','source','SELECT 1, item_id FROM train'))",
             Errors.SourceTooSmall("rec_train", "graph_filter", "at least 2 users and 2 items").Message);
         Assert.AreEqual(0L, db.Scalar("SELECT count(*) FROM sqlite_schema WHERE name = 'rec_models'"));

@@ -17,8 +17,8 @@ namespace SqlRec.Models;
 internal sealed class GraphFilterKind : IModelKind
 {
     /// <summary>Options of the graph filter.</summary>
-    internal sealed record Options(int Components, double Alpha, int PowerIterations, int Oversampling, int Seed, bool UseWeights, bool Live)
-        : IKindOptions
+    internal sealed record Options(int Components, double Alpha, int PowerIterations, int Oversampling, int Seed, bool UseWeights, bool Live,
+        bool Normalize = true) : IKindOptions
     {
         public JsonObject ToJson() => new()
         {
@@ -28,6 +28,7 @@ internal sealed class GraphFilterKind : IModelKind
             ["oversampling"] = Oversampling,
             ["seed"] = Seed,
             ["weighting"] = UseWeights ? "weight" : "binary",
+            ["normalization"] = Normalize ? "symmetric" : "none",
             ["live"] = Live,
         };
     }
@@ -45,7 +46,8 @@ internal sealed class GraphFilterKind : IModelKind
         Oversampling: (int)reader.Integer("oversampling", 32, 0, 1024),
         Seed: (int)reader.Integer("seed", 42, int.MinValue, int.MaxValue),
         UseWeights: reader.Choice("weighting", "binary", "binary", "weight") == "weight",
-        Live: reader.Boolean("live", true));
+        Live: reader.Boolean("live", true),
+        Normalize: reader.Choice("normalization", "symmetric", "symmetric", "none") == "symmetric");
 
     public void CheckSource(IKindOptions options, int sourceColumns)
     {
@@ -61,7 +63,7 @@ internal sealed class GraphFilterKind : IModelKind
     {
         var options = (Options)kindOptions;
         var raw = RawMatrix(data.UserOffsets, data.UserItems, options.UseWeights ? data.UserItemWeights : null, data.Items.Count);
-        var filter = new GraphFilter(raw, null, 0, 0);
+        var filter = new GraphFilter(raw, null, 0, 0, options.Normalize);
         var artifacts = new ModelArtifacts();
         var components = 0;
         if (options.Components > 0 && options.Alpha > 0)
@@ -74,7 +76,7 @@ internal sealed class GraphFilterKind : IModelKind
             artifacts.Metrics["singular_value_last"] = Math.Round(svd.SingularValues.LastOrDefault(), 6);
         }
         artifacts.Metrics["components"] = components;
-        artifacts.Arrays[Parameters] = new[] { (float)options.Alpha, components };
+        artifacts.Arrays[Parameters] = new[] { (float)options.Alpha, components, options.Normalize ? 1f : 0f };
         if (options.UseWeights) artifacts.Arrays[Weights] = data.UserItemWeights;
         return artifacts;
     }
@@ -86,7 +88,7 @@ internal sealed class GraphFilterKind : IModelKind
         var raw = RawMatrix((int[])arrays[ArrayNames.SeenOffsets], (int[])arrays[ArrayNames.SeenItems], weights, items);
         var components = (int)parameters[1];
         var vectors = components > 0 ? (float[])arrays[Vectors] : null;
-        return new GraphFilter(raw, vectors, components, parameters[0]);
+        return new GraphFilter(raw, vectors, components, parameters[0], parameters.Length < 3 || parameters[2] != 0);
     }
 
     private static SparseMatrix RawMatrix(int[] offsets, int[] items, float[]? weights, int itemCount)
@@ -96,7 +98,12 @@ internal sealed class GraphFilterKind : IModelKind
     }
 }
 
-/// <summary>The graph filter applied to one user's row (see <see cref="GraphFilterKind"/>).</summary>
+/// <summary>
+/// The graph filter applied to one user's row (see <see cref="GraphFilterKind"/>). With
+/// <c>normalizeLinear</c> false the linear part uses the raw matrix, r R^T R: item co-occurrence
+/// counts, which is exactly GTE's propagation (Cai et al., CIKM 2023) with its default 3 layers
+/// once seen items are masked (U_3 = R R^T R + 3R).
+/// </summary>
 internal sealed class GraphFilter : IUserScorer, IRowScorer, IBatchScorer
 {
     private readonly SparseMatrix _raw;
@@ -106,7 +113,10 @@ internal sealed class GraphFilter : IUserScorer, IRowScorer, IBatchScorer
     private readonly float _alpha;
     private readonly float[] _itemInvSqrt;
 
-    public GraphFilter(SparseMatrix raw, float[]? vectors, int components, float alpha)
+    private readonly SparseMatrix _hop;
+    private readonly SparseMatrix _hopTransposed;
+
+    public GraphFilter(SparseMatrix raw, float[]? vectors, int components, float alpha, bool normalizeLinear = true)
     {
         _raw = raw;
         _vectors = vectors;
@@ -139,6 +149,7 @@ internal sealed class GraphFilter : IUserScorer, IRowScorer, IBatchScorer
         }
         Normalized = new SparseMatrix(raw.Rows, raw.Columns, raw.Offsets, raw.Indices, normalized);
         NormalizedTransposed = Normalized.Transpose();
+        (_hop, _hopTransposed) = normalizeLinear ? (Normalized, NormalizedTransposed) : (raw, raw.Transpose());
     }
 
     /// <summary>R~ = D_u^-1/2 R D_i^-1/2 (users x items).</summary>
@@ -160,14 +171,14 @@ internal sealed class GraphFilter : IUserScorer, IRowScorer, IBatchScorer
     {
         scores.Clear();
         // Linear filter r R~^T R~, as two sparse hops: items -> users (a = r R~^T), then users -> items.
-        var hop = new float[Normalized.Rows];
+        var hop = new float[_hop.Rows];
         var touched = new List<int>();
         for (var n = 0; n < items.Length; n++)
         {
             var item = items[n];
             var weight = weights[n];
-            var users = NormalizedTransposed.RowIndices(item);
-            var values = NormalizedTransposed.RowValues(item);
+            var users = _hopTransposed.RowIndices(item);
+            var values = _hopTransposed.RowValues(item);
             for (var p = 0; p < users.Length; p++)
             {
                 if (hop[users[p]] == 0) touched.Add(users[p]);
@@ -177,8 +188,8 @@ internal sealed class GraphFilter : IUserScorer, IRowScorer, IBatchScorer
         foreach (var user in touched)
         {
             var weight = hop[user];
-            var columns = Normalized.RowIndices(user);
-            var values = Normalized.RowValues(user);
+            var columns = _hop.RowIndices(user);
+            var values = _hop.RowValues(user);
             for (var p = 0; p < columns.Length; p++) scores[columns[p]] += weight * values[p];
         }
     }

@@ -176,6 +176,10 @@ public static class Errors
     public static SqlRecException Sqlite(string function, string sqliteMessage) =>
         Fail(function, $"SQLite refused the operation: {sqliteMessage}; nothing was changed.");
 
+    /// <summary>A model would need more memory than the process can use.</summary>
+    public static SqlRecException ModelTooLarge(string function, string kind, string what, long neededBytes, long availableBytes, string fix) =>
+        Fail(function, $"model kind '{kind}' with {what} needs about {neededBytes / (1024.0 * 1024 * 1024):F1} GiB, more than the {availableBytes / (1024.0 * 1024 * 1024):F1} GiB this process can use; {fix}.");
+
     /// <summary>A live model's source query, run for one user's current rows, failed.</summary>
     public static SqlRecException LiveSourceFailed(string function, string model, string sqliteMessage) =>
         Fail(function, $"model '{model}' reads each user's current rows with its training source, which failed: {sqliteMessage}; restore the source tables, or retrain with 'live' false.");

@@ -409,6 +409,31 @@ public sealed class GraphFilterTests
 
     [TestMethod]
     [TestCategory("errors:rec_train")]
+    [DoNotParallelize]
+    public void AModelTooLargeForMemoryIsRefusedBeforeAnythingIsWritten()
+    {
+        using var db = ClusteredShop(users: 40);
+        var users = (long)db.Scalar("SELECT count(DISTINCT user_id) FROM train")!;
+        var items = (long)db.Scalar("SELECT count(DISTINCT item_id) FROM train")!;
+        GraphFilterKind.MemoryLimit = 10_000;
+        try
+        {
+            var width = Math.Min(8 + 32, Math.Min(users, items));
+            db.AssertError("SELECT rec_train('gf', json_object('model','graph_filter','source','SELECT user_id, item_id FROM train','components',8))",
+                Errors.ModelTooLarge("rec_train", "graph_filter", $"'components' 8 on {users:N0} users and {items:N0} items",
+                    (3 * items + 2 * users) * width * 4, 8_000, "lower 'components' (or 'oversampling'), or set 'components' to 0 for the linear filter alone").Message);
+            Assert.AreEqual(0L, db.Scalar("SELECT count(*) FROM sqlite_schema WHERE name = 'rec_models'"));
+            // The linear filter alone needs no SVD blocks.
+            db.Scalar("SELECT rec_train('gf', json_object('model','graph_filter','source','SELECT user_id, item_id FROM train','components',0))");
+        }
+        finally
+        {
+            GraphFilterKind.MemoryLimit = null;
+        }
+    }
+
+    [TestMethod]
+    [TestCategory("errors:rec_train")]
     public void GraphFilterOptionErrors()
     {
         using var db = ClusteredShop(users: 20);

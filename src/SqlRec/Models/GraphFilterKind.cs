@@ -34,6 +34,9 @@ internal sealed class GraphFilterKind : IModelKind
     }
 
     internal const string Vectors = "gf_vectors";
+
+    /// <summary>Test hook: the memory the process may use, instead of what the runtime reports.</summary>
+    internal static long? MemoryLimit;
     internal const string Parameters = "gf_parameters";
     internal const string Weights = "gf_weights";
 
@@ -53,10 +56,19 @@ internal sealed class GraphFilterKind : IModelKind
     {
     }
 
-    public void CheckData(Interactions data, IKindOptions options)
+    public void CheckData(Interactions data, IKindOptions kindOptions)
     {
         if (data.Users.Count < 2 || data.Items.Count < 2)
             throw Errors.SourceTooSmall("rec_train", Name, "at least 2 users and 2 items");
+        var options = (Options)kindOptions;
+        if (options.Components == 0 || options.Alpha == 0) return;
+        // The SVD holds about three items x width and two users x width float blocks at once.
+        var width = (long)Math.Min(options.Components + options.Oversampling, Math.Min(data.Users.Count, data.Items.Count));
+        var needed = (3L * data.Items.Count + 2L * data.Users.Count) * width * sizeof(float);
+        var available = MemoryLimit ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        if (needed > available * 0.8)
+            throw Errors.ModelTooLarge("rec_train", Name, $"'components' {options.Components} on {data.Users.Count:N0} users and {data.Items.Count:N0} items",
+                needed, (long)(available * 0.8), "lower 'components' (or 'oversampling'), or set 'components' to 0 for the linear filter alone");
     }
 
     public ModelArtifacts Train(Interactions data, IKindOptions kindOptions, TrainingContext context)
@@ -107,8 +119,8 @@ internal sealed class GraphFilterKind : IModelKind
 internal sealed class GraphFilter : IUserScorer, IRowScorer, IBatchScorer
 {
     private readonly SparseMatrix _raw;
-    private readonly float[]? _vectors;
     private readonly float[]? _expand;
+    private readonly float[] _itemDegree;
     private readonly int _components;
     private readonly float _alpha;
     private readonly float[] _itemInvSqrt;
@@ -119,7 +131,6 @@ internal sealed class GraphFilter : IUserScorer, IRowScorer, IBatchScorer
     public GraphFilter(SparseMatrix raw, float[]? vectors, int components, float alpha, bool normalizeLinear = true)
     {
         _raw = raw;
-        _vectors = vectors;
         _components = components;
         _alpha = alpha;
         var userDegree = new double[raw.Rows];
@@ -133,7 +144,8 @@ internal sealed class GraphFilter : IUserScorer, IRowScorer, IBatchScorer
             }
         }
         _itemInvSqrt = itemDegree.Select(d => d > 0 ? (float)(1 / Math.Sqrt(d)) : 0f).ToArray();
-        if (vectors is not null && components > 0)
+        _itemDegree = itemDegree.Select(d => (float)d).ToArray();
+        if (vectors is not null && components > 0 && alpha > 0)
         {
             // The expansion side of the ideal filter, alpha * D^1/2 V, folded once so scoring is a plain dot product per item.
             _expand = new float[vectors.Length];
@@ -214,12 +226,20 @@ internal sealed class GraphFilter : IUserScorer, IRowScorer, IBatchScorer
         output.CopyTo(scores);
     }
 
+    /// <summary>
+    /// r D^-1/2 V, computed from the stored expansion rows alpha d_i^1/2 V_i (so V itself need not be
+    /// kept): d_i^-1/2 V_i = expand_i / (alpha d_i).
+    /// </summary>
     private float[] Project(ReadOnlySpan<int> items, ReadOnlySpan<float> weights)
     {
         var k = _components;
         var projection = new float[k];
         for (var n = 0; n < items.Length; n++)
-            TensorPrimitives.MultiplyAdd(_vectors.AsSpan(items[n] * k, k), weights[n] * _itemInvSqrt[items[n]], projection, projection);
+        {
+            var degree = _itemDegree[items[n]];
+            if (degree <= 0) continue;
+            TensorPrimitives.MultiplyAdd(_expand.AsSpan(items[n] * k, k), weights[n] / (_alpha * degree), projection, projection);
+        }
         return projection;
     }
 

@@ -184,6 +184,10 @@ public static class Errors
     public static SqlRecException LiveSourceFailed(string function, string model, string sqliteMessage) =>
         Fail(function, $"model '{model}' reads each user's current rows with its training source, which failed: {sqliteMessage}; restore the source tables, or retrain with 'live' false.");
 
+    /// <summary>A training stopped because the caller interrupted it.</summary>
+    public static SqlRecException TrainingInterrupted(string function, string name) =>
+        Fail(function, $"training model '{name}' was interrupted; nothing was changed and the previous version, if any, keeps serving.");
+
     /// <summary>An unexpected internal failure.</summary>
     public static SqlRecException Internal(string function, Exception exception) =>
         Fail(function, $"internal error ({exception.GetType().Name}: {exception.Message}).");

@@ -264,6 +264,55 @@ public sealed class TrainTests
     }
 
     [TestMethod]
+    [TestCategory("errors:rec_train")]
+    public void AnInterruptedTrainingLeavesTheOldVersionServingAndCanBeRetriedAtOnce()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection? connection = null;
+        string? interruptAt = null;
+        void Interrupt(TrainingProgress progress)
+        {
+            if (progress.Stage != interruptAt) return;
+            interruptAt = null;
+            // What an application does to cancel a running statement (SqliteConnection exposes the handle).
+            SQLitePCL.raw.sqlite3_interrupt(connection!.Handle);
+        }
+        using var db = TestDb.InMemory(new SqlRecOptions { Progress = Interrupt }).Execute(RecommendTests.Likes);
+        connection = db.Connection;
+        const string train = "SELECT rec_train('gf', json_object('model','graph_filter','source','SELECT user_id, item_id FROM likes','components',2))";
+        db.Scalar(train);
+        var before = db.Scalar("SELECT recommend(1, 10)");
+        foreach (var stage in new[] { "training", "reading", "saving" })
+        {
+            interruptAt = stage;
+            db.AssertError(train, Errors.TrainingInterrupted("rec_train", "gf").Message);
+            Assert.AreEqual(before, db.Scalar("SELECT recommend(1, 10)"), $"interrupted at {stage}: version 1 keeps serving");
+            Assert.AreEqual(1L, db.Scalar("SELECT current_version FROM rec_models WHERE name = 'gf'"));
+        }
+        // The lease the interrupted training could not clear does not block the next one.
+        Assert.AreEqual(2L, JsonDocument.Parse((string)db.Scalar(train)!).RootElement.GetProperty("version").GetInt64());
+        Assert.AreEqual("ready", db.Scalar("SELECT status FROM rec_models WHERE name = 'gf'"));
+    }
+
+    [TestMethod]
+    [TestCategory("errors:rec_train")]
+    public void AnInterruptedFirstTrainingOnAFileLeavesNothingForOtherConnections()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection? connection = null;
+        using var db = TestDb.InFile(new SqlRecOptions
+        {
+            Progress = p => { if (p.Stage == "training") SQLitePCL.raw.sqlite3_interrupt(connection!.Handle); },
+        }).Execute(RecommendTests.Likes);
+        connection = db.Connection;
+        db.AssertError(RecommendTests.TrainPopular, Errors.TrainingInterrupted("rec_train", "pop").Message);
+        // The interrupted connection could not clear its lease; a side connection did, so another
+        // connection (another process, as far as SqlRec can tell) trains at once.
+        using var other = db.OpenAnother();
+        Assert.AreEqual(0L, TestDb.Scalar(other, "SELECT count(*) FROM rec_models"));
+        TestDb.Scalar(other, RecommendTests.TrainPopular);
+        Assert.AreEqual("[12,13,\"x\"]", TestDb.Scalar(other, "SELECT recommend(1, 10)"));
+    }
+
+    [TestMethod]
     [TestCategory("fn:rec_train")]
     public void ProgressIsReported()
     {

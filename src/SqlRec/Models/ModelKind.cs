@@ -37,7 +37,11 @@ internal interface IKindOptions
     JsonObject ToJson();
 }
 
-/// <summary>Scores every item for one user; higher is better.</summary>
+/// <summary>
+/// Scores every item for one user; higher is better. Implementations are immutable once built:
+/// recommend() calls from several connections and rec_evaluate's parallel ranking call them from
+/// many threads at once, each with its own output buffer.
+/// </summary>
 internal interface IUserScorer
 {
     /// <summary>Writes one score per item into <paramref name="scores"/>.</summary>
@@ -67,10 +71,19 @@ internal sealed class TrainingContext(string modelName, Action<TrainingProgress>
     /// <summary>Called after each progress report (the store refreshes the training lease from it).</summary>
     public Action? Heartbeat { get; set; }
 
-    /// <summary>Reports progress to the caller.</summary>
+    /// <summary>True once the caller asked SQLite to stop (sqlite3_interrupt on the connection).</summary>
+    public Func<bool>? Interrupted { get; set; }
+
+    /// <summary>
+    /// Reports progress to the caller, and is where a long training notices that it should stop:
+    /// it throws <see cref="OperationCanceledException"/> when the token is cancelled or the
+    /// connection was interrupted. Kinds report at least every few seconds of work.
+    /// </summary>
     public void Report(string stage, long done, long? total, string? detail = null)
     {
+        if (Cancellation.IsCancellationRequested || Interrupted?.Invoke() == true) throw new OperationCanceledException();
         progress?.Invoke(new TrainingProgress(ModelName, stage, done, total, detail));
+        if (Interrupted?.Invoke() == true) throw new OperationCanceledException();
         Heartbeat?.Invoke();
     }
 }

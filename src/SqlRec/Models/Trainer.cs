@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using SqlRec.Data;
+using SqlRec.Native;
 using SqlRec.Store;
 
 namespace SqlRec.Models;
@@ -16,6 +17,8 @@ internal static class Trainer
     private const string Function = "rec_train";
     private static readonly TimeSpan HeartbeatInterval = TimeSpan.FromSeconds(15);
     private static readonly Dictionary<string, DateTimeOffset> Running = new(StringComparer.Ordinal);
+    private static readonly HashSet<string> LiveOwners = new(StringComparer.Ordinal);
+    private static readonly string OwnerPrefix = $"{Environment.ProcessId}:";
 
     /// <summary>Trains <paramref name="name"/> and returns a JSON summary of the new version.</summary>
     public static string Train(SqlRecSession session, string name, string? optionsJson, CancellationToken cancellation = default)
@@ -28,9 +31,13 @@ internal static class Trainer
             if (Running.TryGetValue(key, out var since)) throw Errors.TrainingInProgress(Function, name, Timestamp(since));
             Running[key] = DateTimeOffset.UtcNow;
         }
+        string? owner = null;
         try
         {
-            var context = new TrainingContext(name, session.Options.Progress, cancellation);
+            var context = new TrainingContext(name, session.Options.Progress, cancellation)
+            {
+                Interrupted = () => Sqlite3.sqlite3_is_interrupted(session.Handle) != 0,
+            };
             var clock = Stopwatch.StartNew();
             Interactions data;
             using (var sourceReader = SourceReader.Open(session.Handle, Function, source))
@@ -40,7 +47,13 @@ internal static class Trainer
             }
             kind.CheckData(data, kindOptions);
             var store = new ModelStore(session.Handle);
-            var lease = store.AcquireLease(Function, name, $"{Environment.ProcessId}:{Guid.NewGuid():N}");
+            owner = OwnerPrefix + Guid.NewGuid().ToString("N");
+            lock (Running) LiveOwners.Add(owner);
+            // A lease of this process whose training is no longer running was abandoned (see ModelStore.AcquireLease).
+            var lease = store.AcquireLease(Function, name, owner, holder =>
+            {
+                lock (Running) return holder.StartsWith(OwnerPrefix, StringComparison.Ordinal) && !LiveOwners.Contains(holder);
+            });
             long version;
             try
             {
@@ -61,8 +74,17 @@ internal static class Trainer
             }
             catch (Exception failure)
             {
-                store.ReleaseAfterFailure(lease);
-                if (failure is SqlRecException or OperationCanceledException) throw;
+                try
+                {
+                    store.ReleaseAfterFailure(lease);
+                }
+                catch (SqliteCallException) when (context.Interrupted!())
+                {
+                    // An interrupted connection refuses every statement until the caller's statement ends.
+                    ReleaseOnSideConnection(session, lease);
+                }
+                if (failure is OperationCanceledException || IsInterrupt(failure)) throw Errors.TrainingInterrupted(Function, name);
+                if (failure is SqlRecException) throw;
                 throw Errors.TrainingFailed(Function, name, failure.Message);
             }
             return new JsonObject
@@ -76,11 +98,50 @@ internal static class Trainer
                 ["seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 3),
             }.ToJsonString();
         }
+        catch (OperationCanceledException)
+        {
+            throw Errors.TrainingInterrupted(Function, name);
+        }
+        catch (SqlRecException) when (Sqlite3.sqlite3_is_interrupted(session.Handle) != 0)
+        {
+            // Interrupted while reading the source (before anything was written).
+            throw Errors.TrainingInterrupted(Function, name);
+        }
         finally
         {
-            lock (Running) Running.Remove(key);
+            lock (Running)
+            {
+                Running.Remove(key);
+                if (owner is not null) LiveOwners.Remove(owner);
+            }
         }
     }
+
+    /// <summary>
+    /// Clears a lease through a short-lived second connection to the same file, so that other
+    /// processes need not wait for the lease to time out. An in-memory database has no other
+    /// connection; there the next training of this process takes the abandoned lease over.
+    /// </summary>
+    private static void ReleaseOnSideConnection(SqlRecSession session, Lease lease)
+    {
+        var file = NativeDb.MainFileName(session.Handle);
+        if (file.Length == 0) return;
+        try
+        {
+            using var side = new Microsoft.Data.Sqlite.SqliteConnection(
+                new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder { DataSource = file, Pooling = false }.ToString());
+            side.Open();
+            var handle = side.Handle!.DangerousGetHandle();
+            NativeDb.Execute(handle, "PRAGMA busy_timeout = 2000");
+            new ModelStore(handle).ReleaseAfterFailure(lease);
+        }
+        catch (Exception e) when (e is SqliteCallException or Microsoft.Data.Sqlite.SqliteException or IOException)
+        {
+            // The lease then expires after ModelStore.LeaseTimeout.
+        }
+    }
+
+    private static bool IsInterrupt(Exception failure) => failure is SqliteCallException { ResultCode: Sqlite3.SQLITE_INTERRUPT };
 
     /// <summary>
     /// Reads and validates training options (<c>model</c>, <c>source</c> and the kind's own), as

@@ -15,6 +15,7 @@ internal static unsafe partial class Sqlite3
     public const int SQLITE_OK = 0;
     public const int SQLITE_ERROR = 1;
     public const int SQLITE_NOMEM = 7;
+    public const int SQLITE_INTERRUPT = 9;
     public const int SQLITE_CONSTRAINT = 19;
     public const int SQLITE_MISUSE = 21;
     public const int SQLITE_ROW = 100;
@@ -90,6 +91,7 @@ internal static unsafe partial class Sqlite3
     [LibraryImport(Library)] public static partial byte* sqlite3_errmsg(nint db);
     [LibraryImport(Library)] public static partial byte* sqlite3_db_filename(nint db, byte* databaseName);
     [LibraryImport(Library)] public static partial int sqlite3_get_autocommit(nint db);
+    [LibraryImport(Library)] public static partial int sqlite3_is_interrupted(nint db);
 
     [LibraryImport(Library)] public static partial void* sqlite3_malloc(int size);
     [LibraryImport(Library)] public static partial void sqlite3_free(void* pointer);

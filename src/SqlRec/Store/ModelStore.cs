@@ -154,26 +154,35 @@ internal sealed class ModelStore(nint db)
     /// Marks <paramref name="model"/> as being trained by <paramref name="owner"/>. Fails when another
     /// live training holds it. Committed at once (outside any publish) so other connections see it.
     /// </summary>
-    public Lease AcquireLease(string function, string model, string owner)
+    /// <remarks>
+    /// A lease counts as abandoned when its heartbeat is older than <see cref="LeaseTimeout"/> (its
+    /// process died) or when <paramref name="isAbandoned"/> says so (a training of this process that
+    /// has ended but could not clear its lease, e.g. because the connection was interrupted).
+    /// </remarks>
+    public Lease AcquireLease(string function, string model, string owner, Func<string, bool>? isAbandoned = null)
     {
         EnsureSchema();
         NativeDb.Execute(db, "SAVEPOINT sqlrec_lease");
         try
         {
-            using var read = Statement.Prepare(db, "SELECT status, training_owner, training_started_at, training_heartbeat FROM rec_models WHERE name = ?1");
+            using var read = Statement.Prepare(db, "SELECT status, training_owner, training_started_at, training_heartbeat, current_version FROM rec_models WHERE name = ?1");
             read.BindAll(model);
             bool created;
             if (read.Step())
             {
                 var heartbeat = read.IsNull(3) ? 0 : read.GetDouble(3);
-                if (read.GetText(0) == "training" && read.GetText(1) != owner && NowSeconds() - heartbeat < LeaseTimeout.TotalSeconds)
+                var holder = read.GetText(1);
+                var live = NowSeconds() - heartbeat < LeaseTimeout.TotalSeconds && !(holder is not null && isAbandoned?.Invoke(holder) == true);
+                if (read.GetText(0) == "training" && holder != owner && live)
                     throw Errors.TrainingInProgress(function, model, read.GetText(2) ?? "an unknown time");
+                var hasVersion = !read.IsNull(4);
                 read.Reset();
                 NativeDb.Execute(db, """
                     UPDATE rec_models SET status = 'training', training_owner = ?2, training_started_at = ?3, training_heartbeat = ?4
                     WHERE name = ?1
                     """, model, owner, Now(), NowSeconds());
-                created = false;
+                // A row left by an abandoned first training has no version: treat it as this training's own.
+                created = !hasVersion;
             }
             else
             {

@@ -69,10 +69,6 @@ internal static class CliErrors
     /// <summary><c>rec_train</c> or <c>rec_evaluate</c> returned something other than its JSON object.</summary>
     public static CliException NoJsonResult(string function, string? got) => new($"{function} returned no JSON object (got '{got}').");
 
-    /// <summary><c>eval</c> got neither <c>--test</c> nor <c>--split</c>.</summary>
-    public static CliException EvalNeedsTestOrSplit() =>
-        new("eval needs held-out data: pass --test \"SELECT user_id, item_id FROM test\" to evaluate the trained model, "
-            + "or --split random (or last) to hold out part of its source and retrain in memory.");
 
     /// <summary><c>eval</c> got both <c>--test</c> and <c>--split</c>.</summary>
     public static CliException EvalTestAndSplit() =>

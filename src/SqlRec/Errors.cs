@@ -198,10 +198,6 @@ public static class Errors
     public static SqlRecException OptionListEmpty(string function, string option, string hint) =>
         Fail(function, $"option '{option}' must not be an empty array; {hint}.");
 
-    /// <summary>Neither a held-out 'test' query nor a 'split' was given to an evaluation.</summary>
-    public static SqlRecException EvaluationModeMissing(string function) =>
-        Fail(function, "one of the options 'test' or 'split' is required, got neither; pass json_object('test', 'SELECT user_id, item_id FROM held_out') or json_object('split', 'random').");
-
     /// <summary>Both a held-out 'test' query and a 'split' were given to an evaluation.</summary>
     public static SqlRecException EvaluationModeBoth(string function) =>
         Fail(function, "options 'test' and 'split' exclude each other, got both; pass a 'test' query to evaluate the serving version, or a 'split' to retrain in memory and evaluate.");

@@ -687,7 +687,7 @@ public sealed class CliTests
             "rec_evaluate(): unknown option 'seed' for rec_evaluate() with a 'test' query; valid options: test, split, k, save.");
         AssertError(Run("eval", db, "--split", "lastest"), "rec_evaluate(): option 'split' must be one of 'random', 'last', got \"lastest\".");
         AssertError(Run("eval", db, "--test", "SELECT * FROM missing"), "rec_evaluate(): the 'test' query failed: no such table: missing.");
-        AssertError(Run("eval", db), CliErrors.EvalNeedsTestOrSplit().Message);
+        StringAssert.Contains(Run("eval", db).Output, "(split random, test_ratio 0.2, seed 42)", "neither --test nor --split: the default random split");
         AssertError(Run("eval", db, "--test", test, "--split", "random"), CliErrors.EvalTestAndSplit().Message);
         AssertError(Run("eval", db, "--test", test, "-k", "ten"), CliErrors.CutoffNotInteger("ten", "ten").Message);
         AssertError(Run("eval", PathOf("missing.db"), "--test", test), CliErrors.DatabaseNotFound(PathOf("missing.db")).Message);

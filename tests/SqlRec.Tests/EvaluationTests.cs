@@ -43,6 +43,22 @@ public sealed class EvaluationTests
 
     [TestMethod]
     [TestCategory("fn:rec_evaluate")]
+    public void WithNeitherTestNorSplitTheSeededRandomSplitIsUsed()
+    {
+        using var db = Trained();
+        var byDefault = Report(db, Evaluate("json_object('k', 5)"));
+        Assert.AreEqual("split", byDefault.GetProperty("mode").GetString());
+        Assert.AreEqual("random", byDefault.GetProperty("split").GetString());
+        Assert.AreEqual(42, byDefault.GetProperty("seed").GetInt32());
+        var explicitly = Report(db, Evaluate("json_object('split', 'random', 'seed', 42, 'test_ratio', 0.2, 'k', 5)"));
+        Assert.AreEqual(explicitly.GetProperty("metrics").ToString(), byDefault.GetProperty("metrics").ToString());
+        var empty = Report(db, Evaluate("'{}'"));
+        Assert.AreEqual("random", empty.GetProperty("split").GetString());
+        Assert.AreEqual("[10,20]", empty.GetProperty("k").ToString().Replace(" ", ""));
+    }
+
+    [TestMethod]
+    [TestCategory("fn:rec_evaluate")]
     public void TestModeMatchesTheHandComputedFigures()
     {
         using var db = Trained().Execute(HeldOut);
@@ -247,8 +263,6 @@ public sealed class EvaluationTests
             ($"SELECT {F}('pop', NULL)", Errors.ArgumentNull(F, "options", modes).Message),
             ($"SELECT {F}('pop', 5)", Errors.ArgumentType(F, "options", "TEXT holding a JSON object", 5L).Message),
             ($"SELECT {F}('pop', '[1]')", Errors.OptionsNotObject(F, "array").Message),
-            ($"SELECT {F}('pop', '{{}}')", Errors.EvaluationModeMissing(F).Message),
-            ($"SELECT {F}('pop', json_object('k', 5))", Errors.EvaluationModeMissing(F).Message),
             ($"SELECT {F}('pop', json_object('test', {test}, 'split', 'random'))", Errors.EvaluationModeBoth(F).Message),
             ($"SELECT {F}('pop', json_object('test', 5))", Errors.OptionType(F, "test", "a string", "5").Message),
             ($"SELECT {F}('pop', json_object('split', 'lastest'))", Errors.OptionRange(F, "split", "one of 'random', 'last'", "\"lastest\"").Message),

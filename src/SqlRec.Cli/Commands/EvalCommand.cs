@@ -8,7 +8,7 @@ using SqlRec.Cli.Output;
 namespace SqlRec.Cli.Commands;
 
 /// <summary>
-/// <c>sqlrec eval &lt;db&gt; (--test "SELECT user, item ..." | --split random|last)</c>: runs
+/// <c>sqlrec eval &lt;db&gt; [--test "SELECT user, item ..." | --split random|last]</c> (default: the random split): runs
 /// <c>rec_evaluate</c> with a progress display and prints the report as a metrics table.
 /// </summary>
 internal static class EvalCommand
@@ -63,12 +63,11 @@ internal static class EvalCommand
     /// <summary>
     /// Builds the options JSON for <c>rec_evaluate</c>. Only what the user gave is passed, so the
     /// library applies its own defaults and reports a misplaced option (a seed with a test query)
-    /// in its own words; exactly one of <paramref name="test"/> and <paramref name="split"/> is
+    /// in its own words; at most one of <paramref name="test"/> and <paramref name="split"/> is
     /// checked here because the library's message names JSON options, not flags.
     /// </summary>
     public static JsonObject BuildOptions(string? test, string? split, double? testRatio, long? seed, IEnumerable<string> cutoffs, bool save)
     {
-        if (test is null && split is null) throw CliErrors.EvalNeedsTestOrSplit();
         if (test is not null && split is not null) throw CliErrors.EvalTestAndSplit();
         JsonObject options = [];
         if (test is not null) options["test"] = test;

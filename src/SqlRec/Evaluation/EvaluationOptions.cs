@@ -30,8 +30,9 @@ internal sealed record EvaluationOptions(string? TestQuery, SplitMethod? Split, 
         var reader = OptionReader.Parse(function, json);
         var test = reader.String("test");
         var splitText = reader.Has("split") ? reader.Choice("split", "random", "random", "last") : reader.String("split");
-        if (test is null && splitText is null) throw Errors.EvaluationModeMissing(function);
         if (test is not null && splitText is not null) throw Errors.EvaluationModeBoth(function);
+        // With neither, the default is the seeded random split: rec_evaluate('m', json_object('k', 20)) just works.
+        if (test is null) splitText ??= "random";
         var cutoffs = reader.IntegerList("k", [.. RankingMetrics.DefaultCutoffs], 1, Errors.MaxK, "give one cutoff or several, e.g. 20 or json_array(10, 20)");
         var save = reader.Boolean("save", false);
         if (test is not null)

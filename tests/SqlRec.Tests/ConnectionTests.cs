@@ -98,6 +98,47 @@ public sealed class ConnectionTests
     }
 
     [TestMethod]
+    public void ReadersOnOtherThreadsNeverSeeAHalfPublishedVersion()
+    {
+        using var db = TestDb.InFile();
+        db.Execute(RecommendTests.Likes);
+        const string first = "SELECT rec_train('m', json_object('model','popular','source','SELECT user_id, item_id FROM likes'))";
+        const string second = "SELECT rec_train('m', json_object('model','graph_filter','source','SELECT user_id, item_id FROM likes','components',2))";
+        db.Scalar(first);
+        var allowed = new HashSet<string> { (string)db.Scalar("SELECT recommend(1, 10)")! };
+        db.Scalar(second);
+        allowed.Add((string)db.Scalar("SELECT recommend(1, 10)")!);
+        using var stop = new CancellationTokenSource();
+        var failures = new System.Collections.Concurrent.ConcurrentBag<string>();
+        var calls = 0;
+        var readers = Enumerable.Range(0, 3).Select(_ => Task.Run(() =>
+        {
+            using var connection = db.OpenAnother();
+            while (!stop.IsCancellationRequested)
+            {
+                try
+                {
+                    var answer = (string)TestDb.Scalar(connection, "SELECT recommend(1, 10)")!;
+                    if (!allowed.Contains(answer)) failures.Add($"unexpected ranking {answer}");
+                    Interlocked.Increment(ref calls);
+                    Thread.Sleep(1); // readers at a realistic pace, so the writer is not starved of CPU on 2 cores
+                }
+                catch (Exception e)
+                {
+                    failures.Add(e.Message);
+                }
+            }
+        })).ToArray();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        for (var round = 0; round < 10; round++) db.Scalar(round % 2 == 0 ? first : second);
+        Console.WriteLine($"10 trainings in {clock.ElapsedMilliseconds} ms with {calls} concurrent calls");
+        stop.Cancel();
+        Task.WaitAll(readers);
+        Assert.IsEmpty(failures, string.Join("\n", failures.Distinct()));
+        Assert.IsGreaterThan(10, calls);
+    }
+
+    [TestMethod]
     public void TrainingInsideTheApplicationsTransactionFollowsIt()
     {
         using var db = TestDb.InFile();

@@ -241,4 +241,14 @@ public static class Errors
     /// <summary>A leave-last-out split asked for on a source without timestamps.</summary>
     public static SqlRecException SplitNeedsTimestamp(string function, string model, int columns) =>
         Fail(function, $"split 'last' needs a timestamp: the 'source' query of model '{model}' must return 4 columns (user, item, weight, timestamp), got {columns}; retrain it with a timestamp column or use split 'random'.");
+
+    // ---- lightgcn --------------------------------------------------------------------------
+
+    /// <summary>A training device was asked for that this build cannot use.</summary>
+    public static SqlRecException DeviceUnavailable(string function, string device) =>
+        Fail(function, $"device '{device}' is not available: this build trains on the CPU only; use 'cpu' or 'auto'.");
+
+    /// <summary>Some users interacted with every item, so no negative item can be sampled for them.</summary>
+    public static SqlRecException NoNegativeItems(string function, string kind, int users, int items) =>
+        Fail(function, $"model kind '{kind}' samples items each user has not interacted with, but {users} user(s) interacted with all {items} items in the 'source' data; add items or leave such users out of the source.");
 }

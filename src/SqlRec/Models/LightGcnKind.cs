@@ -1,0 +1,250 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using SqlRec.Compute;
+using SqlRec.Data;
+using SqlRec.Evaluation;
+using SqlRec.Serving;
+using SqlRec.Store;
+
+namespace SqlRec.Models;
+
+/// <summary>
+/// <c>lightgcn</c>: LightGCN (He et al., SIGIR 2020). Users and items get free embeddings E0 that
+/// are smoothed over the normalised user-item graph for L layers and averaged,
+/// F = mean(E0, A^ E0, ..., A^^L E0); a user's score for an item is F_u . F_i. Trained with BPR
+/// and Adam on sampled (user, positive, negative) triples (<see cref="LightGcnTrainer"/>), on the
+/// CPU. The stored model is the final embeddings F, so serving is one dot product per item.
+/// </summary>
+internal sealed class LightGcnKind : IModelKind
+{
+    /// <summary>Options of LightGCN (defaults from the paper).</summary>
+    internal sealed record Options(int Dim, int Layers, double LearningRate, double L2, int Batch, int Epochs, int Seed, int Negatives,
+        double ValidationRatio, int EvalEvery, int Patience, string Device) : IKindOptions
+    {
+        public JsonObject ToJson() => new()
+        {
+            ["dim"] = Dim,
+            ["layers"] = Layers,
+            ["lr"] = LearningRate,
+            ["l2"] = L2,
+            ["batch"] = Batch,
+            ["epochs"] = Epochs,
+            ["seed"] = Seed,
+            ["negatives"] = Negatives,
+            ["validation_ratio"] = ValidationRatio,
+            ["eval_every"] = EvalEvery,
+            ["patience"] = Patience,
+            ["device"] = Device,
+        };
+    }
+
+    internal const string UserEmbeddings = "lgcn_users";
+    internal const string ItemEmbeddings = "lgcn_items";
+    internal const string Shape = "lgcn_shape";
+
+    /// <summary>Test hook: the memory the process may use, instead of what the runtime reports.</summary>
+    internal static long? MemoryLimit;
+
+    private static readonly TimeSpan ReportInterval = TimeSpan.FromSeconds(2);
+
+    public string Name => "lightgcn";
+
+    public IKindOptions ReadOptions(OptionReader reader)
+    {
+        var options = new Options(
+            Dim: (int)reader.Integer("dim", 64, 1, 1024),
+            Layers: (int)reader.Integer("layers", 3, 0, 8),
+            LearningRate: reader.Number("lr", 0.001, 0, 10, minExclusive: true),
+            L2: reader.Number("l2", 1e-4, 0, 10),
+            Batch: (int)reader.Integer("batch", 2048, 1, 1_000_000),
+            Epochs: (int)reader.Integer("epochs", 100, 1, 100_000),
+            Seed: (int)reader.Integer("seed", 42, int.MinValue, int.MaxValue),
+            Negatives: (int)reader.Integer("negatives", 1, 1, 100),
+            ValidationRatio: reader.Number("validation_ratio", 0, 0, 1, maxExclusive: true),
+            EvalEvery: (int)reader.Integer("eval_every", 5, 1, 100_000),
+            Patience: (int)reader.Integer("patience", 5, 1, 100_000),
+            Device: reader.Choice("device", "auto", "auto", "cpu", "cuda", "opencl"));
+        if (options.Device is "cuda" or "opencl") throw Errors.DeviceUnavailable("rec_train", options.Device);
+        return options;
+    }
+
+    public void CheckSource(IKindOptions options, int sourceColumns)
+    {
+    }
+
+    public void CheckData(Interactions data, IKindOptions kindOptions)
+    {
+        if (data.Users.Count < 2 || data.Items.Count < 2)
+            throw Errors.SourceTooSmall("rec_train", Name, "at least 2 users and 2 items");
+        var full = 0;
+        for (var u = 0; u < data.Users.Count; u++)
+        {
+            if (data.ItemsOf(u).Length >= data.Items.Count) full++;
+        }
+        if (full > 0) throw Errors.NoNegativeItems("rec_train", Name, full, data.Items.Count);
+        var options = (Options)kindOptions;
+        var needed = MemoryNeeded(data.Users.Count, data.Items.Count, data.PairCount, options);
+        var available = MemoryLimit ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        if (needed > available * 0.8)
+            throw Errors.ModelTooLarge("rec_train", Name, $"'dim' {options.Dim} on {data.Users.Count:N0} users and {data.Items.Count:N0} items",
+                needed, (long)(available * 0.8), "lower 'dim'");
+    }
+
+    /// <summary>
+    /// About what training holds: 16 (users + items) x dim float blocks (E0, F, their gradients,
+    /// Adam's moments, propagation scratch, the best F) and the graph twice (index and value per pair).
+    /// </summary>
+    internal static long MemoryNeeded(int users, int items, long pairs, Options options) =>
+        16L * (users + items) * options.Dim * sizeof(float) + 2 * pairs * (sizeof(int) + sizeof(float));
+
+    public ModelArtifacts Train(Interactions data, IKindOptions kindOptions, TrainingContext context)
+    {
+        var options = (Options)kindOptions;
+        int users = data.Users.Count, items = data.Items.Count;
+        int[] offsets = data.UserOffsets, columns = data.UserItems;
+        HeldOut? validation = null;
+        if (options.ValidationRatio > 0)
+            (offsets, columns, validation) = HoldOutValidation(data, options.ValidationRatio, options.Seed);
+
+        var trainer = new LightGcnTrainer(users, items, offsets, columns, options.Dim, options.Layers, options.Seed);
+        float[]? bestUsers = null, bestItems = null;
+        var bestRecall = double.NegativeInfinity;
+        var bestEpoch = 0;
+        var stale = 0;
+        double loss = double.NaN;
+        var epochsRun = 0;
+        var clock = Stopwatch.StartNew();
+        var lastReport = Stopwatch.StartNew();
+        for (var epoch = 1; epoch <= options.Epochs; epoch++)
+        {
+            var current = epoch;
+            loss = trainer.Epoch(options.Batch, options.Negatives, options.LearningRate, options.L2, (done, total) =>
+            {
+                if (lastReport.Elapsed < ReportInterval) return;
+                context.Report("training", current - 1, options.Epochs, $"epoch {current}: batch {done} of {total}");
+                lastReport.Restart();
+            });
+            epochsRun = epoch;
+            var detail = string.Create(CultureInfo.InvariantCulture, $"loss {loss:F4}");
+            var stop = false;
+            if (validation is not null && (epoch % options.EvalEvery == 0 || epoch == options.Epochs))
+            {
+                trainer.Forward();
+                var recall = ValidationRecall(trainer, data, offsets, columns, validation);
+                detail += string.Create(CultureInfo.InvariantCulture, $", validation recall@20 {recall:F4}");
+                if (recall > bestRecall)
+                {
+                    bestRecall = recall;
+                    bestEpoch = epoch;
+                    bestUsers = (float[])trainer.UserFinal.Clone();
+                    bestItems = (float[])trainer.ItemFinal.Clone();
+                    stale = 0;
+                }
+                else if (++stale >= options.Patience) stop = true;
+            }
+            context.Report("training", epoch, options.Epochs, detail);
+            lastReport.Restart();
+            if (stop) break;
+        }
+        if (bestUsers is null)
+        {
+            trainer.Forward();
+            bestUsers = trainer.UserFinal;
+            bestItems = trainer.ItemFinal;
+        }
+
+        var artifacts = new ModelArtifacts();
+        artifacts.Arrays[UserEmbeddings] = bestUsers;
+        artifacts.Arrays[ItemEmbeddings] = bestItems!;
+        artifacts.Arrays[Shape] = new[] { options.Dim };
+        artifacts.Metrics["epochs"] = epochsRun;
+        artifacts.Metrics["loss"] = Math.Round(loss, 6);
+        artifacts.Metrics["seconds_per_epoch"] = Math.Round(clock.Elapsed.TotalSeconds / Math.Max(1, epochsRun), 3);
+        if (validation is not null)
+        {
+            artifacts.Metrics["validation_recall@20"] = Math.Round(bestRecall, 6);
+            artifacts.Metrics["best_epoch"] = bestEpoch;
+        }
+        return artifacts;
+    }
+
+    /// <summary>
+    /// Holds a random share of each user's items out (<see cref="Splits.Split"/>) and returns the
+    /// training CSR and the held-out pairs, both in <paramref name="data"/>'s index space (the
+    /// split's own re-indexed part is mapped back through the ids).
+    /// </summary>
+    private static (int[] Offsets, int[] Columns, HeldOut HeldOut) HoldOutValidation(Interactions data, double ratio, int seed)
+    {
+        var split = Splits.Split(data, SplitMethod.Random, ratio, seed);
+        var train = split.Train;
+        var itemMap = new int[train.Items.Count];
+        for (var i = 0; i < itemMap.Length; i++) data.Items.TryGetIndex(train.Items.Ids[i], out itemMap[i]);
+        var kept = new List<int>[data.Users.Count];
+        for (var t = 0; t < train.Users.Count; t++)
+        {
+            data.Users.TryGetIndex(train.Users.Ids[t], out var user);
+            var own = new List<int>();
+            foreach (var item in train.ItemsOf(t)) own.Add(itemMap[item]);
+            own.Sort();
+            kept[user] = own;
+        }
+        var offsets = new int[data.Users.Count + 1];
+        var columns = new List<int>(data.PairCount);
+        var heldOut = new HeldOutBuilder();
+        for (var u = 0; u < data.Users.Count; u++)
+        {
+            var own = kept[u] ?? [];
+            columns.AddRange(own);
+            offsets[u + 1] = columns.Count;
+            foreach (var item in data.ItemsOf(u))
+            {
+                if (own.BinarySearch(item) < 0) heldOut.AddKnown(u, item);
+            }
+        }
+        return (offsets, [.. columns], heldOut.Build());
+    }
+
+    private double ValidationRecall(LightGcnTrainer trainer, Interactions data, int[] offsets, int[] columns, HeldOut validation)
+    {
+        if (validation.UserCount == 0) return 0;
+        var popularity = new float[data.Items.Count];
+        foreach (var item in columns) popularity[item]++;
+        var model = new LoadedModel
+        {
+            Version = new ServingVersion("validation", 0, "", Name, data.Users.Count, data.Items.Count),
+            Users = data.Users,
+            Items = data.Items,
+            SeenOffsets = offsets,
+            SeenItems = columns,
+            Popularity = popularity,
+            PopularityOrder = TopK.Order(popularity),
+            Scorer = new LightGcnScorer(trainer.UserFinal, trainer.ItemFinal, trainer.Dim, data.Items.Count),
+        };
+        return RankingEvaluator.Run(model, validation, [20])["recall@20"];
+    }
+
+    public IUserScorer? LoadScorer(IReadOnlyDictionary<string, Array> arrays, int users, int items)
+    {
+        var dim = ((int[])arrays[Shape])[0];
+        return new LightGcnScorer((float[])arrays[UserEmbeddings], (float[])arrays[ItemEmbeddings], dim, items);
+    }
+}
+
+/// <summary>Scores items by the dot product of final LightGCN embeddings, F_u . F_i.</summary>
+internal sealed class LightGcnScorer(float[] users, float[] items, int dim, int itemCount) : IUserScorer, IBatchScorer
+{
+    public void Score(int user, Span<float> scores)
+    {
+        scores[..itemCount].Clear();
+        DenseMath.MultiplyTransposedAdd(users.AsSpan(user * dim, dim), 1, items, itemCount, dim, scores);
+    }
+
+    public void ScoreBatch(ReadOnlySpan<int> batch, Span<float> scores)
+    {
+        var block = new float[batch.Length * dim];
+        for (var b = 0; b < batch.Length; b++) users.AsSpan(batch[b] * dim, dim).CopyTo(block.AsSpan(b * dim, dim));
+        scores[..(batch.Length * itemCount)].Clear();
+        DenseMath.MultiplyTransposedAdd(block, batch.Length, items, itemCount, dim, scores);
+    }
+}

@@ -148,10 +148,13 @@ public sealed class TrainTests
     public void MalformedJsonNamesTheProblem()
     {
         using var db = Db();
-        var error = Assert.ThrowsExactly<Microsoft.Data.Sqlite.SqliteException>(() => db.Scalar("SELECT rec_train('m', '{model: popular}')"));
-        var message = TestDb.SqliteMessage(error);
-        StringAssert.StartsWith(message, "rec_train(): 'options' is not valid JSON: ");
-        StringAssert.EndsWith(message, "; build it with json_object(...).");
+        foreach (var text in new[] { "{model: popular}", "{\"model\": \"popular\",}", "{", "not json" })
+        {
+            var parseError = Assert.Throws<JsonException>(() => JsonDocument.Parse(text), text);
+            db.AssertError("SELECT rec_train('m', $1)", Errors.OptionsMalformed("rec_train", SqlRec.Models.OptionReader.JsonErrorDetail(parseError)).Message, text);
+        }
+        // The detail says what is wrong and where, e.g. "'m' is an invalid start of a property name ... LineNumber: 0 | BytePositionInLine: 1".
+        StringAssert.Contains(SqlRec.Models.OptionReader.JsonErrorDetail(Assert.Throws<JsonException>(() => JsonDocument.Parse("{model: 1}"))), "BytePositionInLine: 1");
     }
 
     [TestMethod]

@@ -23,7 +23,7 @@ internal sealed class OptionReader
         if (string.IsNullOrWhiteSpace(json)) return reader;
         JsonDocument document;
         try { document = JsonDocument.Parse(json); }
-        catch (JsonException e) { throw Errors.OptionsMalformed(function, FirstSentence(e.Message)); }
+        catch (JsonException e) { throw Errors.OptionsMalformed(function, JsonErrorDetail(e)); }
         using (document)
         {
             if (document.RootElement.ValueKind != JsonValueKind.Object)
@@ -36,11 +36,8 @@ internal sealed class OptionReader
         return reader;
     }
 
-    private static string FirstSentence(string message)
-    {
-        var cut = message.IndexOf(". ", StringComparison.Ordinal);
-        return (cut < 0 ? message : message[..cut]).TrimEnd('.');
-    }
+    /// <summary>A JSON parse error for messages: what is wrong and where (line and byte position).</summary>
+    internal static string JsonErrorDetail(JsonException error) => error.Message.Trim().TrimEnd('.');
 
     /// <summary>True when the option was given (and not JSON null).</summary>
     public bool Has(string name) => _values.TryGetValue(name, out var value) && value.ValueKind != JsonValueKind.Null;

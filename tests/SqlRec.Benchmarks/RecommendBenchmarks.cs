@@ -22,10 +22,7 @@ public class RecommendBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _connection = new SqliteConnection("Data Source=:memory:");
-        _connection.Open();
-        _connection.UseSqlRec();
-        SyntheticData.Create(_connection, users: 50_000, items: 20_000, rows: 1_000_000);
+        _connection = SyntheticData.OpenMillionRowDatabase();
         using (var train = _connection.CreateCommand())
         {
             train.CommandText = "CREATE INDEX interactions_user ON interactions(user_id); SELECT rec_train('pop', json_object('model','popular','source','SELECT user_id, item_id, weight FROM interactions'))";

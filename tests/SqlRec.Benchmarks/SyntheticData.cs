@@ -8,6 +8,19 @@ namespace SqlRec.Benchmarks;
 /// </summary>
 public static class SyntheticData
 {
+    /// <summary>
+    /// The micro-benchmarks' database: in memory, SqlRec enabled, 1M interactions of 50k users
+    /// and 20k items, so every benchmark measures against the same data.
+    /// </summary>
+    public static SqliteConnection OpenMillionRowDatabase()
+    {
+        var connection = new SqliteConnection("Data Source=:memory:");
+        connection.Open();
+        connection.UseSqlRec();
+        Create(connection, users: 50_000, items: 20_000, rows: 1_000_000);
+        return connection;
+    }
+
     /// <summary>Creates <c>interactions(user_id, item_id, weight, ts)</c> with about <paramref name="rows"/> rows.</summary>
     public static void Create(SqliteConnection connection, int users, int items, int rows, int seed = 42)
     {

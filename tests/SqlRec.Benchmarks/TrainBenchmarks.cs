@@ -15,10 +15,7 @@ public class TrainBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _connection = new SqliteConnection("Data Source=:memory:");
-        _connection.Open();
-        _connection.UseSqlRec();
-        SyntheticData.Create(_connection, users: 50_000, items: 20_000, rows: 1_000_000);
+        _connection = SyntheticData.OpenMillionRowDatabase();
     }
 
     [Benchmark(Baseline = true, Description = "read 1M source rows")]

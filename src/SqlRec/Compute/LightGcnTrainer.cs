@@ -50,19 +50,10 @@ internal sealed class LightGcnTrainer
         Layers = layers;
         _offsets = offsets;
         _columns = columns;
-        var itemDegree = new int[items];
-        foreach (var item in columns) itemDegree[item]++;
-        var values = new float[columns.Length];
-        var active = new List<int>();
-        for (var u = 0; u < users; u++)
-        {
-            var degree = offsets[u + 1] - offsets[u];
-            if (degree > 0) active.Add(u);
-            for (var p = offsets[u]; p < offsets[u + 1]; p++)
-                values[p] = (float)(1 / Math.Sqrt((double)degree * itemDegree[columns[p]]));
-        }
-        _activeUsers = [.. active];
-        Graph = new SparseMatrix(users, items, offsets, columns, values);
+        var ones = new float[columns.Length];
+        Array.Fill(ones, 1f);
+        _activeUsers = Enumerable.Range(0, users).Where(u => offsets[u + 1] > offsets[u]).ToArray();
+        Graph = new SparseMatrix(users, items, offsets, columns, ones).NormalizeSymmetric();
         GraphTransposed = Graph.Transpose();
 
         var initial = new float[(long)(users + items) * dim];

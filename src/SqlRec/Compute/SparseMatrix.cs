@@ -30,6 +30,40 @@ internal sealed class SparseMatrix
     public ReadOnlySpan<int> RowIndices(int row) => Indices.AsSpan(Offsets[row], Offsets[row + 1] - Offsets[row]);
     public ReadOnlySpan<float> RowValues(int row) => Values.AsSpan(Offsets[row], Offsets[row + 1] - Offsets[row]);
 
+    /// <summary>Sum of each row's values (a node's degree when the values are 0/1).</summary>
+    public double[] RowSums()
+    {
+        var sums = new double[Rows];
+        for (var row = 0; row < Rows; row++)
+            for (var p = Offsets[row]; p < Offsets[row + 1]; p++) sums[row] += Values[p];
+        return sums;
+    }
+
+    /// <summary>Sum of each column's values.</summary>
+    public double[] ColumnSums()
+    {
+        var sums = new double[Columns];
+        for (var p = 0; p < NonZeros; p++) sums[Indices[p]] += Values[p];
+        return sums;
+    }
+
+    /// <summary>
+    /// The symmetric normalisation D_r^-1/2 A D_c^-1/2 with D_r, D_c the row and column sums (rows or
+    /// columns that sum to 0 stay 0): the off-diagonal block of a bipartite graph's normalised
+    /// adjacency, as LightGCN and GF-CF use it. Shares the structure arrays with this matrix.
+    /// </summary>
+    public SparseMatrix NormalizeSymmetric()
+    {
+        static double InverseSqrt(double d) => d > 0 ? 1 / Math.Sqrt(d) : 0;
+        var rowScale = Array.ConvertAll(RowSums(), InverseSqrt);
+        var columnScale = Array.ConvertAll(ColumnSums(), InverseSqrt);
+        var values = new float[NonZeros];
+        for (var row = 0; row < Rows; row++)
+            for (var p = Offsets[row]; p < Offsets[row + 1]; p++)
+                values[p] = (float)(Values[p] * rowScale[row] * columnScale[Indices[p]]);
+        return new SparseMatrix(Rows, Columns, Offsets, Indices, values);
+    }
+
     /// <summary>The transpose, also in CSR form (a counting sort; column indices stay sorted).</summary>
     public SparseMatrix Transpose()
     {

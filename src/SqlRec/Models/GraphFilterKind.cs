@@ -123,7 +123,6 @@ internal sealed class GraphFilter : IUserScorer, IRowScorer, IBatchScorer
     private readonly float[] _itemDegree;
     private readonly int _components;
     private readonly float _alpha;
-    private readonly float[] _itemInvSqrt;
 
     private readonly SparseMatrix _hop;
     private readonly SparseMatrix _hopTransposed;
@@ -133,17 +132,7 @@ internal sealed class GraphFilter : IUserScorer, IRowScorer, IBatchScorer
         _raw = raw;
         _components = components;
         _alpha = alpha;
-        var userDegree = new double[raw.Rows];
-        var itemDegree = new double[raw.Columns];
-        for (var u = 0; u < raw.Rows; u++)
-        {
-            for (var p = raw.Offsets[u]; p < raw.Offsets[u + 1]; p++)
-            {
-                userDegree[u] += raw.Values[p];
-                itemDegree[raw.Indices[p]] += raw.Values[p];
-            }
-        }
-        _itemInvSqrt = itemDegree.Select(d => d > 0 ? (float)(1 / Math.Sqrt(d)) : 0f).ToArray();
+        var itemDegree = raw.ColumnSums();
         _itemDegree = itemDegree.Select(d => (float)d).ToArray();
         if (vectors is not null && components > 0 && alpha > 0)
         {
@@ -152,14 +141,7 @@ internal sealed class GraphFilter : IUserScorer, IRowScorer, IBatchScorer
             for (var j = 0; j < raw.Columns; j++)
                 TensorPrimitives.Multiply(vectors.AsSpan(j * components, components), (float)(alpha * Math.Sqrt(itemDegree[j])), _expand.AsSpan(j * components, components));
         }
-        var normalized = new float[raw.NonZeros];
-        for (var u = 0; u < raw.Rows; u++)
-        {
-            var userScale = userDegree[u] > 0 ? 1 / Math.Sqrt(userDegree[u]) : 0;
-            for (var p = raw.Offsets[u]; p < raw.Offsets[u + 1]; p++)
-                normalized[p] = (float)(raw.Values[p] * userScale * _itemInvSqrt[raw.Indices[p]]);
-        }
-        Normalized = new SparseMatrix(raw.Rows, raw.Columns, raw.Offsets, raw.Indices, normalized);
+        Normalized = raw.NormalizeSymmetric();
         NormalizedTransposed = Normalized.Transpose();
         (_hop, _hopTransposed) = normalizeLinear ? (Normalized, NormalizedTransposed) : (raw, raw.Transpose());
     }

@@ -222,6 +222,40 @@ public sealed class LightGcnTests
     }
 
     [TestMethod]
+    public void SpectralInitIsTheGraphsTopEigenvectorsAtTheRandomScale()
+    {
+        const int users = 50, items = 30, dim = 6;
+        var (offsets, columns) = RandomGraph(users, items, 0.15, seed: 21);
+        var trainer = new LightGcnTrainer(users, items, offsets, columns, dim, layers: 3, seed: 4);
+        SpectralInit.Fill(trainer.Graph, trainer.GraphTransposed, dim, seed: 4, rms: 0.1f, trainer.UserE0, trainer.ItemE0);
+        var a = DenseAdjacency(users, items, offsets, columns);
+        var e = Stack(trainer);
+        var previous = double.PositiveInfinity;
+        for (var c = 0; c < dim; c++)
+        {
+            // Each column is an eigenvector of A^: A^ e = lambda e, lambda = the singular value, descending, the first 1.
+            double norm = 0, rayleigh = 0;
+            var product = new double[users + items];
+            for (var x = 0; x < users + items; x++)
+            {
+                for (var y = 0; y < users + items; y++) product[x] += a[x, y] * e[y, c];
+                norm += e[x, c] * e[x, c];
+                rayleigh += e[x, c] * product[x];
+            }
+            var lambda = rayleigh / norm;
+            double residual = 0;
+            for (var x = 0; x < users + items; x++) residual += Math.Pow(product[x] - lambda * e[x, c], 2);
+            Assert.IsLessThan(1e-3, Math.Sqrt(residual / norm), $"column {c} is an eigenvector");
+            Assert.IsLessThanOrEqualTo(previous + 1e-4, lambda, $"column {c}: eigenvalues descend");
+            if (c == 0) Assert.AreEqual(1.0, lambda, 1e-4, "the top singular value of D^-1/2 R D^-1/2 is 1");
+            previous = lambda;
+        }
+        double squares = 0;
+        foreach (var x in e) squares += x * x;
+        Assert.AreEqual(0.1, Math.Sqrt(squares / e.Length), 1e-4, "root mean square of the random initialisation");
+    }
+
+    [TestMethod]
     public void TrainingLowersTheLoss()
     {
         var (offsets, columns) = RandomGraph(80, 40, 0.1, seed: 12);
@@ -254,11 +288,16 @@ public sealed class LightGcnTests
         var lightgcn = (double)db.Scalar(HitRate, "lgcn")!;
         Console.WriteLine($"hit rate@10: popular {popular:F3}, lightgcn {lightgcn:F3}; trained in {seconds:F2} s");
         Assert.IsGreaterThan(popular + 0.25, lightgcn, $"lightgcn {lightgcn} vs popular {popular}");
+        db.Scalar(Train("lgcn_random", Quick + ", 'init', 'random'"));
+        var random = (double)db.Scalar(HitRate, "lgcn_random")!;
+        Console.WriteLine($"hit rate@10 from a random start (the paper's): {random:F3}");
+        Assert.IsGreaterThan(popular + 0.25, random, $"lightgcn from a random start {random} vs popular {popular}");
         Assert.AreEqual("lightgcn", db.Scalar("SELECT DISTINCT source FROM recommend(0, 5, 'lgcn')"));
         var options = (string)db.Scalar("SELECT options FROM rec_models WHERE name = 'lgcn'")!;
         StringAssert.Contains(options, "\"dim\":16");
         StringAssert.Contains(options, "\"layers\":3");
         StringAssert.Contains(options, "\"device\":\"auto\"");
+        StringAssert.Contains(options, "\"init\":\"spectral\"");
         var metrics = JsonDocument.Parse((string)db.Scalar("SELECT metrics FROM rec_models WHERE name = 'lgcn'")!).RootElement;
         Assert.AreEqual(60, metrics.GetProperty("epochs").GetInt32());
         Assert.IsLessThan(0.6, metrics.GetProperty("loss").GetDouble());
@@ -344,11 +383,12 @@ public sealed class LightGcnTests
         db.AssertError(Train("g", ", 'negatives', 101"), Errors.OptionRange("rec_train", "negatives", "between 1 and 100", "101").Message);
         db.AssertError(Train("g", ", 'validation_ratio', 1"), Errors.OptionRange("rec_train", "validation_ratio", "at least 0 and less than 1", "1").Message);
         db.AssertError(Train("g", ", 'device', 'tpu'"), Errors.OptionRange("rec_train", "device", "one of 'auto', 'cpu', 'cuda', 'opencl'", "\"tpu\"").Message);
+        db.AssertError(Train("g", ", 'init', 'zeros'"), Errors.OptionRange("rec_train", "init", "one of 'spectral', 'random'", "\"zeros\"").Message);
         db.AssertError(Train("g", ", 'device', 'cuda'"), Errors.DeviceUnavailable("rec_train", "cuda").Message);
         Assert.AreEqual("rec_train(): device 'cuda' is not available: this build trains on the CPU only; use 'cpu' or 'auto'.", Errors.DeviceUnavailable("rec_train", "cuda").Message);
         db.AssertError(Train("g", ", 'device', 'opencl'"), Errors.DeviceUnavailable("rec_train", "opencl").Message);
         db.AssertError(Train("g", ", 'components', 3"), Errors.UnknownOption("rec_train", "components", "model kind 'lightgcn'",
-            ["model", "source", "dim", "layers", "lr", "l2", "batch", "epochs", "seed", "negatives", "validation_ratio", "eval_every", "patience", "device"]).Message);
+            ["model", "source", "dim", "layers", "lr", "l2", "batch", "epochs", "seed", "negatives", "validation_ratio", "eval_every", "patience", "device", "init"]).Message);
         db.AssertError("SELECT rec_train('g', json_object('model','lightgcn','source','SELECT 1, item_id FROM train'))",
             Errors.SourceTooSmall("rec_train", "lightgcn", "at least 2 users and 2 items").Message);
         db.AssertError("SELECT rec_train('g', json_object('model','lightgcn','source','SELECT user_id, item_id % 2 FROM train'))",

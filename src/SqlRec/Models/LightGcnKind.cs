@@ -20,7 +20,7 @@ internal sealed class LightGcnKind : IModelKind
 {
     /// <summary>Options of LightGCN (defaults from the paper).</summary>
     internal sealed record Options(int Dim, int Layers, double LearningRate, double L2, int Batch, int Epochs, int Seed, int Negatives,
-        double ValidationRatio, int EvalEvery, int Patience, string Device) : IKindOptions
+        double ValidationRatio, int EvalEvery, int Patience, string Device, string Init) : IKindOptions
     {
         public JsonObject ToJson() => new()
         {
@@ -36,6 +36,7 @@ internal sealed class LightGcnKind : IModelKind
             ["eval_every"] = EvalEvery,
             ["patience"] = Patience,
             ["device"] = Device,
+            ["init"] = Init,
         };
     }
 
@@ -45,6 +46,9 @@ internal sealed class LightGcnKind : IModelKind
 
     /// <summary>Test hook: the memory the process may use, instead of what the runtime reports.</summary>
     internal static long? MemoryLimit;
+
+    /// <summary>Standard deviation of the random E0 (the official code's), and the spectral E0's root mean square.</summary>
+    internal const float InitialScale = 0.1f;
 
     private static readonly TimeSpan ReportInterval = TimeSpan.FromSeconds(2);
 
@@ -64,7 +68,8 @@ internal sealed class LightGcnKind : IModelKind
             ValidationRatio: reader.Number("validation_ratio", 0, 0, 1, maxExclusive: true),
             EvalEvery: (int)reader.Integer("eval_every", 5, 1, 100_000),
             Patience: (int)reader.Integer("patience", 5, 1, 100_000),
-            Device: reader.Choice("device", "auto", "auto", "cpu", "cuda", "opencl"));
+            Device: reader.Choice("device", "auto", "auto", "cpu", "cuda", "opencl"),
+            Init: reader.Choice("init", "spectral", "spectral", "random"));
         if (options.Device is "cuda" or "opencl") throw Errors.DeviceUnavailable("rec_train", options.Device);
         return options;
     }
@@ -108,6 +113,11 @@ internal sealed class LightGcnKind : IModelKind
             (offsets, columns, validation) = HoldOutValidation(data, options.ValidationRatio, options.Seed);
 
         var trainer = new LightGcnTrainer(users, items, offsets, columns, options.Dim, options.Layers, options.Seed);
+        if (options.Init == "spectral")
+        {
+            SpectralInit.Fill(trainer.Graph, trainer.GraphTransposed, options.Dim, options.Seed, InitialScale, trainer.UserE0, trainer.ItemE0,
+                (step, steps) => context.Report("initialising", step, steps, "spectral initialisation"));
+        }
         float[]? bestUsers = null, bestItems = null;
         var bestRecall = double.NegativeInfinity;
         var bestEpoch = 0;

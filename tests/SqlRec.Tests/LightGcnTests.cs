@@ -256,6 +256,17 @@ public sealed class LightGcnTests
     }
 
     [TestMethod]
+    public void CosineDecayRunsFromTheRateDownTowardsZero()
+    {
+        var options = new LightGcnKind.Options(64, 3, 0.05, 1e-4, 2048, 4, 42, 1, 0, 5, 5, "cpu", "spectral", "cosine");
+        Assert.AreEqual(0.05, options.LearningRateAt(1), 1e-12);
+        Assert.AreEqual(0.025 * (1 + Math.Cos(Math.PI / 4)), options.LearningRateAt(2), 1e-12);
+        Assert.AreEqual(0.025, options.LearningRateAt(3), 1e-12);
+        Assert.AreEqual(0.025 * (1 + Math.Cos(Math.PI * 3 / 4)), options.LearningRateAt(4), 1e-12);
+        Assert.AreEqual(0.05, (options with { LearningRateDecay = "none" }).LearningRateAt(4), 1e-12);
+    }
+
+    [TestMethod]
     public void TrainingLowersTheLoss()
     {
         var (offsets, columns) = RandomGraph(80, 40, 0.1, seed: 12);
@@ -383,12 +394,13 @@ public sealed class LightGcnTests
         db.AssertError(Train("g", ", 'negatives', 101"), Errors.OptionRange("rec_train", "negatives", "between 1 and 100", "101").Message);
         db.AssertError(Train("g", ", 'validation_ratio', 1"), Errors.OptionRange("rec_train", "validation_ratio", "at least 0 and less than 1", "1").Message);
         db.AssertError(Train("g", ", 'device', 'tpu'"), Errors.OptionRange("rec_train", "device", "one of 'auto', 'cpu', 'cuda', 'opencl'", "\"tpu\"").Message);
+        db.AssertError(Train("g", ", 'lr_decay', 'step'"), Errors.OptionRange("rec_train", "lr_decay", "one of 'none', 'cosine'", "\"step\"").Message);
         db.AssertError(Train("g", ", 'init', 'zeros'"), Errors.OptionRange("rec_train", "init", "one of 'spectral', 'random'", "\"zeros\"").Message);
         db.AssertError(Train("g", ", 'device', 'cuda'"), Errors.DeviceUnavailable("rec_train", "cuda").Message);
         Assert.AreEqual("rec_train(): device 'cuda' is not available: this build trains on the CPU only; use 'cpu' or 'auto'.", Errors.DeviceUnavailable("rec_train", "cuda").Message);
         db.AssertError(Train("g", ", 'device', 'opencl'"), Errors.DeviceUnavailable("rec_train", "opencl").Message);
         db.AssertError(Train("g", ", 'components', 3"), Errors.UnknownOption("rec_train", "components", "model kind 'lightgcn'",
-            ["model", "source", "dim", "layers", "lr", "l2", "batch", "epochs", "seed", "negatives", "validation_ratio", "eval_every", "patience", "device", "init"]).Message);
+            ["model", "source", "dim", "layers", "lr", "l2", "batch", "epochs", "seed", "negatives", "validation_ratio", "eval_every", "patience", "device", "init", "lr_decay"]).Message);
         db.AssertError("SELECT rec_train('g', json_object('model','lightgcn','source','SELECT 1, item_id FROM train'))",
             Errors.SourceTooSmall("rec_train", "lightgcn", "at least 2 users and 2 items").Message);
         db.AssertError("SELECT rec_train('g', json_object('model','lightgcn','source','SELECT user_id, item_id % 2 FROM train'))",

@@ -20,7 +20,7 @@ internal sealed class LightGcnKind : IModelKind
 {
     /// <summary>Options of LightGCN (defaults from the paper).</summary>
     internal sealed record Options(int Dim, int Layers, double LearningRate, double L2, int Batch, int Epochs, int Seed, int Negatives,
-        double ValidationRatio, int EvalEvery, int Patience, string Device, string Init) : IKindOptions
+        double ValidationRatio, int EvalEvery, int Patience, string Device, string Init, string LearningRateDecay) : IKindOptions
     {
         public JsonObject ToJson() => new()
         {
@@ -37,7 +37,16 @@ internal sealed class LightGcnKind : IModelKind
             ["patience"] = Patience,
             ["device"] = Device,
             ["init"] = Init,
+            ["lr_decay"] = LearningRateDecay,
         };
+
+        /// <summary>
+        /// The learning rate of a 1-based epoch: <see cref="LearningRate"/> throughout, or with
+        /// <c>cosine</c> decay lr * (1 + cos(pi * (epoch - 1) / epochs)) / 2, from lr down towards 0 at the last epoch.
+        /// </summary>
+        public double LearningRateAt(int epoch) => LearningRateDecay == "cosine"
+            ? LearningRate * 0.5 * (1 + Math.Cos(Math.PI * (epoch - 1) / Epochs))
+            : LearningRate;
     }
 
     internal const string UserEmbeddings = "lgcn_users";
@@ -69,7 +78,8 @@ internal sealed class LightGcnKind : IModelKind
             EvalEvery: (int)reader.Integer("eval_every", 5, 1, 100_000),
             Patience: (int)reader.Integer("patience", 5, 1, 100_000),
             Device: reader.Choice("device", "auto", "auto", "cpu", "cuda", "opencl"),
-            Init: reader.Choice("init", "spectral", "spectral", "random"));
+            Init: reader.Choice("init", "spectral", "spectral", "random"),
+            LearningRateDecay: reader.Choice("lr_decay", "none", "none", "cosine"));
         if (options.Device is "cuda" or "opencl") throw Errors.DeviceUnavailable("rec_train", options.Device);
         return options;
     }
@@ -129,7 +139,7 @@ internal sealed class LightGcnKind : IModelKind
         for (var epoch = 1; epoch <= options.Epochs; epoch++)
         {
             var current = epoch;
-            loss = trainer.Epoch(options.Batch, options.Negatives, options.LearningRate, options.L2, (done, total) =>
+            loss = trainer.Epoch(options.Batch, options.Negatives, options.LearningRateAt(epoch), options.L2, (done, total) =>
             {
                 if (lastReport.Elapsed < ReportInterval) return;
                 context.Report("training", current - 1, options.Epochs, $"epoch {current}: batch {done} of {total}");

@@ -464,7 +464,7 @@ public sealed class LightGcnTests
     [TestMethod]
     [TestCategory("RealData")]
     [TestCategory("fn:rec_train")]
-    public void LightGcnOnGowallaBeatsPopularityWithASmallBudget()
+    public void LightGcnOnGowallaPassesTheSpectralStartWithASmallBudget()
     {
         var folder = Path.GetFullPath(Path.Combine(CatalogTests.RepositoryRoot(), "..", "shared", "data", "lightgcn", "gowalla"));
         if (!Directory.Exists(folder)) Assert.Inconclusive($"real data not present: {folder}");
@@ -493,16 +493,17 @@ public sealed class LightGcnTests
             transaction.Commit();
         }
         var loaded = clock.Elapsed;
-        db.Scalar("SELECT rec_train('gowalla', json_object('model', 'lightgcn', 'source', 'SELECT user_id, item_id FROM train', 'batch', 32768, 'lr', 0.01, 'epochs', 3))");
+        db.Scalar("SELECT rec_train('gowalla', json_object('model', 'lightgcn', 'source', 'SELECT user_id, item_id FROM train', 'batch', 131072, 'lr', 0.05, 'epochs', 10))");
         var trained = clock.Elapsed;
         var report = JsonDocument.Parse((string)db.Scalar("SELECT rec_evaluate('gowalla', json_object('test', 'SELECT user_id, item_id FROM test', 'k', 20))")!).RootElement;
         var evaluated = clock.Elapsed;
         var metrics = report.GetProperty("metrics");
         var trainMetrics = (string)db.Scalar("SELECT metrics FROM rec_models WHERE name = 'gowalla'")!;
         var recall = metrics.GetProperty("recall@20").GetDouble();
-        Console.WriteLine($"Gowalla lightgcn (dim 64, layers 3, batch 32768, lr 0.01, 3 epochs): recall@20 {recall:F4}, ndcg@20 {metrics.GetProperty("ndcg@20")} (popular 0.0416; paper 0.1830)");
+        Console.WriteLine($"Gowalla lightgcn (dim 64, layers 3, spectral init, batch 131072, lr 0.05, 10 epochs): recall@20 {recall:F4}, ndcg@20 {metrics.GetProperty("ndcg@20")} (popular 0.0416; paper 0.1830)");
         Console.WriteLine($"  training metrics {trainMetrics}");
         Console.WriteLine($"  load {loaded.TotalSeconds:F1} s, train {(trained - loaded).TotalSeconds:F1} s, evaluate {(evaluated - trained).TotalSeconds:F1} s");
-        Assert.IsGreaterThan(0.0416, recall);
+        // Popularity reaches 0.0416 and the spectral start alone 0.119; ten large-batch epochs reach about 0.145.
+        Assert.IsGreaterThan(0.14, recall);
     }
 }

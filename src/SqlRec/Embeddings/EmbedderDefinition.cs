@@ -53,7 +53,7 @@ internal sealed record HashDefinition(int Dimension, int WordNgrams, int MinChar
     : EmbedderDefinition
 {
     /// <summary>The built-in <c>hash</c> embedder's options.</summary>
-    public static readonly HashDefinition Default = new(256, 2, 3, 5, true, true);
+    public static readonly HashDefinition Default = new(512, 2, 3, 5, true, true);
 
     /// <inheritdoc />
     public override string Kind => "hash";

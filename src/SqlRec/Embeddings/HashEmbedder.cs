@@ -17,8 +17,9 @@ namespace SqlRec.Embeddings;
 /// vectors are the same on every platform and in every version that keeps these rules:
 /// every token (weight 1); every run of 2 .. <c>word_ngrams</c> consecutive tokens (weight 1);
 /// the character n-grams of lengths <c>min_char_ngram</c> .. <c>max_char_ngram</c> of each token
-/// wrapped as <c>&lt;token&gt;</c>, weighted 1 / their number, so that each token's n-grams add up
-/// to 1 whatever its length.
+/// wrapped as <c>&lt;token&gt;</c>, each weighted 1 / sqrt(their number), so that a token's n-grams
+/// together weigh as much as the token itself (their part of the vector has unit length) whatever
+/// its length: "twelfth" and "twelve" share half their weight through the n-grams they share.
 /// </remarks>
 internal sealed class HashEmbedder(HashDefinition definition) : Embedder
 {
@@ -91,7 +92,7 @@ internal sealed class HashEmbedder(HashDefinition definition) : Embedder
             Add(vector, Hash(Seed(GramKind), wrapped), 1);
             return;
         }
-        var weight = 1.0 / count;
+        var weight = 1.0 / Math.Sqrt(count);
         for (var length = min; length <= definition.MaxCharNgram; length++)
         {
             for (var start = 0; start + length <= wrapped.Length; start++) Add(vector, Hash(Seed(GramKind), wrapped.Slice(start, length)), weight);

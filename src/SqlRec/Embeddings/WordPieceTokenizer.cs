@@ -200,5 +200,28 @@ internal sealed class WordPieceTokenizer
     }
 
     private IReadOnlyList<int> Tokenize(string text) =>
-        _tokenizer.EncodeToIds(AccentFolding.Normalize(text, Lowercase, StripAccents), addSpecialTokens: false);
+        _tokenizer.EncodeToIds(AccentFolding.Normalize(CleanText(text), Lowercase, StripAccents), addSpecialTokens: false);
+
+    /// <summary>
+    /// BERT's text cleaning: NUL, U+FFFD and control or format characters are removed, and every
+    /// whitespace character (tab, newline and the Zs category included) becomes a space. Done here
+    /// because Microsoft.ML.Tokenizers drops tabs and newlines instead, gluing the words around them.
+    /// </summary>
+    internal static string CleanText(string text)
+    {
+        var clean = true;
+        foreach (var c in text)
+        {
+            if (c < 0x20 || c >= 0x7F) { clean = false; break; }
+        }
+        if (clean) return text;
+        var builder = new StringBuilder(text.Length);
+        foreach (var c in text)
+        {
+            if (c is '\t' or '\n' or '\r' || char.GetUnicodeCategory(c) == System.Globalization.UnicodeCategory.SpaceSeparator) builder.Append(' ');
+            else if (c == 0 || c == '\uFFFD' || char.GetUnicodeCategory(c) is System.Globalization.UnicodeCategory.Control or System.Globalization.UnicodeCategory.Format) continue;
+            else builder.Append(c);
+        }
+        return builder.ToString();
+    }
 }

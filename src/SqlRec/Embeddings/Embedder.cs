@@ -12,6 +12,9 @@ internal abstract class Embedder
     /// <summary>The validated options this embedder was built from.</summary>
     public abstract EmbedderDefinition Definition { get; }
 
+    /// <summary>The process cache's entry for this instance (see <see cref="EmbedderCache"/>), or null.</summary>
+    internal object? CacheEntry { get; set; }
+
     /// <summary>Length of every vector.</summary>
     public abstract int Dimension { get; }
 

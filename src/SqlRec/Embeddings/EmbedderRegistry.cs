@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
 using SqlRec.Native;
 using SqlRec.Store;
@@ -52,12 +53,27 @@ internal static class EmbedderRegistry
         return names;
     }
 
-    /// <summary>The embedder called <paramref name="name"/>, loaded once per process.</summary>
+    /// <summary>The last embedder this connection resolved, valid while the database has not changed.</summary>
+    private sealed record Resolved(string Name, (uint, long) Stamp, Row Row, Embedder Embedder);
+
+    private static readonly ConditionalWeakTable<SqlRecSession, Resolved> LastResolved = new();
+
+    /// <summary>
+    /// The embedder called <paramref name="name"/>, loaded once per process. A connection that
+    /// asks for the same embedder again while the database is unchanged (no row written by it, no
+    /// commit by another) skips reading the registry, which keeps <c>rec_embed</c>'s cost per call
+    /// down to the model's.
+    /// </summary>
     public static Embedder Resolve(SqlRecSession session, string function, string name)
     {
         if (name == HashEmbedder.BuiltInName) return HashEmbedder.BuiltIn;
+        var stamp = Sqlite3.ChangeStamp(session.Handle);
+        if (LastResolved.TryGetValue(session, out var last) && last.Name == name && last.Stamp == stamp)
+            return EmbedderCache.Get(function, last.Row, BaseFolder(session), last.Embedder);
         var row = Find(session.Handle, name) ?? throw Errors.UnknownEmbedder(function, name, Names(session.Handle));
-        return EmbedderCache.Get(function, row, BaseFolder(session));
+        var embedder = EmbedderCache.Get(function, row, BaseFolder(session));
+        LastResolved.AddOrUpdate(session, new Resolved(name, stamp, row, embedder));
+        return embedder;
     }
 
     /// <summary>
@@ -112,11 +128,19 @@ internal static class EmbedderCache
     /// <summary>How long a loaded embedder is used before its files are looked at again (tests shorten it).</summary>
     internal static TimeSpan RecheckInterval = TimeSpan.FromSeconds(2);
 
-    private sealed class Entry(Embedder embedder, string stamp)
+    private sealed class Entry
     {
-        public Embedder Embedder { get; } = embedder;
-        public string Stamp { get; } = stamp;
+        public Entry(Embedder embedder, string stamp)
+        {
+            Embedder = embedder;
+            Stamp = stamp;
+            embedder.CacheEntry = this;
+        }
+
+        public Embedder Embedder { get; }
+        public string Stamp { get; }
         public long CheckedAt = Stopwatch.GetTimestamp();
+        public bool Live = true;
     }
 
     private static readonly ConcurrentDictionary<string, Entry> Entries = new(StringComparer.Ordinal);
@@ -124,9 +148,15 @@ internal static class EmbedderCache
 
     private static string Key(EmbedderRegistry.Row row, string baseFolder) => baseFolder + "\n" + row.Options;
 
-    /// <summary>The loaded embedder for a registry row; loads it on first use or when its files changed.</summary>
-    public static Embedder Get(string function, EmbedderRegistry.Row row, string baseFolder)
+    /// <summary>
+    /// The loaded embedder for a registry row; loads it on first use or when its files changed.
+    /// <paramref name="known"/> is the instance the caller had for this row: while it is still the
+    /// cached one and not due for a look at its files, it is returned without building the key.
+    /// </summary>
+    public static Embedder Get(string function, EmbedderRegistry.Row row, string baseFolder, Embedder? known = null)
     {
+        if (known is not null && known.CacheEntry is Entry current && Stopwatch.GetElapsedTime(current.CheckedAt) < RecheckInterval && current.Live)
+            return Check(function, row, known);
         var key = Key(row, baseFolder);
         if (Entries.TryGetValue(key, out var entry))
         {
@@ -145,6 +175,7 @@ internal static class EmbedderCache
             try { definition = EmbedderDefinition.Parse(function, row.Options, baseFolder); }
             catch (SqlRecException e) { throw Errors.EmbedderRowInvalid(function, row.Name, e.Message[(function.Length + 4)..].TrimEnd('.')); }
             var embedder = Load(function, row.Name, definition, baseFolder);
+            if (entry is not null) entry.Live = false;
             Entries[key] = new Entry(embedder, Stamp(row.Options, baseFolder));
             return Check(function, row, embedder);
         }
@@ -159,8 +190,12 @@ internal static class EmbedderCache
     };
 
     /// <summary>Remembers an embedder that registration has just loaded, so the first call does not load it again.</summary>
-    public static void Put(EmbedderRegistry.Row row, string baseFolder, Embedder embedder) =>
+    public static void Put(EmbedderRegistry.Row row, string baseFolder, Embedder embedder)
+    {
+        if (embedder.CacheEntry is Entry { Live: true }) return;
+        if (Entries.TryGetValue(Key(row, baseFolder), out var old)) old.Live = false;
         Entries[Key(row, baseFolder)] = new Entry(embedder, Stamp(row.Options, baseFolder));
+    }
 
     private static Embedder Check(string function, EmbedderRegistry.Row row, Embedder embedder) =>
         embedder.Dimension == row.Dimension ? embedder : throw Errors.EmbedderDimensionChanged(function, row.Name, row.Dimension, embedder.Dimension);
@@ -180,5 +215,9 @@ internal static class EmbedderCache
     }
 
     /// <summary>Forgets every loaded embedder (tests).</summary>
-    public static void Clear() => Entries.Clear();
+    public static void Clear()
+    {
+        foreach (var entry in Entries.Values) entry.Live = false;
+        Entries.Clear();
+    }
 }

@@ -67,3 +67,15 @@ CREATE TABLE IF NOT EXISTS rec_arrays(
   PRIMARY KEY (model, version, name, part),
   FOREIGN KEY (model, version) REFERENCES rec_model_versions(model, version) ON DELETE CASCADE
 ) STRICT;
+
+-- Embedders registered with rec_register_embedder (the built-in 'hash' is not stored). options
+-- holds every option with its default filled in, as JSON; relative paths in it are taken from the
+-- database file's folder. dimension is the length of the vectors the embedder makes, checked
+-- again whenever a process loads the model.
+CREATE TABLE IF NOT EXISTS rec_embedders(
+  name       TEXT PRIMARY KEY,
+  kind       TEXT NOT NULL CHECK (kind IN ('onnx', 'hash')),
+  options    TEXT NOT NULL,
+  dimension  INTEGER NOT NULL CHECK (dimension > 0),
+  created_at TEXT NOT NULL
+) STRICT;

@@ -31,6 +31,8 @@ internal static partial class CliApp
             EvalCommand.Create(context),
             RecommendCommand.Create(context),
             SqlCommand.Create(context),
+            EmbedCommand.Create(context),
+            EmbedCommand.CreateEmbedder(context),
         };
         var parsed = root.Parse(args);
         // Help and parse errors are written by System.CommandLine itself; point it at the same

@@ -75,6 +75,10 @@ internal static class CliErrors
         new("--test and --split exclude each other; pass --test to evaluate the trained model on your held-out pairs, "
             + "or --split to hold out part of its source and retrain in memory.");
 
+    /// <summary>A name that must be a plain SQL identifier (letters, digits, underscores) is not one.</summary>
+    public static CliException NotAPlainName(string option, string value) =>
+        new($"{option} must be a plain name of letters, digits and underscores (sqlite-vec takes no quoted column names), got '{value}'.");
+
     /// <summary>A <c>-k</c> value that is not an integer or a comma-separated list of integers.</summary>
     public static CliException CutoffNotInteger(string part, string value) =>
         new($"-k expects integers, e.g. -k 10 -k 20 or -k 10,20; got '{part}' in '{value}'.");

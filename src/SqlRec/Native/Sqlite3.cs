@@ -93,6 +93,23 @@ internal static unsafe partial class Sqlite3
     [LibraryImport(Library)] public static partial int sqlite3_get_autocommit(nint db);
     [LibraryImport(Library)] public static partial int sqlite3_is_interrupted(nint db);
 
+    // Change detection without a statement (the embedder registry's per-connection cache).
+    public const int SQLITE_FCNTL_DATA_VERSION = 35;
+    [LibraryImport(Library)] public static partial int sqlite3_file_control(nint db, byte* databaseName, int op, void* argument);
+    [LibraryImport(Library)] public static partial long sqlite3_total_changes64(nint db);
+
+    /// <summary>
+    /// A number that changes whenever the main database changes, by this connection (each row
+    /// changed, even inside an open transaction) or by any other (each commit).
+    /// </summary>
+    public static (uint DataVersion, long Changes) ChangeStamp(nint db)
+    {
+        uint version = 0;
+        ReadOnlySpan<byte> main = "main\0"u8;
+        fixed (byte* name = main) sqlite3_file_control(db, name, SQLITE_FCNTL_DATA_VERSION, &version);
+        return (version, sqlite3_total_changes64(db));
+    }
+
     [LibraryImport(Library)] public static partial void* sqlite3_malloc(int size);
     [LibraryImport(Library)] public static partial void sqlite3_free(void* pointer);
 

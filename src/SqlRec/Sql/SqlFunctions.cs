@@ -1,4 +1,5 @@
 using System.Text;
+using SqlRec.Embeddings;
 using SqlRec.Evaluation;
 using SqlRec.Models;
 using SqlRec.Serving;
@@ -26,10 +27,18 @@ internal static class SqlFunctions
         new("rec_drop", 1, FunctionFlags.DirectOnly, Drop),
         new("rec_evaluate", 2, FunctionFlags.DirectOnly, Evaluate),
         new("rec_version", 0, FunctionFlags.Deterministic | FunctionFlags.Innocuous, (_, _) => Version),
+        // ---- text embeddings (issue 5) ----
+        // rec_embed is DIRECTONLY although it writes nothing: it runs a model named by a database row
+        // (a file path), so a hostile schema must not run it from a view or trigger; and it is not
+        // DETERMINISTIC because re-registering an embedder changes its vectors, which would corrupt
+        // an index on an expression or a generated column built from it.
+        new("rec_register_embedder", 2, FunctionFlags.DirectOnly, EmbedFunctions.Register),
+        new("rec_drop_embedder", 1, FunctionFlags.DirectOnly, EmbedFunctions.Drop),
+        new("rec_embed", 2, FunctionFlags.DirectOnly, EmbedFunctions.Embed),
     ];
 
     /// <summary>Table-valued functions (eponymous virtual tables).</summary>
-    public static readonly TableFunction[] Tables = [new RecommendTable()];
+    public static readonly TableFunction[] Tables = [new RecommendTable(), new EmbedFunctions.EmbedEachTable()];
 
     // ---- recommend -------------------------------------------------------------------------
 

@@ -51,6 +51,14 @@ internal abstract class TableFunction
     /// <summary>Computes all rows for one set of arguments (absent parameters read as NULL).</summary>
     public abstract IReadOnlyList<object?[]> Run(SqlRecSession session, SqlArgs args);
 
+    /// <summary>
+    /// The rows for one set of arguments, produced one at a time as SQLite asks for them. The
+    /// default serves what <see cref="Run"/> returns; a function with too many rows to hold
+    /// (<c>rec_embed_each</c> over a whole catalogue) streams them instead. Arguments must be read
+    /// before this returns; the enumerator is disposed when the cursor closes or is filtered again.
+    /// </summary>
+    public virtual IEnumerator<object?[]> Open(SqlRecSession session, SqlArgs args) => Run(session, args).GetEnumerator();
+
     internal string Declaration =>
         $"CREATE TABLE x({string.Join(", ", Columns.Concat(Parameters.Select(p => $"\"{p}\" HIDDEN")))})";
 }
@@ -68,9 +76,20 @@ internal static unsafe class SqlSurface
 
     private sealed class Cursor
     {
-        public IReadOnlyList<object?[]> Rows = [];
+        public IEnumerator<object?[]>? Rows;
+        public object?[]? Current;
         public object?[] Arguments = [];
-        public int Position;
+        public long Position;
+
+        /// <summary>Moves to the next row; <see cref="Current"/> is null at the end.</summary>
+        public void Advance() => Current = Rows!.MoveNext() ? Rows.Current : null;
+
+        public void Release()
+        {
+            Rows?.Dispose();
+            Rows = null;
+            Current = null;
+        }
     }
 
     private static readonly SqliteModule* Module = CreateModule();
@@ -299,8 +318,13 @@ internal static unsafe class SqlSurface
     {
         try
         {
-            GCHandle.FromIntPtr(cursor->managedHandle).Free();
-            NativeMemory.Free(cursor);
+            var handle = GCHandle.FromIntPtr(cursor->managedHandle);
+            try { ((Cursor)handle.Target!).Release(); }
+            finally
+            {
+                handle.Free();
+                NativeMemory.Free(cursor);
+            }
             return Sqlite3.SQLITE_OK;
         }
         catch { return Sqlite3.SQLITE_ERROR; }
@@ -330,10 +354,12 @@ internal static unsafe class SqlSurface
                     throw Errors.TableArgumentMissing(function.Name, function.Parameters[parameter], function.Usage);
             }
             var args = new SqlArgs(values);
+            state.Release();
             state.Arguments = new object?[parameterCount];
             for (var parameter = 0; parameter < parameterCount; parameter++) state.Arguments[parameter] = args.Value(parameter);
-            state.Rows = function.Run(binding.Session, args);
+            state.Rows = function.Open(binding.Session, args);
             state.Position = 0;
+            state.Advance();
             return Sqlite3.SQLITE_OK;
         }
         catch (OutOfMemoryException)
@@ -350,12 +376,25 @@ internal static unsafe class SqlSurface
     [UnmanagedCallersOnly]
     private static int Next(NativeCursor* cursor)
     {
+        TableBinding? binding = null;
         try
         {
-            CursorOf(cursor).Position++;
+            binding = TableOf(cursor->pVtab);
+            var state = CursorOf(cursor);
+            state.Position++;
+            state.Advance();
             return Sqlite3.SQLITE_OK;
         }
-        catch { return Sqlite3.SQLITE_ERROR; }
+        catch (OutOfMemoryException)
+        {
+            return Sqlite3.SQLITE_NOMEM;
+        }
+        catch (Exception exception)
+        {
+            // A streaming function fails part way (a bad row, an interrupt): the statement ends with its message.
+            try { SetError(cursor->pVtab, ErrorText(binding?.Function.Name ?? "sqlrec", exception)); } catch { /* nothing may escape */ }
+            return Sqlite3.SQLITE_ERROR;
+        }
     }
 
     [UnmanagedCallersOnly]
@@ -363,8 +402,7 @@ internal static unsafe class SqlSurface
     {
         try
         {
-            var state = CursorOf(cursor);
-            return state.Position >= state.Rows.Count ? 1 : 0;
+            return CursorOf(cursor).Current is null ? 1 : 0;
         }
         catch { return 1; }
     }
@@ -375,7 +413,7 @@ internal static unsafe class SqlSurface
         try
         {
             var state = CursorOf(cursor);
-            var row = state.Rows[state.Position];
+            var row = state.Current!;
             SetResult(context, column < row.Length ? row[column] : state.Arguments[column - row.Length]);
             return Sqlite3.SQLITE_OK;
         }

@@ -1,0 +1,109 @@
+using Microsoft.Data.Sqlite;
+using Spectre.Console;
+using SqlRec.Cli;
+using SqlRec.Tests.Onnx;
+
+namespace SqlRec.Tests;
+
+/// <summary><c>sqlrec embedder register|list|drop</c> and <c>sqlrec embed</c>, run in-process.</summary>
+[TestClass]
+public sealed class EmbedCliTests
+{
+    private string _folder = null!;
+
+    [TestInitialize]
+    public void CreateFolder() => _folder = Directory.CreateTempSubdirectory("sqlrec-embed-cli-").FullName;
+
+    [TestCleanup]
+    public void DeleteFolder()
+    {
+        try { Directory.Delete(_folder, recursive: true); } catch (IOException) { }
+    }
+
+    private static (int Code, string Output) Run(params string[] args)
+    {
+        var writer = new StringWriter();
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(writer),
+            Ansi = AnsiSupport.No,
+            ColorSystem = ColorSystemSupport.NoColors,
+            Interactive = InteractionSupport.No,
+        });
+        console.Profile.Width = 400;
+        return (CliApp.Run(args, console), writer.ToString());
+    }
+
+    private string Catalogue()
+    {
+        var path = Path.Combine(_folder, "books.db");
+        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
+        connection.Open();
+        TestDb.Rows(connection, "CREATE TABLE books(id INTEGER PRIMARY KEY, title TEXT)");
+        TestDb.Rows(connection, "INSERT INTO books(title) VALUES ('The Dark Ocean'), ('A Dragon of Fire'), ('Recipes for Bread'), ('The Mystery Ship'), ('Stars and Ships')");
+        return path;
+    }
+
+    private static long Count(string db, string sql)
+    {
+        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = db, Pooling = false }.ToString());
+        connection.Open();
+        return (long)TestDb.Scalar(connection, sql)!;
+    }
+
+    [TestMethod]
+    public void RegisterListEmbedAndDrop()
+    {
+        var db = Catalogue();
+        // A model in the database's folder, registered by a relative path.
+        var vocabulary = BertFixture.SmallVocabulary();
+        new BertFixture(BertFixture.Config.Small(vocabulary.Count)).Write(Path.Combine(_folder, "models"), vocabulary);
+        var register = Run("embedder", "register", db, "small", "--model", "models/model.onnx", "--option", "max_length=64", "--option", "batch_size=2");
+        Assert.AreEqual(0, register.Code, register.Output);
+        StringAssert.Contains(register.Output, "registered embedder 'small': onnx, 32 dimensions");
+        StringAssert.Contains(register.Output, "last_hidden_state");
+        Assert.AreEqual(0, Run("embedder", "register", db, "h16", "--kind", "hash", "--option", "dim=16").Code);
+
+        var list = Run("embedder", "list", db);
+        Assert.AreEqual(0, list.Code, list.Output);
+        foreach (var expected in new[] { "hash", "h16", "small", "models/model.onnx" }) StringAssert.Contains(list.Output, expected);
+
+        var embed = Run("embed", db, "small", "--query", "SELECT id, title FROM books", "--table", "book_vecs");
+        Assert.AreEqual(0, embed.Code, embed.Output);
+        StringAssert.Contains(embed.Output, "embedded 5 rows with 'small' into book_vecs (32 dimensions)");
+        using (var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = db, Pooling = false }.ToString()))
+        {
+            connection.Open();
+            connection.UseSqlRec();
+            Assert.AreEqual(4L, TestDb.Scalar(connection, "SELECT rowid FROM book_vecs WHERE embedding MATCH rec_embed('small', 'The Mystery Ship') AND k = 1"));
+        }
+
+        var drop = Run("embedder", "drop", db, "h16");
+        Assert.AreEqual(0, drop.Code, drop.Output);
+        StringAssert.Contains(drop.Output, "dropped embedder 'h16'");
+        Assert.DoesNotContain("h16", Run("embedder", "list", db).Output);
+    }
+
+    [TestMethod]
+    public void ErrorsAreSqlRecsMessages()
+    {
+        var db = Catalogue();
+        var unknown = Run("embed", db, "nope", "--query", "SELECT id, title FROM books", "--table", "v");
+        Assert.AreEqual(1, unknown.Code);
+        StringAssert.Contains(unknown.Output, "error: " + Errors.UnknownEmbedder("rec_embed", "nope", ["hash"]).Message);
+        var badQuery = Run("embed", db, "hash", "--query", "SELECT title FROM books", "--table", "v");
+        Assert.AreEqual(1, badQuery.Code);
+        StringAssert.Contains(badQuery.Output, "error: " + Errors.EmbedQueryColumns("rec_embed_each", 1).Message);
+        Assert.AreEqual(0L, Count(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'v'"), "a failed embed leaves no table behind");
+        var badColumn = Run("embed", db, "hash", "--query", "SELECT id, title FROM books", "--table", "v", "--column", "my vec");
+        Assert.AreEqual(1, badColumn.Code);
+        StringAssert.Contains(badColumn.Output, "error: " + SqlRec.Cli.CliErrors.NotAPlainName("--column", "my vec").Message);
+        var missing = Path.Combine(_folder, "none.onnx");
+        var register = Run("embedder", "register", db, "m", "--model", missing, "--tokenizer", missing);
+        Assert.AreEqual(1, register.Code);
+        StringAssert.Contains(register.Output, "error: " + Errors.EmbedderFileMissing("rec_register_embedder", "tokenizer", missing).Message);
+        var twice = Run("embedder", "register", db, "m", "--kind", "hash", "--options", "{\"kind\": \"hash\"}");
+        Assert.AreEqual(1, twice.Code);
+        StringAssert.Contains(twice.Output, "error: " + SqlRec.Cli.CliErrors.OptionGivenTwice("kind", "--kind").Message);
+    }
+}

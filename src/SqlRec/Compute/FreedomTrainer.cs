@@ -541,45 +541,62 @@ internal static class Kernels
         TensorPrimitives.MultiplyAdd(user, -g, negativeGrad, negativeGrad);
     }
 
-    /// <summary><c>output[r] = features[rows[r]] W + b</c> for each listed row (features items x width, W width x dim).</summary>
-    public static void ProjectRows(float[] features, int width, int[] rows, float[] projection, float[] bias, int dim, float[] output)
+    /// <summary>
+    /// <c>c = a b^T</c> (overwriting c) for row-major a (aRows x k) and b (bRows x k): the blocked
+    /// kernel of <see cref="DenseMath.MultiplyTransposedAdd"/> on blocks of a's rows in parallel.
+    /// </summary>
+    public static void MultiplyTransposed(float[] a, int aRows, float[] b, int bRows, int k, float[] c)
     {
-        Parallel.For(0, rows.Length, Parallelism.Options, r =>
+        const int Block = 16;
+        Parallel.For(0, (aRows + Block - 1) / Block, Parallelism.Options, block =>
         {
-            var target = output.AsSpan(r * dim, dim);
-            bias.AsSpan().CopyTo(target);
-            var x = features.AsSpan(rows[r] * width, width);
-            for (var a = 0; a < width; a++)
-            {
-                if (x[a] != 0) TensorPrimitives.MultiplyAdd(projection.AsSpan(a * dim, dim), x[a], target, target);
-            }
+            var first = block * Block;
+            var count = Math.Min(Block, aRows - first);
+            var target = c.AsSpan(first * bRows, count * bRows);
+            target.Clear();
+            DenseMath.MultiplyTransposedAdd(a.AsSpan(first * k, count * k), count, b.AsSpan(0, bRows * k), bRows, k, target);
         });
     }
 
+    /// <summary>The transpose of a row-major rows x columns block, into <paramref name="output"/> (columns x <paramref name="stride"/>, zero-padded).</summary>
+    public static void Transpose(ReadOnlySpan<float> input, int rows, int columns, Span<float> output, int stride)
+    {
+        output[..(columns * stride)].Clear();
+        for (var r = 0; r < rows; r++)
+            for (var c = 0; c < columns; c++) output[c * stride + r] = input[r * columns + c];
+    }
+
+    /// <summary><c>output[r] = features[rows[r]] W + b</c> for each listed row (features items x width, W width x dim).</summary>
+    public static void ProjectRows(float[] features, int width, int[] rows, float[] projection, float[] bias, int dim, float[] output)
+    {
+        var gathered = new float[rows.Length * width];
+        for (var r = 0; r < rows.Length; r++) features.AsSpan(rows[r] * width, width).CopyTo(gathered.AsSpan(r * width, width));
+        var transposed = new float[dim * width];
+        Transpose(projection, width, dim, transposed, width);
+        MultiplyTransposed(gathered, rows.Length, transposed, dim, width, output);
+        for (var r = 0; r < rows.Length; r++)
+        {
+            var target = output.AsSpan(r * dim, dim);
+            TensorPrimitives.Add(target, bias, target);
+        }
+    }
+
     /// <summary>
-    /// dW = sum_r features[rows[r]]^T rowGrad[r] and db = sum_r rowGrad[r] (overwriting both). Rows
-    /// of W run in parallel blocks, each summing the rows in their listed order.
+    /// dW = sum_r features[rows[r]]^T rowGrad[r] and db = sum_r rowGrad[r] (overwriting both), as one
+    /// blocked product of the transposed blocks (rows padded to a multiple of 8 with zeros).
     /// </summary>
     public static void ProjectionGradient(float[] features, int width, int[] rows, float[] rowGrad, int dim, float[] projectionGrad, float[] biasGrad)
     {
-        const int Block = 16;
-        Parallel.For(0, (width + Block - 1) / Block, Parallelism.Options, block =>
+        var stride = (rows.Length + 7) / 8 * 8;
+        var featuresT = new float[width * stride];
+        for (var r = 0; r < rows.Length; r++)
         {
-            var a0 = block * Block;
-            var a1 = Math.Min(width, a0 + Block);
-            projectionGrad.AsSpan(a0 * dim, (a1 - a0) * dim).Clear();
-            for (var r = 0; r < rows.Length; r++)
-            {
-                var x = features.AsSpan(rows[r] * width, width);
-                var g = rowGrad.AsSpan(r * dim, dim);
-                for (var a = a0; a < a1; a++)
-                {
-                    if (x[a] == 0) continue;
-                    var target = projectionGrad.AsSpan(a * dim, dim);
-                    TensorPrimitives.MultiplyAdd(g, x[a], target, target);
-                }
-            }
-        });
+            var x = features.AsSpan(rows[r] * width, width);
+            for (var a = 0; a < width; a++) featuresT[a * stride + r] = x[a];
+        }
+        var gradT = new float[dim * stride];
+        Transpose(rowGrad.AsSpan(0, rows.Length * dim), rows.Length, dim, gradT, stride);
+        MultiplyTransposed(featuresT, width, gradT, dim, stride, projectionGrad);
         Array.Clear(biasGrad);
         for (var r = 0; r < rows.Length; r++) TensorPrimitives.Add(biasGrad, rowGrad.AsSpan(r * dim, dim), biasGrad);
     }
@@ -587,13 +604,12 @@ internal static class Kernels
     /// <summary>dX[rows[r]] = rowGrad[r] W^T for the listed rows that have features (others keep zero gradient).</summary>
     public static void FeatureGradient(float[] projection, int width, int[] rows, bool[] has, float[] rowGrad, int dim, float[] featureGrad)
     {
-        Parallel.For(0, rows.Length, Parallelism.Options, r =>
+        var product = new float[rows.Length * width];
+        MultiplyTransposed(rowGrad, rows.Length, projection, width, dim, product);
+        for (var r = 0; r < rows.Length; r++)
         {
-            if (!has[rows[r]]) return;
-            var g = rowGrad.AsSpan(r * dim, dim);
-            var target = featureGrad.AsSpan(rows[r] * width, width);
-            for (var a = 0; a < width; a++) target[a] = TensorPrimitives.Dot(projection.AsSpan(a * dim, dim), g);
-        });
+            if (has[rows[r]]) product.AsSpan(r * width, width).CopyTo(featureGrad.AsSpan(rows[r] * width, width));
+        }
     }
 
     /// <summary>target[row] += scale * source[row] for one row of width <paramref name="dim"/>.</summary>

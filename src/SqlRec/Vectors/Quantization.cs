@@ -124,10 +124,10 @@ internal sealed class Int8Codes
 }
 
 /// <summary>
-/// One bit per dimension: whether the vector lies above the set's mean in that dimension. The
-/// Hamming distance between a query's bits and a vector's approximates the angle between the two
-/// (centred) vectors, at 1/32 of the bytes of float32; it only picks a shortlist, which is then
-/// re-scored exactly.
+/// One bit per dimension: the sign of the vector, for unit vectors (cosine) taken against the
+/// set's mean so the bits split evenly (embeddings share a common direction). The Hamming distance
+/// h between a query's bits and a vector's estimates the angle between them as pi h / d, at 1/32
+/// of the bytes of float32; it only picks a shortlist, which is then re-scored exactly.
 /// </summary>
 internal sealed class BitCodes
 {
@@ -144,7 +144,7 @@ internal sealed class BitCodes
     /// <summary>The bits, <see cref="Words"/> per vector.</summary>
     public ulong[] Bits { get; }
 
-    /// <summary>The per-dimension mean the bits are taken against.</summary>
+    /// <summary>The per-dimension mean the bits are taken against (zeros for raw vectors).</summary>
     public float[] Mean { get; }
 
     /// <summary>Encodes the set's raw or unit vectors.</summary>
@@ -158,7 +158,7 @@ internal sealed class BitCodes
             set.CopyPrepared(i, normalized, row);
             for (var j = 0; j < d; j++) sum[j] += row[j];
         }
-        var mean = Array.ConvertAll(sum, s => (float)(s / Math.Max(1, n)));
+        var mean = normalized ? Array.ConvertAll(sum, s => (float)(s / Math.Max(1, n))) : new float[d];
         var words = (d + 63) / 64;
         var bits = new ulong[(long)n * words];
         for (var i = 0; i < n; i++)

@@ -70,7 +70,7 @@ internal readonly record struct SearchHit(int Index, float Score, float Distance
 internal static class VectorSearch
 {
     /// <summary>Below this many multiply-adds a scan stays on one core.</summary>
-    private const long ParallelThreshold = 1_000_000;
+    private const long ParallelThreshold = 4_000_000;
 
     /// <summary>Searches; results best first, ties by row (= id order).</summary>
     public static SearchHit[] Search(VectorSet set, SearchRequest request, ItemFilter filter)
@@ -175,7 +175,11 @@ internal static class VectorSearch
         for (; i < to; i++) scores[i] = TensorPrimitives.Dot(query, data.Slice(i * d, d));
     }
 
-    /// <summary>First-pass scores from int8 codes (approximate inner products) or sign bits (minus the Hamming distance).</summary>
+    /// <summary>
+    /// First-pass scores in the ranking score's units: from int8 codes, approximate inner
+    /// products; from sign bits, minus the Hamming distance (cosine) or the inner product estimated
+    /// from the angle the Hamming distance implies (dot, l2).
+    /// </summary>
     private static void ScoreApproximate(VectorSet set, float[] query, VectorMetric metric, Quantization quantize, int[]? rows, float[] scores)
     {
         var normalized = metric == VectorMetric.Cosine;
@@ -203,7 +207,20 @@ internal static class VectorSearch
         {
             var bits = set.Bits(normalized);
             var q = bits.EncodeQuery(prepared);
-            score = r => scores[r] = -bits.Hamming(q, r);
+            if (normalized) score = r => scores[r] = -bits.Hamming(q, r);
+            else
+            {
+                // Signs alone lose the lengths that inner products and distances depend on: estimate
+                // q.x as |q| |x| cos(pi h / d) with the exact stored |x|.
+                var squared = set.SquaredNorms;
+                var queryNorm = MathF.Sqrt(TensorPrimitives.Dot(query, query));
+                var perBit = MathF.PI / set.Dimensions;
+                score = r =>
+                {
+                    var dot = queryNorm * MathF.Sqrt(squared[r]) * MathF.Cos(perBit * bits.Hamming(q, r));
+                    scores[r] = metric == VectorMetric.L2 ? 2 * dot - squared[r] : dot;
+                };
+            }
         }
         if (rows is not null)
         {

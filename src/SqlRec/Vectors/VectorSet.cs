@@ -95,7 +95,7 @@ internal sealed class VectorSet
     /// <summary>int8 codes of the raw (<paramref name="normalized"/> false) or unit vectors.</summary>
     public Int8Codes Int8(bool normalized) => _int8[normalized ? 1 : 0].Value;
 
-    /// <summary>Sign bits of the centred raw or unit vectors.</summary>
+    /// <summary>Sign bits of the raw or (centred) unit vectors.</summary>
     public BitCodes Bits(bool normalized) => _bits[normalized ? 1 : 0].Value;
 
     /// <summary>The vectors as they enter quantization: raw, or scaled to unit length.</summary>

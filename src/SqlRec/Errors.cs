@@ -354,6 +354,10 @@ public static class Errors
     public static SqlRecException PublishTooWide(string function, int dimensions, int maxDimensions) =>
         Fail(function, $"vec0 columns hold at most {maxDimensions} dimensions, and metric 'dot' needs one more than the vectors' {dimensions}; publish with metric 'cosine' or 'l2'.");
 
+    /// <summary>A published vec0 table could not be dropped (to be rewritten or removed).</summary>
+    public static SqlRecException Vec0DropFailed(string function, string table, string sqliteMessage) =>
+        Fail(function, $"dropping vec0 table '{table}' failed: {sqliteMessage}; SQLite cannot drop a table while another statement of this connection is reading, so call {function}() in a statement of its own (SELECT {function}(...) without FROM); nothing was changed.");
+
     /// <summary>A published model's new version has no vectors to keep its vec0 table in step.</summary>
     public static SqlRecException RepublishWithoutVectors(string function, string model, string table, string kind, string space) =>
         Fail(function, $"model '{model}' is published to vec0 table '{table}', but the new version (kind '{kind}') has no {space} vectors; run SELECT rec_unpublish('{model}') first, or train a kind with vectors.");

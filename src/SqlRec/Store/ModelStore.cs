@@ -327,7 +327,7 @@ internal sealed class ModelStore(nint db)
             var versions = (long)NativeDb.Scalar(db, "SELECT COUNT(*) FROM rec_model_versions WHERE model = ?1", model)!;
             DeleteVersionsBelow(model, long.MaxValue);
             NativeDb.Execute(db, "DELETE FROM rec_models WHERE name = ?1", model);
-            Vectors.Vec0Tables.Drop(db, model, "model");
+            Vectors.Vec0Tables.Drop(db, function, model, "model");
             NativeDb.Execute(db, "RELEASE sqlrec_drop");
             return versions;
         }

@@ -81,7 +81,7 @@ internal static partial class Vec0Tables
         if (!integerIds && set.Ids.Ids.Any(id => id.IsInteger)) throw Errors.PublishMixedIds(function, set.Source, set.Space);
         var key = set.Space + "_id";
         var distance = metric == VectorMetric.Cosine ? "cosine" : "l2";
-        NativeDb.Execute(db, $"DROP TABLE IF EXISTS {Quote(table)}");
+        DropTable(db, function, table);
         NativeDb.Execute(db, string.Create(CultureInfo.InvariantCulture,
             $"CREATE VIRTUAL TABLE {Quote(table)} USING vec0({key} {(integerIds ? "integer" : "text")} primary key, embedding float[{width}] distance_metric={distance})"));
         var bound = augmented && set.Space == "item" ? MathF.Sqrt(set.SquaredNorms.DefaultIfEmpty(0).Max()) : 0f;
@@ -104,11 +104,33 @@ internal static partial class Vec0Tables
             DateTimeOffset.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture));
     }
 
+    /// <summary>
+    /// Drops a table SqlRec published. SQLite refuses DROP TABLE while another statement of the
+    /// connection is reading (as when rec_publish is called in a SELECT with a FROM clause), and
+    /// sqlite-vec's vec0 does not survive a refused drop (its in-memory table is torn down before
+    /// its shadow tables fail to drop, and stays broken on this connection after the rollback). So
+    /// a scratch table is dropped first: if SQLite refuses that, the vec0 table is not touched.
+    /// </summary>
+    private static void DropTable(nint db, string function, string table)
+    {
+        if (NativeDb.Scalar(db, "SELECT 1 FROM main.sqlite_schema WHERE name = ?1", table) is null) return;
+        try
+        {
+            NativeDb.Execute(db, "CREATE TABLE main.sqlrec_drop_probe(x)");
+            NativeDb.Execute(db, "DROP TABLE main.sqlrec_drop_probe");
+        }
+        catch (SqliteCallException e)
+        {
+            throw Errors.Vec0DropFailed(function, table, e.Message);
+        }
+        NativeDb.Execute(db, $"DROP TABLE {Quote(table)}");
+    }
+
     /// <summary>Drops an owner's vec0 tables and their records; returns how many.</summary>
-    public static int Drop(nint db, string owner, string ownerType)
+    public static int Drop(nint db, string function, string owner, string ownerType)
     {
         var tables = Of(db, owner, ownerType);
-        foreach (var publication in tables) NativeDb.Execute(db, $"DROP TABLE IF EXISTS {Quote(publication.Table)}");
+        foreach (var publication in tables) DropTable(db, function, publication.Table);
         if (tables.Count > 0) NativeDb.Execute(db, "DELETE FROM rec_publications WHERE owner = ?1 AND owner_type = ?2", owner, ownerType);
         return tables.Count;
     }

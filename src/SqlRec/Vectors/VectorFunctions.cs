@@ -231,7 +231,7 @@ internal static class VectorFunctions
         var db = session.Handle;
         var ownerType = IsModel(db, name) ? "model" : Collections.Find(db, name) is not null ? "collection"
             : throw Errors.UnknownVectorSource(function, name, new ModelStore(db).ServingModelNames(), Collections.Names(db));
-        return (long)Savepoint.Run(db, "sqlrec_vec_unpublish", () => Vec0Tables.Drop(db, name, ownerType));
+        return (long)Savepoint.Run(db, "sqlrec_vec_unpublish", () => Vec0Tables.Drop(db, function, name, ownerType));
     }
 
     /// <summary>Deletes collection <paramref name="name"/> and its vec0 tables (rec_drop); false when it is not a collection.</summary>
@@ -240,7 +240,7 @@ internal static class VectorFunctions
         if (IsModel(db, name) || Collections.Find(db, name) is null) return false;
         Savepoint.Run(db, "sqlrec_vec_drop", () =>
         {
-            Vec0Tables.Drop(db, name, "collection");
+            Vec0Tables.Drop(db, "rec_drop", name, "collection");
             return Collections.Drop(db, name);
         });
         return true;

@@ -254,17 +254,9 @@ public static class Errors
 
     // ---- vectors ---------------------------------------------------------------------------
 
-    /// <summary>A vector BLOB whose length is not a whole number of float32 values.</summary>
-    public static SqlRecException VectorBlobLength(string function, string argument, int bytes) =>
-        Fail(function, $"'{argument}' must be a vector BLOB of little-endian float32 values (a multiple of 4 bytes), got a BLOB of {bytes} bytes.");
-
-    /// <summary>A vector holds NaN or an infinity.</summary>
-    public static SqlRecException VectorNotFinite(string function, string argument, int index, float value) =>
-        Fail(function, $"'{argument}' must hold finite numbers, but element {index} is {DescribeFloat(value)}.");
-
     /// <summary>A vector has another dimension than the one expected.</summary>
-    public static SqlRecException VectorDimensionMismatch(string function, string argument, int expected, int got) =>
-        Fail(function, $"'{argument}' must have {expected} dimensions, got {got}.");
+    public static SqlRecException VectorDimensionMismatch(string function, string what, int expected, int got) =>
+        Fail(function, $"dimension mismatch: {what} has {got} dimensions, {expected} expected.");
 
     private static string DescribeFloat(float value) =>
         float.IsNaN(value) ? "NaN" : float.IsPositiveInfinity(value) ? "+Infinity" : float.IsNegativeInfinity(value) ? "-Infinity" : value.ToString("R", CultureInfo.InvariantCulture);
@@ -390,4 +382,114 @@ public static class Errors
     /// <summary>A bulk embedding stopped because the caller interrupted it.</summary>
     public static SqlRecException EmbeddingInterrupted(string function, long rows) =>
         Fail(function, $"interrupted after {rows} rows.");
+
+    // ---- vector search -----------------------------------------------------------------------
+
+    private static string List(IReadOnlyCollection<string> names) => names.Count == 0 ? "none" : Quoted(names);
+
+    private static string Element(float value) =>
+        float.IsNaN(value) ? "NaN" : float.IsPositiveInfinity(value) ? "Infinity" : "-Infinity";
+
+    /// <summary>A vector is not a BLOB (NULL, TEXT, a number).</summary>
+    public static SqlRecException VectorNotBlob(string function, string what, object? got) =>
+        Fail(function, $"{what} must be a float32 vector BLOB, got {Describe(got)}; make one with vec_f32('[0.1, 0.2, ...]').");
+
+    /// <summary>A vector BLOB is empty, not a whole number of float32 values, or too long.</summary>
+    public static SqlRecException VectorBlobLength(string function, string what, int bytes, int maxDimensions) =>
+        Fail(function, $"{what} must hold 1 to {maxDimensions} float32 values (4 bytes each), got a BLOB of {bytes} bytes.");
+
+    /// <summary>A vector holds NaN or an infinity.</summary>
+    public static SqlRecException VectorNotFinite(string function, string what, int index, float value) =>
+        Fail(function, $"{what} holds {Element(value)} at index {index} (0-based); every element must be a finite float32.");
+
+    /// <summary>A query vector's length differs from the vectors it is compared with.</summary>
+    public static SqlRecException DimensionMismatch(string function, string what, int got, string space, string source, int expected) =>
+        Fail(function, $"dimension mismatch: {what} has {got} dimensions, but the {space} vectors of {source} have {expected}.");
+
+    /// <summary>
+    /// A TEXT query arrived where only vector BLOBs are understood yet: embedding text on the fly
+    /// needs an embedder recorded on the collection (a later step).
+    /// </summary>
+    public static SqlRecException TextQueryNeedsEmbedder(string function, string source) =>
+        Fail(function, $"'query' is TEXT, but {source} has no embedder to turn text into a vector; pass the query as a float32 vector BLOB, e.g. vec_f32('[0.1, 0.2, ...]').");
+
+    /// <summary>Neither a model nor a vector collection exists.</summary>
+    public static SqlRecException NoVectorSources(string function) =>
+        Fail(function, "no model or vector collection exists in this database; train a model with rec_train(...) or create a collection with rec_publish('name', json_object('source', 'SELECT id, vector FROM ...')).");
+
+    /// <summary>The named model or collection does not exist.</summary>
+    public static SqlRecException UnknownVectorSource(string function, string name, IReadOnlyCollection<string> models, IReadOnlyCollection<string> collections) =>
+        Fail(function, $"unknown model or collection '{name}'; trained models: {List(models)}; collections: {List(collections)}.");
+
+    /// <summary>The model was omitted while several models or collections exist.</summary>
+    public static SqlRecException VectorSourceRequired(string function, IReadOnlyCollection<string> models, IReadOnlyCollection<string> collections) =>
+        Fail(function, $"'model' is required when the database holds several models or collections; got NULL, trained models: {List(models)}; collections: {List(collections)}.");
+
+    /// <summary>A model (or collection) has no vectors of the space asked for.</summary>
+    public static SqlRecException NoVectors(string function, string source, string space, string hint) =>
+        Fail(function, $"{source} has no {space} vectors; {hint}.");
+
+    /// <summary>The item (or user) whose neighbours were asked for has no vector.</summary>
+    public static SqlRecException UnknownVectorId(string function, string space, object id, string source) =>
+        Fail(function, $"{space} {Describe(id)} has no vector in {source}; only the {space}s of its training data (or of a collection's source) have one.");
+
+    /// <summary>The 'candidates' query is not a read-only SELECT.</summary>
+    public static SqlRecException CandidatesNotSelect(string function, string sql) =>
+        Fail(function, $"option 'candidates' must be a read-only SELECT statement, got '{Shorten(sql.Trim(), 80)}'.");
+
+    /// <summary>The 'candidates' query holds more than one statement.</summary>
+    public static SqlRecException CandidatesSeveralStatements(string function, string rest) =>
+        Fail(function, $"option 'candidates' must be a single statement, but more follows: '{Shorten(rest.Trim(), 80)}'.");
+
+    /// <summary>SQLite rejected or failed the 'candidates' query.</summary>
+    public static SqlRecException CandidatesFailed(string function, string sqliteMessage) =>
+        Fail(function, $"the 'candidates' query failed: {sqliteMessage}.");
+
+    /// <summary>The 'candidates' query does not return exactly one column.</summary>
+    public static SqlRecException CandidatesColumns(string function, int got) =>
+        Fail(function, $"the 'candidates' query must return 1 column (the ids), got {got}.");
+
+    /// <summary>The 'candidates' query returned a value that cannot be an id.</summary>
+    public static SqlRecException CandidatesBadId(string function, long row, object? got) =>
+        Fail(function, $"the 'candidates' query must return ids (INTEGER or TEXT), got {Describe(got)} in row {row}; filter or cast it in the query.");
+
+    /// <summary>A collection's name is already a model's.</summary>
+    public static SqlRecException CollectionNameIsModel(string function, string name) =>
+        Fail(function, $"'{name}' is a trained model; a collection needs a name of its own (models and collections share one namespace).");
+
+    /// <summary>A collection's source query does not return (id, vector).</summary>
+    public static SqlRecException CollectionSourceColumns(string function, int got) =>
+        Fail(function, $"the 'source' query must return 2 columns (id, vector), got {got}.");
+
+    /// <summary>A collection's source query returned no rows.</summary>
+    public static SqlRecException CollectionSourceEmpty(string function) =>
+        Fail(function, "the 'source' query returned no rows; a collection needs at least one vector.");
+
+    /// <summary>A collection's source query returns an id twice.</summary>
+    public static SqlRecException CollectionDuplicateId(string function, object id, long firstRow, long row) =>
+        Fail(function, $"the 'source' query returns the id {Describe(id)} twice (rows {firstRow} and {row}); ids must be distinct.");
+
+    /// <summary>Two vectors of a collection's source differ in length.</summary>
+    public static SqlRecException CollectionDimensionMismatch(string function, long row, int got, int expected) =>
+        Fail(function, $"dimension mismatch: the 'source' query's vector in row {row} has {got} dimensions, but the vector in row 1 has {expected}.");
+
+    /// <summary>A table rec_publish would write exists and is not one of its own for this owner.</summary>
+    public static SqlRecException PublishTableTaken(string function, string table, string owner) =>
+        Fail(function, $"table '{table}' already exists and is not a vec0 table that rec_publish made for '{owner}'; choose another base name with option 'table', or drop that table.");
+
+    /// <summary>vec0 keys rows by one id type; these ids mix INTEGER and TEXT.</summary>
+    public static SqlRecException PublishMixedIds(string function, string source, string space) =>
+        Fail(function, $"a vec0 table keys its rows by one id type, but the {space} ids of {source} are both INTEGER and TEXT; give them one type in the source query to publish them.");
+
+    /// <summary>The vectors are too wide for a vec0 column (with the extra dimension of 'dot').</summary>
+    public static SqlRecException PublishTooWide(string function, int dimensions, int maxDimensions) =>
+        Fail(function, $"vec0 columns hold at most {maxDimensions} dimensions, and metric 'dot' needs one more than the vectors' {dimensions}; publish with metric 'cosine' or 'l2'.");
+
+    /// <summary>A published vec0 table could not be dropped (to be rewritten or removed).</summary>
+    public static SqlRecException Vec0DropFailed(string function, string table, string sqliteMessage) =>
+        Fail(function, $"dropping vec0 table '{table}' failed: {sqliteMessage}; SQLite cannot drop a table while another statement of this connection is reading, so call {function}() in a statement of its own (SELECT {function}(...) without FROM); nothing was changed.");
+
+    /// <summary>A published model's new version has no vectors to keep its vec0 table in step.</summary>
+    public static SqlRecException RepublishWithoutVectors(string function, string model, string table, string kind, string space) =>
+        Fail(function, $"model '{model}' is published to vec0 table '{table}', but the new version (kind '{kind}') has no {space} vectors; run SELECT rec_unpublish('{model}') first, or train a kind with vectors.");
 }

@@ -11,6 +11,8 @@ namespace SqlRec.Benchmarks;
 /// scripted end-to-end run on the Gowalla split (build, serving latency, full evaluation).</item>
 /// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- embed [texts]</c>: bulk and per-row
 /// text embedding against ONNX Runtime's <c>Run</c> alone, on a generated MiniLM-shaped model.</item>
+/// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- vectors [--gowalla] [--mips-only|--text-only]</c>:
+/// vector search, SqlRec's exact top-k against sqlite-vec's vec0 on the same vectors (<see cref="VectorBenchmark"/>).</item>
 /// </list>
 /// </summary>
 public static class Program
@@ -19,6 +21,7 @@ public static class Program
     {
         if (args.Length > 0 && args[0] == "gowalla") return GowallaBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "embed") return EmbedBenchmark.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "vectors") return VectorBenchmark.Run(args[1..]);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }

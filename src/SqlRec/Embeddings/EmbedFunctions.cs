@@ -47,7 +47,7 @@ internal static class EmbedFunctions
         if (string.IsNullOrWhiteSpace(text)) throw Errors.EmbedTextEmpty(function);
         var vector = new float[embedder.Dimension];
         embedder.Embed(function, name, [text], vector);
-        return VectorBlob.FromFloats(function, "embedding", vector);
+        return VectorBlob.FromFloats(function, "the embedding", vector);
     }
 
     /// <summary>

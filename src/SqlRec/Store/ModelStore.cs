@@ -229,10 +229,11 @@ internal sealed class ModelStore(nint db)
         {
             var number = (long)NativeDb.Scalar(db, "SELECT COALESCE(MAX(version), 0) + 1 FROM rec_model_versions WHERE model = ?1", lease.Model)!;
             var data = version.Data;
+            var uid = Guid.NewGuid().ToString("N");
             NativeDb.Execute(db, """
                 INSERT INTO rec_model_versions(model, version, uid, kind, options, metrics, users, items, interactions, train_seconds, created_at)
                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-                """, lease.Model, number, Guid.NewGuid().ToString("N"), version.Kind, version.OptionsJson, version.MetricsJson,
+                """, lease.Model, number, uid, version.Kind, version.OptionsJson, version.MetricsJson,
                 data.Users.Count, data.Items.Count, data.PairCount, version.TrainSeconds, Now());
             WriteIds(lease.Model, number, "user", data.Users);
             WriteIds(lease.Model, number, "item", data.Items);
@@ -244,6 +245,8 @@ internal sealed class ModelStore(nint db)
                 WHERE name = ?1
                 """, lease.Model, version.Kind, version.OptionsJson, version.MetricsJson, number, Now());
             DeleteVersionsBelow(lease.Model, number - KeptVersions + 1);
+            // vec0 tables published for this model hold the serving version: rewrite them in this savepoint.
+            Vectors.Vec0Tables.RefreshModel(db, lease.Model, number, uid, version.Kind, version.Arrays, data.Users, data.Items);
             NativeDb.Execute(db, "RELEASE sqlrec_publish");
             return number;
         }
@@ -324,6 +327,7 @@ internal sealed class ModelStore(nint db)
             var versions = (long)NativeDb.Scalar(db, "SELECT COUNT(*) FROM rec_model_versions WHERE model = ?1", model)!;
             DeleteVersionsBelow(model, long.MaxValue);
             NativeDb.Execute(db, "DELETE FROM rec_models WHERE name = ?1", model);
+            Vectors.Vec0Tables.Drop(db, function, model, "model");
             NativeDb.Execute(db, "RELEASE sqlrec_drop");
             return versions;
         }

@@ -9,6 +9,8 @@ namespace SqlRec.Benchmarks;
 /// micro-benchmarks on generated data (BenchmarkDotNet's arguments apply; <c>--list flat</c> lists them).</item>
 /// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- gowalla [data folder]</c>: the
 /// scripted end-to-end run on the Gowalla split (build, serving latency, full evaluation).</item>
+/// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- lightgcn [data folder] [--device d] [--parts p,q]</c>:
+/// LightGCN's compute figures on Gowalla (memory bandwidth, graph build, propagation GB/s, epochs, serving and evaluation through SQL).</item>
 /// </list>
 /// </summary>
 public static class Program
@@ -16,6 +18,7 @@ public static class Program
     public static int Main(string[] args)
     {
         if (args.Length > 0 && args[0] == "gowalla") return GowallaBenchmark.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "lightgcn") return LightGcnBenchmark.Run(args[1..]);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }

@@ -17,7 +17,8 @@ namespace SqlRec.Benchmarks;
 /// <item>through SQL on an in-memory database: <c>rec_train</c> of a short lightgcn model, <c>recommend(user, 20)</c>
 /// p50/p99 for one user at a time (warm), <c>rec_evaluate</c> of all users (full ranking), and scoring all users with one SELECT.</item>
 /// </list>
-/// Usage: <c>lightgcn [data folder] [--device cpu|ilgpu-cpu|cuda|opencl] [--parts bandwidth,build,propagate,epoch32768,epoch2048,sql]</c>.
+/// Usage: <c>lightgcn [data folder] [--device cpu|ilgpu-cpu|cuda|opencl|auto] [--no-baseline] [--parts bandwidth,build,propagate,epoch32768,epoch2048,topk,sql]</c>.
+/// The baseline is <see cref="PreviousLightGcnTrainer"/>, the managed trainer before the compute backends, run in the same process.
 /// Not measured: cold starts (JIT, model load), concurrency between callers, and a GPU unless one is present.
 /// </summary>
 public static class LightGcnBenchmark
@@ -28,10 +29,14 @@ public static class LightGcnBenchmark
     public static int Run(string[] args)
     {
         var folder = GowallaBenchmark.DefaultFolder();
-        var parts = new HashSet<string>(["bandwidth", "build", "propagate", "epoch32768", "epoch2048", "sql"]);
+        var parts = new HashSet<string>(["bandwidth", "build", "propagate", "epoch32768", "epoch2048", "topk", "sql"]);
+        var deviceName = "cpu";
+        var baseline = true;
         for (var a = 0; a < args.Length; a++)
         {
             if (args[a] == "--parts") parts = new HashSet<string>(args[++a].Split(','));
+            else if (args[a] == "--device") deviceName = args[++a];
+            else if (args[a] == "--no-baseline") baseline = false;
             else folder = args[a];
         }
         if (!File.Exists(Path.Combine(folder, "train.txt")))
@@ -39,7 +44,11 @@ public static class LightGcnBenchmark
             Console.Error.WriteLine($"Gowalla files not found in '{folder}'; pass the folder holding train.txt and test.txt.");
             return 2;
         }
-        Console.WriteLine($"{Environment.ProcessorCount} cores, {(System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "AVX-512" : System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "AVX2" : "no wide SIMD")}");
+        var device = ComputeDevices.Resolve("bench", deviceName);
+        // ILGPU's CPU accelerator is far too slow for whole epochs on Gowalla: it times a few steps and says so.
+        var slow = device.Ilgpu is { Kind: IlgpuKind.Cpu };
+        Console.WriteLine($"{Environment.ProcessorCount} cores, {(System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "AVX-512" : System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "AVX2" : "no wide SIMD")}; " +
+            $"device '{deviceName}' -> {device.Description}; baseline: the previous managed trainer{(baseline ? "" : " (skipped)")}");
 
         double bandwidth = double.NaN;
         if (parts.Contains("bandwidth") || parts.Contains("propagate"))
@@ -52,50 +61,96 @@ public static class LightGcnBenchmark
         Console.WriteLine($"train.txt: {users:N0} users, {items:N0} items, {columns.Length:N0} pairs");
 
         var build = Stopwatch.StartNew();
-        var trainer = new LightGcnTrainer(users, items, offsets, columns, Dim, Layers, seed: 42);
+        using var trainer = new LightGcnTrainer(users, items, offsets, columns, Dim, Layers, seed: 42, device);
         var buildSeconds = build.Elapsed.TotalSeconds;
-        if (parts.Contains("build")) Console.WriteLine($"graph build (normalise, transpose, E0, buffers): {buildSeconds:F2} s");
+        if (parts.Contains("build"))
+        {
+            var previousBuild = Stopwatch.StartNew();
+            _ = new PreviousLightGcnTrainer(users, items, offsets, columns, Dim, Layers, seed: 42);
+            Console.WriteLine($"graph build (normalise, transpose, E0, device buffers and kernels): {buildSeconds:F2} s; previous trainer (no backend) {previousBuild.Elapsed.TotalSeconds:F2} s");
+        }
 
+        double forwardSeconds = double.NaN;
         if (parts.Contains("propagate"))
         {
-            trainer.Forward(); // warm-up: JIT
-            const int repeats = 10;
-            var watch = Stopwatch.StartNew();
-            for (var r = 0; r < repeats; r++) trainer.Forward();
-            var seconds = watch.Elapsed.TotalSeconds / repeats;
             var bytes = PropagationBytes(users, items, columns.Length, Dim, Layers);
-            Console.WriteLine($"propagation (Forward: {Layers} hops both ways + mean), mean of {repeats}: {seconds * 1000:F1} ms; " +
-                $"{bytes / 1e6:F0} MB touched -> {bytes / seconds / 1e9:F1} GB/s = {bytes / seconds / 1e9 / bandwidth:F2} x the triad bandwidth");
+            forwardSeconds = Time(() => Propagate(trainer), slow ? 2 : 10);
+            Console.WriteLine($"propagation (F = mean of E0 and {Layers} hops both ways), mean of {(slow ? 2 : 10)}: {forwardSeconds * 1000:F1} ms; " +
+                $"{bytes / 1e6:F0} MB touched -> {bytes / forwardSeconds / 1e9:F1} GB/s = {bytes / forwardSeconds / 1e9 / bandwidth:F2} x the triad bandwidth");
+            if (baseline)
+            {
+                var previous = new PreviousLightGcnTrainer(users, items, offsets, columns, Dim, Layers, seed: 42);
+                var previousSeconds = Time(previous.Forward, 5);
+                Console.WriteLine($"  previous trainer: {previousSeconds * 1000:F1} ms ({bytes / previousSeconds / 1e9:F1} GB/s); now {previousSeconds / forwardSeconds:F1}x faster");
+            }
         }
 
         foreach (var batch in new[] { 32768, 2048 })
         {
             if (!parts.Contains("epoch" + batch)) continue;
-            var epochTrainer = new LightGcnTrainer(users, items, offsets, columns, Dim, Layers, seed: 42);
+            var steps = (columns.Length + batch - 1) / batch;
+            using var epochTrainer = new LightGcnTrainer(users, items, offsets, columns, Dim, Layers, seed: 42, device);
+            if (slow)
+            {
+                // A few steps, extrapolated to the epoch (the loop is the same every step).
+                const int few = 3;
+                var partial = Stopwatch.StartNew();
+                var done = 0;
+                try
+                {
+                    epochTrainer.Epoch(batch, 1, 0.001, 1e-4, (d, _) => { done = d; if (d == few) throw new OperationCanceledException(); });
+                }
+                catch (OperationCanceledException)
+                {
+                }
+                var perStep = partial.Elapsed.TotalSeconds / done;
+                Console.WriteLine($"epoch at batch {batch} ({steps} Adam steps): {done} steps timed, {perStep * 1000:F0} ms per step -> about {perStep * steps:F0} s per epoch (extrapolated)");
+                continue;
+            }
             var watch = Stopwatch.StartNew();
             var loss = epochTrainer.Epoch(batch, 1, 0.001, 1e-4, null);
             var seconds = watch.Elapsed.TotalSeconds;
-            var steps = (columns.Length + batch - 1) / batch;
-            Console.WriteLine($"epoch at batch {batch} ({steps} Adam steps): {seconds:F2} s ({seconds / steps * 1000:F1} ms per step, " +
-                $"{seconds / steps / Math.Max(1e-9, PropagationSecondsPerStep(trainer)):F1}x two propagations), loss {loss:F4}");
+            var line = $"epoch at batch {batch} ({steps} Adam steps): {seconds:F2} s ({seconds / steps * 1000:F1} ms per step), loss {loss:F4}";
+            if (baseline)
+            {
+                var previous = new PreviousLightGcnTrainer(users, items, offsets, columns, Dim, Layers, seed: 42);
+                var previousWatch = Stopwatch.StartNew();
+                var previousLoss = previous.Epoch(batch, 1, 0.001, 1e-4, null);
+                var previousSeconds = previousWatch.Elapsed.TotalSeconds;
+                line += $"; previous trainer {previousSeconds:F2} s (loss {previousLoss:F4}), now {previousSeconds / seconds:F1}x faster";
+            }
+            Console.WriteLine(line);
         }
 
-        if (parts.Contains("sql")) Sql(folder);
+        if (parts.Contains("topk"))
+        {
+            trainer.Forward();
+            var all = Enumerable.Range(0, users).ToArray();
+            var query = slow ? all[..256] : all;
+            var watch = Stopwatch.StartNew();
+            trainer.TopK(query, 20);
+            var seconds = watch.Elapsed.TotalSeconds;
+            Console.WriteLine($"top-20 for {query.Length:N0} users on the backend (exact, full ranking, training items left out, no SQL): {seconds:F2} s" +
+                (slow ? $" -> about {seconds * users / query.Length:F0} s for all users (extrapolated)" : ""));
+        }
+
+        if (parts.Contains("sql")) Sql(folder, deviceName);
         return 0;
     }
 
-    private static double? _forwardSeconds;
-
-    private static double PropagationSecondsPerStep(LightGcnTrainer trainer)
+    private static void Propagate(LightGcnTrainer trainer)
     {
-        if (_forwardSeconds is null)
-        {
-            trainer.Forward();
-            var watch = Stopwatch.StartNew();
-            for (var r = 0; r < 5; r++) trainer.Forward();
-            _forwardSeconds = watch.Elapsed.TotalSeconds / 5;
-        }
-        return 2 * _forwardSeconds.Value;
+        trainer.Backend.Forward();
+        (trainer.Backend as IlgpuBackend)?.Synchronize();
+    }
+
+    /// <summary>Mean seconds of <paramref name="repeats"/> runs after one warm-up run (JIT, kernel compilation).</summary>
+    private static double Time(Action action, int repeats)
+    {
+        action();
+        var watch = Stopwatch.StartNew();
+        for (var r = 0; r < repeats; r++) action();
+        return watch.Elapsed.TotalSeconds / repeats;
     }
 
     /// <summary>
@@ -161,7 +216,7 @@ public static class LightGcnBenchmark
     }
 
     /// <summary>Serving and evaluation through SQL on a lightgcn model trained for 2 epochs (latency does not depend on quality).</summary>
-    private static void Sql(string folder)
+    private static void Sql(string folder, string device)
     {
         using var connection = new SqliteConnection("Data Source=:memory:");
         connection.Open();
@@ -170,8 +225,8 @@ public static class LightGcnBenchmark
         GowallaBenchmark.Load(connection, Path.Combine(folder, "test.txt"), "test");
         GowallaBenchmark.Scalar(connection, "SELECT rec_train('popular', json_object('model','popular','source','SELECT user_id, item_id FROM train'))");
         var train = Stopwatch.StartNew();
-        GowallaBenchmark.Scalar(connection, "SELECT rec_train('lgcn', json_object('model','lightgcn','source','SELECT user_id, item_id FROM train', 'batch', 32768, 'lr', 0.01, 'epochs', 2))");
-        Console.WriteLine($"rec_train lightgcn (2 epochs at batch 32768, through SQL): {train.Elapsed.TotalSeconds:F1} s");
+        GowallaBenchmark.Scalar(connection, $"SELECT rec_train('lgcn', json_object('model','lightgcn','source','SELECT user_id, item_id FROM train', 'batch', 32768, 'lr', 0.01, 'epochs', 2, 'device', '{device}'))");
+        Console.WriteLine($"rec_train lightgcn (2 epochs at batch 32768, device '{device}', through SQL): {train.Elapsed.TotalSeconds:F1} s");
         foreach (var model in new[] { "popular", "lgcn" })
         {
             var (p50, p99) = GowallaBenchmark.Latency(connection, model);

@@ -169,6 +169,36 @@ public sealed class ComputeBackendTests
     [TestMethod]
     [DataRow("cpu")]
     [DataRow("ilgpu-cpu")]
+    public void TheTrainingForwardPassGivesTheFullForwardsRowsForTheBatch(string device)
+    {
+        const int users = 12, items = 10, dim = 16;
+        foreach (var layers in new[] { 1, 3 })
+        {
+            using var f = new Fixture(device, users, items, dim, layers, seed: 7 + layers);
+            f.Trainer.SetInitial(RandomFloats(users * dim, 1), RandomFloats(items * dim, 2));
+            f.Trainer.Forward();
+            var (fullUsers, fullItems) = ((float[])f.Trainer.UserFinal.Clone(), (float[])f.Trainer.ItemFinal.Clone());
+            // Scramble F so that stale rows would show, then compute it for one batch only.
+            f.Trainer.SetInitial(RandomFloats(users * dim, 3), RandomFloats(items * dim, 4));
+            f.Trainer.Forward();
+            f.Trainer.SetInitial(RandomFloats(users * dim, 1), RandomFloats(items * dim, 2));
+            f.Backend.SetE0(f.Trainer.UserE0, f.Trainer.ItemE0);
+            var batch = new BprBatch(users, items, capacity: 4, perPositive: 1);
+            batch.Set([2, 9, 2], [1, 4, 7], [0, 0, 5]);
+            f.Backend.ForwardForBatch(batch);
+            var gotUsers = new float[users * dim];
+            var gotItems = new float[items * dim];
+            f.Backend.GetFinal(gotUsers, gotItems);
+            foreach (var u in new[] { 2, 9 })
+                CollectionAssert.AreEqual(fullUsers[(u * dim)..((u + 1) * dim)], gotUsers[(u * dim)..((u + 1) * dim)], $"{device} layers {layers} user {u}");
+            foreach (var i in new[] { 0, 1, 4, 5, 7 })
+                CollectionAssert.AreEqual(fullItems[(i * dim)..((i + 1) * dim)], gotItems[(i * dim)..((i + 1) * dim)], $"{device} layers {layers} item {i}");
+        }
+    }
+
+    [TestMethod]
+    [DataRow("cpu")]
+    [DataRow("ilgpu-cpu")]
     public void BprLossAndScatterMatchTheReference(string device)
     {
         const int users = 7, items = 8, dim = 16;

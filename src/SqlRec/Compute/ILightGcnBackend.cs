@@ -33,6 +33,13 @@ internal interface ILightGcnBackend : IDisposable
     /// </summary>
     void Forward();
 
+    /// <summary>
+    /// F at the batch's rows only, for the training step: the hops before the last run in full,
+    /// the last one only for the rows BPR reads (about a quarter of the forward pass saved at
+    /// L = 3). Other rows of F are left stale until the next <see cref="Forward"/>.
+    /// </summary>
+    void ForwardForBatch(BprBatch batch);
+
     /// <summary>Reads F (after <see cref="Forward"/>).</summary>
     void GetFinal(Span<float> users, Span<float> items);
 
@@ -48,8 +55,8 @@ internal interface ILightGcnBackend : IDisposable
     void GetFinalGradient(Span<float> users, Span<float> items);
 
     /// <summary>
-    /// dLoss/dE0 = mean_l A^^l dF (A^ is symmetric, so the backward pass is the same smoothing),
-    /// plus the L2 gradient l2 / triples * E0_row once per occurrence of a row in the batch; then
+    /// dLoss/dE0 = mean_l A^^l dF (A^ is symmetric, so the backward pass is the same smoothing;
+    /// its first hop gathers only the batch's rows, where dF is non-zero), plus the L2 gradient l2 / triples * E0_row once per occurrence of a row in the batch; then
     /// clears dF's batch rows for the next step.
     /// </summary>
     void Backward(BprBatch batch, double l2);
@@ -125,6 +132,9 @@ internal sealed class BprBatch
     /// <summary>Negatives per positive.</summary>
     public int PerPositive { get; }
 
+    /// <summary>Counts the batches prepared in this object (a device backend uploads each version once).</summary>
+    public long Version { get; private set; }
+
     /// <summary>Positives in this batch.</summary>
     public int Count { get; private set; }
 
@@ -172,6 +182,7 @@ internal sealed class BprBatch
     {
         if (count < 1 || count > Capacity) throw new ArgumentOutOfRangeException(nameof(count));
         Count = count;
+        Version++;
         var triples = Triples;
         UserRowCount = Group(_userSlot, UserRows, UserOffsets, UserEntries, _cursor, triples, t => Users[t / PerPositive]);
         ItemRowCount = Group(_itemSlot, ItemRows, ItemOffsets, ItemEntries, _cursor, 2 * triples,

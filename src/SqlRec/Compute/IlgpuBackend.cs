@@ -26,9 +26,12 @@ internal sealed class IlgpuBackend : ILightGcnBackend
     private readonly MemoryBuffer1D<float, Stride1D.Dense> _userM, _userV, _itemM, _itemV, _userA, _userB, _itemA, _itemB;
     private readonly List<MemoryBuffer> _owned = [];
     private BatchBuffers? _batch;
+    private long _uploaded = -1;
     private bool _finalGradDirty;
 
-    private readonly Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float> _hop;
+    private readonly Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, HopParameters> _hop;
+    private readonly Action<Index1D, ArrayView<int>, ArrayView<int>, int> _mark;
+    private readonly MemoryBuffer1D<int, Stride1D.Dense> _userActive, _itemActive;
     private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, BprParameters> _margins;
     private readonly Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int> _scatterUsers;
     private readonly Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int> _scatterItems;
@@ -59,8 +62,11 @@ internal sealed class IlgpuBackend : ILightGcnBackend
             (_userM, _userV, _itemM, _itemV) = (Block(_users), Block(_users), Block(_items), Block(_items));
             (_userA, _itemA) = layers >= 2 ? (Block(_users), Block(_items)) : (Block(0), Block(0));
             (_userB, _itemB) = layers >= 3 ? (Block(_users), Block(_items)) : (Block(0), Block(0));
+            _userActive = Allocate<int>(_users);
+            _itemActive = Allocate<int>(_items);
 
-            _hop = _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float>(IlgpuKernels.Hop);
+            _hop = _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, HopParameters>(IlgpuKernels.Hop);
+            _mark = _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<int>, int>(IlgpuKernels.MarkRows);
             _margins = _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, BprParameters>(IlgpuKernels.BprMargins);
             _scatterUsers = _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int>(IlgpuKernels.ScatterUsers);
             _scatterItems = _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int>(IlgpuKernels.ScatterItems);
@@ -123,7 +129,10 @@ internal sealed class IlgpuBackend : ILightGcnBackend
     }
 
     /// <inheritdoc/>
-    public void Forward() => Smooth(_userE0, _itemE0, _userFinal, _itemFinal);
+    public void Forward() => Smooth(_userE0, _itemE0, _userFinal, _itemFinal, null, false);
+
+    /// <inheritdoc/>
+    public void ForwardForBatch(BprBatch batch) => Smooth(_userE0, _itemE0, _userFinal, _itemFinal, UploadBatch(batch), false);
 
     /// <inheritdoc/>
     public void GetFinal(Span<float> users, Span<float> items)
@@ -140,7 +149,8 @@ internal sealed class IlgpuBackend : ILightGcnBackend
             _userFinalGrad.MemSetToZero();
             _itemFinalGrad.MemSetToZero();
         }
-        var b = UploadBatch(batch);
+        // ForwardForBatch has uploaded this batch already when it ran just before.
+        var b = _batch is not null && _uploaded == batch.Version ? _batch : UploadBatch(batch);
         var triples = batch.Triples;
         _margins(triples, _userFinal.View, _itemFinal.View, _userE0.View, _itemE0.View, b.Users.View, b.Positives.View, b.Negatives.View, b.G.View, b.Loss.View,
             new BprParameters(batch.PerPositive, _dim, (float)(1.0 / triples), (float)(0.5 * l2)));
@@ -166,8 +176,8 @@ internal sealed class IlgpuBackend : ILightGcnBackend
     /// <inheritdoc/>
     public void Backward(BprBatch batch, double l2)
     {
-        Smooth(_userFinalGrad, _itemFinalGrad, _userGrad, _itemGrad);
         var b = _batch ?? throw new InvalidOperationException("Backward needs the batch of a preceding Bpr.");
+        Smooth(_userFinalGrad, _itemFinalGrad, _userGrad, _itemGrad, null, true);
         var decay = (float)(l2 / batch.Triples);
         if (batch.UserRowCount > 0)
             _decayAndClear(batch.UserRowCount * _dim, b.UserRows.View, b.UserOffsets.View, _userE0.View, _userGrad.View, _userFinalGrad.View, _dim, decay);
@@ -225,8 +235,11 @@ internal sealed class IlgpuBackend : ILightGcnBackend
         _context.Dispose();
     }
 
+    // As ManagedBackend.Smooth: fused accumulation; the last hop only on the batch's rows when
+    // lastHopRows is given; the first hop gathering only the batch's rows when the input is sparse
+    // (dF), which the active flags of the uploaded batch mark.
     private void Smooth(MemoryBuffer1D<float, Stride1D.Dense> inUsers, MemoryBuffer1D<float, Stride1D.Dense> inItems,
-        MemoryBuffer1D<float, Stride1D.Dense> outUsers, MemoryBuffer1D<float, Stride1D.Dense> outItems)
+        MemoryBuffer1D<float, Stride1D.Dense> outUsers, MemoryBuffer1D<float, Stride1D.Dense> outItems, BatchBuffers? lastHopRows, bool sparseInput)
     {
         if (_layers == 0)
         {
@@ -234,6 +247,8 @@ internal sealed class IlgpuBackend : ILightGcnBackend
             inItems.View.CopyTo(outItems.View);
             return;
         }
+        var b = _batch!;
+        if (sparseInput) Mark(b, 1);
         var (currentUsers, currentItems) = (inUsers, inItems);
         for (var layer = 0; layer < _layers; layer++)
         {
@@ -243,13 +258,27 @@ internal sealed class IlgpuBackend : ILightGcnBackend
             var nextItems = last ? outItems : layer % 2 == 0 ? _itemA : _itemB;
             var baseUsers = layer == 0 ? inUsers : outUsers;
             var baseItems = layer == 0 ? inItems : outItems;
-            var scale = last ? 1f / (_layers + 1) : 1f;
-            if (_users > 0)
-                _hop(_users * _dim, _graphOffsets.View, _graphIndices.View, _graphValues.View, currentItems.View, baseUsers.View, outUsers.View, nextUsers.View, _dim, last ? 0 : 1, scale);
-            if (_items > 0)
-                _hop(_items * _dim, _transposedOffsets.View, _transposedIndices.View, _transposedValues.View, currentUsers.View, baseItems.View, outItems.View, nextItems.View, _dim, last ? 0 : 1, scale);
+            var restricted = last && lastHopRows is not null;
+            var parameters = new HopParameters(_dim, last ? 0 : 1, last ? 1f / (_layers + 1) : 1f, restricted ? 1 : 0, layer == 0 && sparseInput ? 1 : 0);
+            var userRows = restricted ? lastHopRows!.UserRowCount : _users;
+            var itemRows = restricted ? lastHopRows!.ItemRowCount : _items;
+            var userList = restricted ? lastHopRows!.UserRows.View : _graphOffsets.View;
+            var itemList = restricted ? lastHopRows!.ItemRows.View : _graphOffsets.View;
+            if (userRows > 0)
+                _hop(userRows * _dim, _graphOffsets.View, _graphIndices.View, _graphValues.View, currentItems.View, baseUsers.View, outUsers.View, nextUsers.View,
+                    userList, _itemActive.View, parameters);
+            if (itemRows > 0)
+                _hop(itemRows * _dim, _transposedOffsets.View, _transposedIndices.View, _transposedValues.View, currentUsers.View, baseItems.View, outItems.View, nextItems.View,
+                    itemList, _userActive.View, parameters);
             (currentUsers, currentItems) = (nextUsers, nextItems);
         }
+        if (sparseInput) Mark(b, 0);
+    }
+
+    private void Mark(BatchBuffers b, int value)
+    {
+        if (b.UserRowCount > 0) _mark(b.UserRowCount, b.UserRows.View, _userActive.View, value);
+        if (b.ItemRowCount > 0) _mark(b.ItemRowCount, b.ItemRows.View, _itemActive.View, value);
     }
 
     private BatchBuffers UploadBatch(BprBatch batch)
@@ -261,6 +290,9 @@ internal sealed class IlgpuBackend : ILightGcnBackend
         }
         var b = _batch;
         var triples = batch.Triples;
+        b.UserRowCount = batch.UserRowCount;
+        b.ItemRowCount = batch.ItemRowCount;
+        _uploaded = batch.Version;
         Write(b.Users, batch.Users.AsSpan(0, batch.Count));
         Write(b.Positives, batch.Positives.AsSpan(0, batch.Count));
         Write(b.Negatives, batch.Negatives.AsSpan(0, triples));
@@ -294,6 +326,8 @@ internal sealed class IlgpuBackend : ILightGcnBackend
         }
 
         public int Capacity { get; }
+        public int UserRowCount { get; set; }
+        public int ItemRowCount { get; set; }
         public MemoryBuffer1D<int, Stride1D.Dense> Users { get; }
         public MemoryBuffer1D<int, Stride1D.Dense> Positives { get; }
         public MemoryBuffer1D<int, Stride1D.Dense> Negatives { get; }
@@ -314,6 +348,14 @@ internal sealed class IlgpuBackend : ILightGcnBackend
     }
 }
 
+/// <summary>Scalar arguments of the propagation kernel.</summary>
+/// <param name="Dim">Embedding width.</param>
+/// <param name="WriteNext">1: write the hop's rows for the next hop (not on the last hop).</param>
+/// <param name="Scale">1, or 1/(L+1) on the last hop.</param>
+/// <param name="UseRowList">1: thread group r works on row rows[r] (the batch's rows), else on row r.</param>
+/// <param name="SparseInput">1: skip neighbours whose active flag is 0 (their input rows are zero).</param>
+internal readonly record struct HopParameters(int Dim, int WriteNext, float Scale, int UseRowList, int SparseInput);
+
 /// <summary>Scalar arguments of the BPR margin kernel (kernels take at most 14 arguments).</summary>
 /// <param name="PerPositive">Negatives per positive.</param>
 /// <param name="Dim">Embedding width.</param>
@@ -329,20 +371,32 @@ internal static class IlgpuKernels
 {
     /// <summary>
     /// One propagation hop for one side, thread = (row, column): acc = sum over the row's
-    /// non-zeros of value * input[neighbour, column] in CSR order; next = acc (when writeNext);
-    /// sum = (base + acc) * scale. Layer accumulation and the final mean are fused in.
+    /// non-zeros of value * input[neighbour, column] in CSR order (skipping inactive neighbours
+    /// when the input is sparse); next = acc (when asked); sum = (base + acc) * scale. Layer
+    /// accumulation and the final mean are fused in. With a row list, only those rows.
     /// </summary>
     public static void Hop(Index1D index, ArrayView<int> offsets, ArrayView<int> indices, ArrayView<float> values, ArrayView<float> input,
-        ArrayView<float> baseRows, ArrayView<float> sum, ArrayView<float> next, int dim, int writeNext, float scale)
+        ArrayView<float> baseRows, ArrayView<float> sum, ArrayView<float> next, ArrayView<int> rowList, ArrayView<int> active, HopParameters p)
     {
-        var row = index / dim;
-        var column = index - row * dim;
+        var dim = p.Dim;
+        var r = index / dim;
+        var column = index - r * dim;
+        int row = p.UseRowList != 0 ? rowList[r] : (int)r;
         var acc = 0f;
         var end = offsets[row + 1];
-        for (var p = offsets[row]; p < end; p++) acc += values[p] * input[indices[p] * dim + column];
-        if (writeNext != 0) next[index] = acc;
-        sum[index] = (baseRows[index] + acc) * scale;
+        for (var q = offsets[row]; q < end; q++)
+        {
+            var neighbour = indices[q];
+            if (p.SparseInput != 0 && active[neighbour] == 0) continue;
+            acc += values[q] * input[neighbour * dim + column];
+        }
+        var at = row * dim + column;
+        if (p.WriteNext != 0) next[at] = acc;
+        sum[at] = (baseRows[at] + acc) * p.Scale;
     }
+
+    /// <summary>flags[rows[r]] = value: marks (1) or unmarks (0) the batch's rows.</summary>
+    public static void MarkRows(Index1D r, ArrayView<int> rows, ArrayView<int> flags, int value) => flags[rows[r]] = value;
 
     /// <summary>
     /// BPR per triple t: x = F_u.F_i - F_u.F_j, g = -(1 - sigmoid(x)) * weight, and the triple's

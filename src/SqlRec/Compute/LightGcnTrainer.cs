@@ -218,7 +218,7 @@ internal sealed class LightGcnTrainer : IDisposable
             var size = Math.Min(batch, samples - b * batch);
             Sample(prepared.Users.AsSpan(0, size), prepared.Positives.AsSpan(0, size), prepared.Negatives.AsSpan(0, size * negativesPerPositive));
             prepared.Prepare(size);
-            _backend.Forward();
+            _backend.ForwardForBatch(prepared);
             total += _backend.Bpr(prepared, l2);
             _backend.Backward(prepared, l2);
             Step(learningRate);

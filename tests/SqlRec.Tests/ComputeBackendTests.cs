@@ -392,6 +392,29 @@ public sealed class ComputeBackendTests
     }
 
     [TestMethod]
+    public void EveryKernelCompilesToPtxAndOpenCLWithoutAGpu()
+    {
+        // The CPU accelerator runs the kernels as .NET code; the GPU backends translate them. Compiling
+        // each kernel with ILGPU's PTX and OpenCL backends (no device needed) catches constructs a GPU
+        // backend cannot translate on machines that have no GPU.
+        using var context = ILGPU.Context.Create(builder => ILGPU.AlgorithmContext.EnableAlgorithms(builder));
+        using var ptx = new ILGPU.Backends.PTX.PTXBackend(context, ILGPU.Runtime.Cuda.CudaArchitecture.SM_70, ILGPU.Runtime.Cuda.CudaInstructionSet.ISA_70, null!);
+        using var openCL = new ILGPU.Backends.OpenCL.CLBackend(context, new ILGPU.Runtime.OpenCL.CLCapabilityContext(false, false, false, false, false),
+            ILGPU.Runtime.OpenCL.CLDeviceVendor.Other, ILGPU.Backends.OpenCL.CLCVersion.CL12);
+        var kernels = typeof(IlgpuKernels).GetMethods(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
+            .Where(m => m.GetParameters().FirstOrDefault()?.ParameterType == typeof(ILGPU.Index1D)).ToList();
+        CollectionAssert.AreEquivalent(new[] { "Hop", "MarkRows", "BprMargins", "ScatterUsers", "ScatterItems", "DecayAndClearRows", "Adam", "TopK" }, kernels.Select(k => k.Name).ToArray());
+        foreach (var kernel in kernels)
+        {
+            var entry = ILGPU.Backends.EntryPoints.EntryPointDescription.FromImplicitlyGroupedKernel(kernel);
+            var cuda = (ILGPU.Backends.PTX.PTXCompiledKernel)ptx.Compile(entry, ILGPU.Runtime.KernelSpecialization.Empty);
+            StringAssert.Contains(cuda.PTXAssembly, ".entry", $"{kernel.Name}: PTX");
+            var cl = (ILGPU.Backends.OpenCL.CLCompiledKernel)openCL.Compile(entry, ILGPU.Runtime.KernelSpecialization.Empty);
+            StringAssert.Contains(cl.Source, "kernel", $"{kernel.Name}: OpenCL C");
+        }
+    }
+
+    [TestMethod]
     [TestCategory("GPU")]
     [DataRow("cuda")]
     [DataRow("opencl")]

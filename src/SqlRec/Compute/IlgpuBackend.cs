@@ -27,6 +27,7 @@ internal sealed class IlgpuBackend : ILightGcnBackend
     private readonly List<MemoryBuffer> _owned = [];
     private BatchBuffers? _batch;
     private long _uploaded = -1;
+    private float[] _losses = [];
     private bool _finalGradDirty;
 
     private readonly Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, HopParameters> _hop;
@@ -159,10 +160,12 @@ internal sealed class IlgpuBackend : ILightGcnBackend
         if (batch.ItemRowCount > 0)
             _scatterItems(batch.ItemRowCount * _dim, b.ItemRows.View, b.ItemOffsets.View, b.ItemEntries.View, b.G.View, b.Users.View, _userFinal.View, _itemFinalGrad.View, _dim, batch.PerPositive);
         _finalGradDirty = true;
-        var losses = new float[triples];
-        b.Loss.View.SubView(0, triples).CopyToCPU(_accelerator.DefaultStream, losses);
+        // The per-triple losses come back (the one read per step, which also waits for the kernels)
+        // and are summed here in triple order, so the reported loss is deterministic too.
+        if (_losses.Length < triples) _losses = new float[triples];
+        b.Loss.View.SubView(0, triples).CopyToCPU(_accelerator.DefaultStream, _losses.AsSpan(0, triples));
         double total = 0;
-        foreach (var loss in losses) total += loss;
+        for (var t = 0; t < triples; t++) total += _losses[t];
         return total / triples;
     }
 

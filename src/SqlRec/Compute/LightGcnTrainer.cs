@@ -74,8 +74,6 @@ internal sealed class LightGcnTrainer : IDisposable
             UserFinal = new float[users * dim];
             ItemFinal = new float[items * dim];
         }
-        UserGrad = new float[users * dim];
-        ItemGrad = new float[items * dim];
     }
 
     public int Users { get; }
@@ -110,11 +108,11 @@ internal sealed class LightGcnTrainer : IDisposable
     /// <summary>Final item embeddings F after <see cref="Forward"/>.</summary>
     public float[] ItemFinal { get; }
 
-    /// <summary>dLoss/dE0 of the users after <see cref="BatchGradient"/>.</summary>
-    public float[] UserGrad { get; }
+    /// <summary>dLoss/dE0 of the users after <see cref="BatchGradient"/> (empty before; training keeps it on the backend).</summary>
+    public float[] UserGrad { get; private set; } = [];
 
     /// <summary>dLoss/dE0 of the items after <see cref="BatchGradient"/>.</summary>
-    public float[] ItemGrad { get; }
+    public float[] ItemGrad { get; private set; } = [];
 
     /// <summary>Adam steps taken.</summary>
     public int Steps { get; private set; }
@@ -155,6 +153,7 @@ internal sealed class LightGcnTrainer : IDisposable
         _backend.Forward();
         var loss = _backend.Bpr(batch, l2);
         _backend.Backward(batch, l2);
+        if (UserGrad.Length == 0) (UserGrad, ItemGrad) = (new float[Users * Dim], new float[Items * Dim]);
         _backend.GetGradient(UserGrad, ItemGrad);
         if (!_sharesHostArrays) _backend.GetFinal(UserFinal, ItemFinal);
         return loss;

@@ -17,7 +17,7 @@ namespace SqlRec.Benchmarks;
 /// <item>through SQL on an in-memory database: <c>rec_train</c> of a short lightgcn model, <c>recommend(user, 20)</c>
 /// p50/p99 for one user at a time (warm), <c>rec_evaluate</c> of all users (full ranking), and scoring all users with one SELECT.</item>
 /// </list>
-/// Usage: <c>lightgcn [data folder] [--device cpu|ilgpu-cpu|cuda|opencl|auto] [--no-baseline] [--parts bandwidth,build,propagate,epoch32768,epoch2048,topk,sql]</c>.
+/// Usage: <c>lightgcn [data folder] [--device cpu|ilgpu-cpu|cuda|opencl|auto] [--no-baseline] [--parts bandwidth,build,propagate,relabel,phases,epoch32768,epoch2048,topk,sql]</c>.
 /// The baseline is <see cref="PreviousLightGcnTrainer"/>, the managed trainer before the compute backends, run in the same process.
 /// Not measured: cold starts (JIT, model load), concurrency between callers, and a GPU unless one is present.
 /// </summary>
@@ -96,6 +96,44 @@ public static class LightGcnBenchmark
                 var original = Time(() => Propagate(trainer), 5);
                 var sorted = Time(() => Propagate(relabelled), 5);
                 Console.WriteLine($"  relabelled by degree: {sorted * 1000:F1} ms against {original * 1000:F1} ms ({original / sorted:F2}x)");
+            }
+        }
+
+        if (parts.Contains("phases"))
+        {
+            // Where one training step's time goes, phase by phase (mean of 10 steps after 2 warm-up steps).
+            foreach (var batch in new[] { 2048, 32768 })
+            {
+                using var phased = new LightGcnTrainer(users, items, offsets, columns, Dim, Layers, seed: 42, device);
+                var prepared = new BprBatch(users, items, batch, 1);
+                var names = new[] { "sample", "prepare", "forward (last hop on the batch)", "BPR + scatter", "backward + L2", "Adam" };
+                var seconds = new double[names.Length];
+                for (var step = 0; step < 12; step++)
+                {
+                    var clocks = new double[names.Length];
+                    var watch = Stopwatch.StartNew();
+                    void Lap(int phase)
+                    {
+                        (phased.Backend as IlgpuBackend)?.Synchronize();
+                        clocks[phase] = watch.Elapsed.TotalSeconds;
+                        watch.Restart();
+                    }
+                    phased.Sample(prepared.Users, prepared.Positives, prepared.Negatives);
+                    Lap(0);
+                    prepared.Prepare(batch);
+                    Lap(1);
+                    phased.Backend.ForwardForBatch(prepared);
+                    Lap(2);
+                    phased.Backend.Bpr(prepared, 1e-4);
+                    Lap(3);
+                    phased.Backend.Backward(prepared, 1e-4);
+                    Lap(4);
+                    phased.Backend.Adam(1e-3f, 1f);
+                    Lap(5);
+                    if (step >= 2) for (var p = 0; p < names.Length; p++) seconds[p] += clocks[p] / 10;
+                }
+                Console.WriteLine($"step at batch {batch}: total {seconds.Sum() * 1000:F1} ms = " +
+                    string.Join(", ", names.Select((n, p) => $"{n} {seconds[p] * 1000:F1}")));
             }
         }
 

@@ -27,6 +27,7 @@ internal sealed class IlgpuBackend : ILightGcnBackend
     private readonly List<MemoryBuffer> _owned = [];
     private BatchBuffers? _batch;
     private long _uploaded = -1;
+    private BprBatch? _batchSource;
     private float[] _losses = [];
     private bool _finalGradDirty;
 
@@ -151,7 +152,7 @@ internal sealed class IlgpuBackend : ILightGcnBackend
             _itemFinalGrad.MemSetToZero();
         }
         // ForwardForBatch has uploaded this batch already when it ran just before.
-        var b = _batch is not null && _uploaded == batch.Version ? _batch : UploadBatch(batch);
+        var b = _batch is not null && ReferenceEquals(_batchSource, batch) && _uploaded == batch.Version ? _batch : UploadBatch(batch);
         var triples = batch.Triples;
         _margins(triples, _userFinal.View, _itemFinal.View, _userE0.View, _itemE0.View, b.Users.View, b.Positives.View, b.Negatives.View, b.G.View, b.Loss.View,
             new BprParameters(batch.PerPositive, _dim, (float)(1.0 / triples), (float)(0.5 * l2)));
@@ -286,10 +287,12 @@ internal sealed class IlgpuBackend : ILightGcnBackend
 
     private BatchBuffers UploadBatch(BprBatch batch)
     {
-        if (_batch is null || _batch.Capacity < batch.Capacity * batch.PerPositive)
+        // Device buffers are sized for one BprBatch object (its capacity and row bounds); another object gets its own.
+        if (_batch is null || !ReferenceEquals(_batchSource, batch))
         {
             _batch?.Dispose();
             _batch = new BatchBuffers(_accelerator, batch);
+            _batchSource = batch;
         }
         var b = _batch;
         var triples = batch.Triples;

@@ -14,7 +14,8 @@ namespace SqlRec.Models;
 /// are smoothed over the normalised user-item graph for L layers and averaged,
 /// F = mean(E0, A^ E0, ..., A^^L E0); a user's score for an item is F_u . F_i. Trained with BPR
 /// and Adam on sampled (user, positive, negative) triples (<see cref="LightGcnTrainer"/>), on the
-/// managed CPU path or an ILGPU device (option <c>device</c>, <see cref="ComputeDevices"/>). The stored model is the final embeddings F, so serving is one dot product per item.
+/// managed CPU path or an ILGPU device (option <c>device</c>, <see cref="ComputeDevices"/>). The
+/// stored model is the final embeddings F, so serving is one dot product per item.
 /// </summary>
 internal sealed class LightGcnKind : IModelKind
 {
@@ -185,7 +186,7 @@ internal sealed class LightGcnKind : IModelKind
         }
         catch (Exception e) when (device.Ilgpu is not null && e is not SqlRecException and not OutOfMemoryException)
         {
-            throw Errors.DeviceUnavailable("rec_train", device.Name, $"{device.Description} failed to start ({e.GetType().Name}: {e.Message})");
+            throw Errors.DeviceUnavailable("rec_train", options.Device, $"{device.Description} failed to start ({e.GetType().Name}: {e.Message})");
         }
     }
 

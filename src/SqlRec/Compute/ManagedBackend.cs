@@ -66,8 +66,9 @@ internal sealed class ManagedBackend : ILightGcnBackend
     /// <inheritdoc/>
     public void SetE0(ReadOnlySpan<float> users, ReadOnlySpan<float> items)
     {
-        if (!Unsafe.AreSame(ref MemoryMarshal.GetReference(users), ref _userE0[0])) users.CopyTo(_userE0);
-        if (!Unsafe.AreSame(ref MemoryMarshal.GetReference(items), ref _itemE0[0])) items.CopyTo(_itemE0);
+        // The trainer passes the very arrays this backend works on: nothing to copy then.
+        if (!Unsafe.AreSame(ref MemoryMarshal.GetReference(users), ref MemoryMarshal.GetArrayDataReference(_userE0))) users.CopyTo(_userE0);
+        if (!Unsafe.AreSame(ref MemoryMarshal.GetReference(items), ref MemoryMarshal.GetArrayDataReference(_itemE0))) items.CopyTo(_itemE0);
     }
 
     /// <inheritdoc/>

@@ -244,9 +244,9 @@ public static class Errors
 
     // ---- lightgcn --------------------------------------------------------------------------
 
-    /// <summary>A training device was asked for that this build cannot use.</summary>
-    public static SqlRecException DeviceUnavailable(string function, string device) =>
-        Fail(function, $"device '{device}' is not available: this build trains on the CPU only; use 'cpu' or 'auto'.");
+    /// <summary>A training device was asked for that this machine does not have (or that failed to start); says why.</summary>
+    public static SqlRecException DeviceUnavailable(string function, string device, string reason) =>
+        Fail(function, $"device '{device}' is not available: {reason}; use 'auto' (a GPU when there is one, else the CPU) or 'cpu'.");
 
     /// <summary>Some users interacted with every item, so no negative item can be sampled for them.</summary>
     public static SqlRecException NoNegativeItems(string function, string kind, int users, int items) =>

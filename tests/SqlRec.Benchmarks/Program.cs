@@ -13,6 +13,8 @@ namespace SqlRec.Benchmarks;
 /// text embedding against ONNX Runtime's <c>Run</c> alone, on a generated MiniLM-shaped model.</item>
 /// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- vectors [--gowalla] [--mips-only|--text-only]</c>:
 /// vector search, SqlRec's exact top-k against sqlite-vec's vec0 on the same vectors (<see cref="VectorBenchmark"/>).</item>
+/// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- lightgcn [data folder] [--device d] [--parts p,q]</c>:
+/// LightGCN's compute figures on Gowalla (memory bandwidth, graph build, propagation GB/s, epochs, serving and evaluation through SQL).</item>
 /// </list>
 /// </summary>
 public static class Program
@@ -22,6 +24,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "gowalla") return GowallaBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "embed") return EmbedBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "vectors") return VectorBenchmark.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "lightgcn") return LightGcnBenchmark.Run(args[1..]);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }

@@ -270,7 +270,8 @@ internal static class DenseMath
                     for (var p = 0; p < 4; p++) c[(u + p) * items + j] += four[p];
                 }
             }
-            // Users left over from the 4 x 4 blocks (one user: recommend()) still read four item rows per pass.
+            // Users left over from the 4 x 4 blocks (all of them when scoring one user): four items per
+            // pass, so each load of the user's row feeds four multiply-adds.
             for (; u < users; u++)
             {
                 var aRow = a.Slice(u * k, k);

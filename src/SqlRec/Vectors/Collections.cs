@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using SqlRec.Data;
 using SqlRec.Embeddings;
 using SqlRec.Native;
+using SqlRec.Store;
 
 namespace SqlRec.Vectors;
 
@@ -52,7 +53,7 @@ internal static class Collections
         Statement statement;
         try { statement = Statement.Prepare(db, string.Format(CultureInfo.InvariantCulture, select, "embedder")); }
         // A database whose collections predate embedders has no such column until the next rec_publish adds it.
-        catch (SqliteCallException) when (!Store.ModelStore.HasColumn(db, "rec_collections", "embedder"))
+        catch (SqliteCallException) when (!ModelStore.HasColumn(db, "rec_collections", "embedder"))
         {
             statement = Statement.Prepare(db, string.Format(CultureInfo.InvariantCulture, select, "NULL"));
         }

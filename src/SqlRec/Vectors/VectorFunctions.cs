@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json.Nodes;
+using SqlRec.Data;
 using SqlRec.Embeddings;
 using SqlRec.Native;
 using SqlRec.Sql;
@@ -152,11 +153,12 @@ internal static class VectorFunctions
     /// <summary>
     /// <c>rec_publish(name[, options])</c>. With option 'source' (a SELECT of vectors) or 'text' (a
     /// SELECT of texts, embedded with option 'embedder'): makes (or replaces) collection
-    /// <c>name</c>, recording the embedder that TEXT queries are embedded with, and rewriting the vec0 tables already published for it and adding
-    /// <c>&lt;table&gt;_items</c> when 'table' is given. Without: writes the vectors of model (or
-    /// collection) <c>name</c> to vec0 tables <c>&lt;table&gt;_items</c> (and, for a model,
-    /// <c>&lt;table&gt;_users</c>), 'table' defaulting to the name; later trainings of the model
-    /// rewrite them. Everything is read and checked before the one savepoint that writes.
+    /// <c>name</c>, recording the embedder TEXT queries are embedded with, rewriting the vec0
+    /// tables already published for it and adding <c>&lt;table&gt;_items</c> when 'table' is given.
+    /// Without: writes the vectors of model (or collection) <c>name</c> to vec0 tables
+    /// <c>&lt;table&gt;_items</c> (and, for a model, <c>&lt;table&gt;_users</c>), 'table' defaulting
+    /// to the name; later trainings of the model rewrite them. Everything is read and checked
+    /// before the one savepoint that writes.
     /// </summary>
     public static object? Publish(SqlRecSession session, SqlArgs args)
     {
@@ -172,12 +174,21 @@ internal static class VectorFunctions
             if (IsModel(db, name)) throw Errors.CollectionNameIsModel(function, name);
             // The embedder is resolved before the source runs: a misspelt name fails at once.
             var embedder = options.Embedder is { } embedderName ? EmbedderRegistry.Resolve(session, function, embedderName) : null;
-            var (ids, data, dimensions) = options.Text is { } text
-                ? Collections.ReadTexts(session, function, text, options.Embedder!, embedder!)
-                : Collections.ReadSource(db, function, options.Source!);
-            if (embedder is not null && embedder.Dimension != dimensions)
-                throw Errors.PublishEmbedderDimension(function, dimensions, options.Embedder!, embedder.Dimension);
-            var sql = options.Text is { } texts ? Collections.TextSource(options.Embedder!, texts) : options.Source!;
+            string sql;
+            (IdIndex Ids, float[] Data, int Dimensions) read;
+            if (options is { Text: { } text, Embedder: { } textEmbedder })
+            {
+                read = Collections.ReadTexts(session, function, text, textEmbedder, embedder!);
+                sql = Collections.TextSource(textEmbedder, text);
+            }
+            else
+            {
+                sql = options.Source!;
+                read = Collections.ReadSource(db, function, sql);
+                if (embedder is not null && embedder.Dimension != read.Dimensions)
+                    throw Errors.PublishEmbedderDimension(function, read.Dimensions, options.Embedder!, embedder.Dimension);
+            }
+            var (ids, data, dimensions) = read;
             var metric = options.Metric ?? VectorMetric.Cosine;
             Savepoint.Run(db, "sqlrec_vec_publish", () =>
             {

@@ -84,7 +84,10 @@ CREATE TABLE IF NOT EXISTS rec_embedders(
 
 -- Vector collections: item vectors that rec_publish read from a SELECT (id, float32 BLOB), e.g.
 -- an embedded text column. A snapshot, replaced atomically by the next rec_publish of the same
--- name (a new uid; the in-process cache is keyed by it), like a model version.
+-- name (a new uid; the in-process cache is keyed by it), like a model version. embedder names the
+-- embedder that made the vectors (NULL: none recorded); rec_search embeds TEXT queries with it.
+-- It came after the table's first release: ModelStore.EnsureSchema adds it to older databases
+-- (ALTER TABLE ... ADD COLUMN), and readers take a missing column as NULL.
 CREATE TABLE IF NOT EXISTS rec_collections(
   name       TEXT PRIMARY KEY,
   uid        TEXT NOT NULL UNIQUE,
@@ -92,7 +95,8 @@ CREATE TABLE IF NOT EXISTS rec_collections(
   metric     TEXT NOT NULL CHECK (metric IN ('dot', 'cosine', 'l2')),
   dim        INTEGER NOT NULL,
   items      INTEGER NOT NULL,
-  created_at TEXT NOT NULL
+  created_at TEXT NOT NULL,
+  embedder   TEXT
 ) STRICT;
 
 -- A collection's vectors: idx is the row (ids in SqlRec's id order), vector little-endian float32.

@@ -22,3 +22,7 @@ INSERT INTO item_vectors VALUES
   (10, vec_f32('[1.0, 0.0, 0.0]')), (11, vec_f32('[0.9, 0.1, 0.0]')),
   (12, vec_f32('[0.0, 1.0, 0.0]')), (13, vec_f32('[0.7, 0.7, 0.1]'));
 SELECT rec_publish('tags', json_object('source', 'SELECT item_id, embedding FROM item_vectors', 'table', 'tags'));
+
+-- A text collection: the items' titles embedded with the built-in 'hash' embedder, which is
+-- recorded on the collection, so rec_search('titles', 'some text', k) embeds text queries with it.
+SELECT rec_publish('titles', json_object('text', 'SELECT id, title FROM items', 'embedder', 'hash'));

@@ -407,11 +407,11 @@ public static class Errors
         Fail(function, $"dimension mismatch: {what} has {got} dimensions, but the {space} vectors of {source} have {expected}.");
 
     /// <summary>
-    /// A TEXT query arrived where only vector BLOBs are understood yet: embedding text on the fly
-    /// needs an embedder recorded on the collection (a later step).
+    /// A TEXT query against a model, or against a collection published without an embedder: there
+    /// is nothing to turn the text into a vector of that space.
     /// </summary>
     public static SqlRecException TextQueryNeedsEmbedder(string function, string source) =>
-        Fail(function, $"'query' is TEXT, but {source} has no embedder to turn text into a vector; pass the query as a float32 vector BLOB, e.g. vec_f32('[0.1, 0.2, ...]').");
+        Fail(function, $"'query' is TEXT, but {source} has no embedder to turn text into a vector; pass the query as a float32 vector BLOB, e.g. vec_f32('[0.1, 0.2, ...]'), or search a collection published with its embedder, e.g. rec_publish('name', json_object('text', 'SELECT id, title FROM items', 'embedder', 'hash')).");
 
     /// <summary>Neither a model nor a vector collection exists.</summary>
     public static SqlRecException NoVectorSources(string function) =>
@@ -492,4 +492,62 @@ public static class Errors
     /// <summary>A published model's new version has no vectors to keep its vec0 table in step.</summary>
     public static SqlRecException RepublishWithoutVectors(string function, string model, string table, string kind, string space) =>
         Fail(function, $"model '{model}' is published to vec0 table '{table}', but the new version (kind '{kind}') has no {space} vectors; run SELECT rec_unpublish('{model}') first, or train a kind with vectors.");
+
+    // ---- text collections and text queries ---------------------------------------------------
+
+    /// <summary>rec_publish got both a vector source and a text source.</summary>
+    public static SqlRecException PublishSourceAndText(string function) =>
+        Fail(function, "options 'source' and 'text' exclude each other, got both; pass 'source' for a SELECT returning (id, vector), or 'text' for a SELECT returning (id, text) that 'embedder' embeds.");
+
+    /// <summary>rec_publish got an embedder without a collection to record it on.</summary>
+    public static SqlRecException PublishEmbedderWithoutCollection(string function) =>
+        Fail(function, "option 'embedder' names the embedder of a collection's vectors and needs option 'source' or 'text'; a model's vectors are not text vectors.");
+
+    /// <summary>The embedder recorded on a collection makes vectors of another length than the collection's.</summary>
+    public static SqlRecException PublishEmbedderDimension(string function, int sourceDimensions, string embedder, int embedderDimensions) =>
+        Fail(function, $"dimension mismatch: the 'source' query's vectors have {sourceDimensions} dimensions, but embedder '{embedder}' makes {embedderDimensions}; name the embedder that made the vectors, so that text queries are compared with vectors of their own kind.");
+
+    /// <summary>The 'text' query is not a read-only SELECT.</summary>
+    public static SqlRecException TextSourceNotSelect(string function, string sql) =>
+        Fail(function, $"option 'text' must be a read-only SELECT statement, got '{Shorten(sql.Trim(), 80)}'.");
+
+    /// <summary>The 'text' query holds more than one statement.</summary>
+    public static SqlRecException TextSourceSeveralStatements(string function, string rest) =>
+        Fail(function, $"option 'text' must be a single statement, but more follows: '{Shorten(rest.Trim(), 80)}'.");
+
+    /// <summary>SQLite rejected or failed the 'text' query.</summary>
+    public static SqlRecException TextSourceFailed(string function, string sqliteMessage) =>
+        Fail(function, $"the 'text' query failed: {sqliteMessage}.");
+
+    /// <summary>The 'text' query does not return (id, text).</summary>
+    public static SqlRecException TextSourceColumns(string function, int got) =>
+        Fail(function, $"the 'text' query must return 2 columns (id, text), got {got}.");
+
+    /// <summary>An id of the 'text' query is not INTEGER or TEXT.</summary>
+    public static SqlRecException TextSourceBadId(string function, long row, object? got) =>
+        Fail(function, $"the 'text' query's id column must be INTEGER or TEXT, got {Describe(got)} in row {row}; filter or cast it in the query.");
+
+    /// <summary>A text of the 'text' query is NULL, not TEXT, or empty: that id would have no vector.</summary>
+    public static SqlRecException TextSourceBadText(string function, long row, object? id, object? got) =>
+        Fail(function, $"the 'text' query must return non-empty TEXT for every id, got {Describe(got)} in row {row} (id {Describe(id)}); leave such rows out, e.g. WHERE trim(title) <> '', or convert with CAST(... AS TEXT).");
+
+    /// <summary>The 'text' query returned no rows.</summary>
+    public static SqlRecException TextSourceEmpty(string function) =>
+        Fail(function, "the 'text' query returned no rows; a collection needs at least one text.");
+
+    /// <summary>The 'text' query returns an id twice.</summary>
+    public static SqlRecException TextSourceDuplicateId(string function, object id, long firstRow, long row) =>
+        Fail(function, $"the 'text' query returns the id {Describe(id)} twice (rows {firstRow} and {row}); ids must be distinct.");
+
+    /// <summary>A TEXT query is empty or only whitespace.</summary>
+    public static SqlRecException QueryTextEmpty(string function) =>
+        Fail(function, "'query' is empty or only whitespace; there is nothing to embed.");
+
+    /// <summary>The embedder recorded on a collection no longer exists (dropped after publishing).</summary>
+    public static SqlRecException CollectionEmbedderMissing(string function, string collection, string embedder, IReadOnlyCollection<string> known) =>
+        Fail(function, $"{collection} embeds text queries with embedder '{embedder}', which no longer exists (available embedders: {Quoted(known)}); register it again with the same options, or publish the collection again with another 'embedder'.");
+
+    /// <summary>The embedder recorded on a collection now makes vectors of another length.</summary>
+    public static SqlRecException CollectionEmbedderDimensionChanged(string function, string collection, string embedder, int embedderDimensions, int collectionDimensions) =>
+        Fail(function, $"dimension mismatch: {collection} has {collectionDimensions}-dimension vectors, but its embedder '{embedder}' now makes {embedderDimensions}; the embedder was registered again with other options: publish the collection again.");
 }

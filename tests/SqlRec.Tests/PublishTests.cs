@@ -196,7 +196,7 @@ public sealed class PublishTests
         Fails("SELECT rec_publish('x', json_object('source', 'SELECT id, v FROM iv', 'table', 'sqlite_x'))",
             Errors.OptionRange(f, "table", Vec0Tables.NameRule, "\"sqlite_x\""));
         Fails("SELECT rec_publish('x', json_object('source', 'SELECT id, v FROM iv', 'metric', 'ip'))", Errors.OptionRange(f, "metric", "one of 'dot', 'cosine', 'l2'", "\"ip\""));
-        Fails("SELECT rec_publish('x', json_object('source', 'SELECT id, v FROM iv', 'k', 1))", Errors.UnknownOption(f, "k", "rec_publish()", ["source", "metric", "table"]));
+        Fails("SELECT rec_publish('x', json_object('source', 'SELECT id, v FROM iv', 'k', 1))", Errors.UnknownOption(f, "k", "rec_publish()", ["source", "metric", "table", "text", "embedder"]));
         // Tables that are not this owner's are never overwritten: the application's own, another owner's publication.
         db.Execute("CREATE TABLE taken_items(id INTEGER)");
         schema = Schema(db);

@@ -46,8 +46,28 @@ internal sealed class ModelStore(nint db)
     public bool Exists() =>
         NativeDb.Scalar(db, "SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = 'rec_models'") is not null;
 
-    /// <summary>Creates the store tables when missing.</summary>
-    public void EnsureSchema() => NativeDb.ExecuteScript(db, Schema.Value);
+    /// <summary>
+    /// Columns added to store tables after the table's first release, as (table, column, type).
+    /// schema.sql creates them in new databases; <see cref="EnsureSchema"/> adds them to older ones.
+    /// </summary>
+    private static readonly (string Table, string Column, string Type)[] AddedColumns =
+    [
+        ("rec_collections", "embedder", "TEXT"),
+    ];
+
+    /// <summary>Creates the store tables when missing, and adds columns that older databases lack.</summary>
+    public void EnsureSchema()
+    {
+        NativeDb.ExecuteScript(db, Schema.Value);
+        foreach (var (table, column, type) in AddedColumns)
+        {
+            if (!HasColumn(db, table, column)) NativeDb.Execute(db, $"ALTER TABLE main.{table} ADD COLUMN {column} {type}");
+        }
+    }
+
+    /// <summary>True when table <paramref name="table"/> of the main database has column <paramref name="column"/>.</summary>
+    internal static bool HasColumn(nint db, string table, string column) =>
+        NativeDb.Scalar(db, "SELECT 1 FROM pragma_table_info(?1, 'main') WHERE name = ?2", table, column) is not null;
 
     private static string Now() => DateTimeOffset.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 

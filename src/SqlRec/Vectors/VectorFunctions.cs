@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json.Nodes;
+using SqlRec.Data;
+using SqlRec.Embeddings;
 using SqlRec.Native;
 using SqlRec.Sql;
 using SqlRec.Store;
@@ -113,7 +115,7 @@ internal static class VectorFunctions
         var options = SearchOptions.Parse(function, args.OptionalText(function, 3, "options"));
         var db = session.Handle;
         var source = VectorSources.Resolve(db, function, name);
-        var vector = QueryVectors.Read(function, query, source);
+        var vector = QueryVectors.Read(session, function, query, source);
         var set = VectorSources.Items(db, function, source);
         if (vector.Length != set.Dimensions) throw Errors.DimensionMismatch(function, "'query'", vector.Length, "item", set.Source, set.Dimensions);
         var filter = ItemFilters.Read(db, function, options.Candidates, options.Exclude, set.Ids);
@@ -149,12 +151,14 @@ internal static class VectorFunctions
         new ModelStore(db).Exists() && NativeDb.Scalar(db, "SELECT 1 FROM rec_models WHERE name = ?1", name) is not null;
 
     /// <summary>
-    /// <c>rec_publish(name[, options])</c>. With option 'source': makes (or replaces) collection
-    /// <c>name</c> from the SELECT, rewriting the vec0 tables already published for it and adding
-    /// <c>&lt;table&gt;_items</c> when 'table' is given. Without: writes the vectors of model (or
-    /// collection) <c>name</c> to vec0 tables <c>&lt;table&gt;_items</c> (and, for a model,
-    /// <c>&lt;table&gt;_users</c>), 'table' defaulting to the name; later trainings of the model
-    /// rewrite them. Everything is read and checked before the one savepoint that writes.
+    /// <c>rec_publish(name[, options])</c>. With option 'source' (a SELECT of vectors) or 'text' (a
+    /// SELECT of texts, embedded with option 'embedder'): makes (or replaces) collection
+    /// <c>name</c>, recording the embedder TEXT queries are embedded with, rewriting the vec0
+    /// tables already published for it and adding <c>&lt;table&gt;_items</c> when 'table' is given.
+    /// Without: writes the vectors of model (or collection) <c>name</c> to vec0 tables
+    /// <c>&lt;table&gt;_items</c> (and, for a model, <c>&lt;table&gt;_users</c>), 'table' defaulting
+    /// to the name; later trainings of the model rewrite them. Everything is read and checked
+    /// before the one savepoint that writes.
     /// </summary>
     public static object? Publish(SqlRecSession session, SqlArgs args)
     {
@@ -165,15 +169,31 @@ internal static class VectorFunctions
         var clock = Stopwatch.StartNew();
         var summary = new JsonObject();
         var tables = new JsonArray();
-        if (options.Source is { } sql)
+        if (options.MakesCollection)
         {
             if (IsModel(db, name)) throw Errors.CollectionNameIsModel(function, name);
-            var (ids, data, dimensions) = Collections.ReadSource(db, function, sql);
+            // The embedder is resolved before the source runs: a misspelt name fails at once.
+            var embedder = options.Embedder is { } embedderName ? EmbedderRegistry.Resolve(session, function, embedderName) : null;
+            string sql;
+            (IdIndex Ids, float[] Data, int Dimensions) read;
+            if (options is { Text: { } text, Embedder: { } textEmbedder })
+            {
+                read = Collections.ReadTexts(session, function, text, textEmbedder, embedder!);
+                sql = Collections.TextSource(textEmbedder, text);
+            }
+            else
+            {
+                sql = options.Source!;
+                read = Collections.ReadSource(db, function, sql);
+                if (embedder is not null && embedder.Dimension != read.Dimensions)
+                    throw Errors.PublishEmbedderDimension(function, read.Dimensions, options.Embedder!, embedder.Dimension);
+            }
+            var (ids, data, dimensions) = read;
             var metric = options.Metric ?? VectorMetric.Cosine;
             Savepoint.Run(db, "sqlrec_vec_publish", () =>
             {
                 new ModelStore(db).EnsureSchema();
-                var info = Collections.Save(db, name, sql, metric, ids, data, dimensions);
+                var info = Collections.Save(db, name, sql, metric, ids, data, dimensions, options.Embedder);
                 var set = new VectorSet(info.Label, "item", ids, dimensions, data, metric);
                 var targets = Vec0Tables.Of(db, name, "collection").Select(p => (p.Table, p.Metric)).ToList();
                 if (options.Table is { } table && targets.All(t => t.Table != table + "_items")) targets.Add((table + "_items", metric));
@@ -188,6 +208,7 @@ internal static class VectorFunctions
             summary["items"] = ids.Count;
             summary["dim"] = dimensions;
             summary["metric"] = VectorMetrics.Name(metric);
+            if (options.Embedder is { } recorded) summary["embedder"] = recorded;
         }
         else
         {
@@ -248,19 +269,38 @@ internal static class VectorFunctions
 }
 
 /// <summary>
-/// Turns a <c>query</c> argument into a vector. A BLOB is decoded strictly; TEXT is where a query
-/// would be embedded on the fly with the collection's embedder, which this build does not have yet:
-/// <see cref="FromText"/> is the one place that changes when embedders arrive.
+/// Turns a <c>query</c> argument into a vector: a BLOB is decoded strictly; TEXT is embedded on
+/// the fly with the embedder recorded on the collection (rec_publish's option 'embedder'), the
+/// one that made its vectors, so the query lands among vectors of its own kind.
 /// </summary>
 internal static class QueryVectors
 {
     /// <summary>The query vector for a search of <paramref name="source"/>.</summary>
-    public static float[] Read(string function, object? query, VectorSource source) => query switch
+    public static float[] Read(SqlRecSession session, string function, object? query, VectorSource source) => query switch
     {
-        string text => FromText(function, text, source),
+        string text => FromText(session, function, text, source),
+        null when source.Collection?.Embedder is { } embedder => throw Errors.ArgumentNull(function, "query",
+            $"pass the text to search for ({source.Label} embeds it with embedder '{embedder}') or a float32 vector BLOB"),
         _ => VectorBlob.Decode(function, "'query'", query),
     };
 
-    private static float[] FromText(string function, string text, VectorSource source) =>
-        throw Errors.TextQueryNeedsEmbedder(function, source.Label);
+    private static float[] FromText(SqlRecSession session, string function, string text, VectorSource source)
+    {
+        if (source.Collection is not { Embedder: { } name } collection) throw Errors.TextQueryNeedsEmbedder(function, source.Label);
+        if (string.IsNullOrWhiteSpace(text)) throw Errors.QueryTextEmpty(function);
+        Embedder embedder;
+        try
+        {
+            embedder = EmbedderRegistry.Resolve(session, function, name);
+        }
+        catch (SqlRecException) when (name != HashEmbedder.BuiltInName && EmbedderRegistry.Find(session.Handle, name) is null)
+        {
+            throw Errors.CollectionEmbedderMissing(function, collection.Label, name, EmbedderRegistry.Names(session.Handle));
+        }
+        if (embedder.Dimension != collection.Dimensions)
+            throw Errors.CollectionEmbedderDimensionChanged(function, collection.Label, name, embedder.Dimension, collection.Dimensions);
+        var vector = new float[embedder.Dimension];
+        embedder.Embed(function, name, [text], vector);
+        return vector;
+    }
 }

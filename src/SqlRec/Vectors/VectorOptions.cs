@@ -1,3 +1,4 @@
+using SqlRec.Embeddings;
 using SqlRec.Models;
 using SqlRec.Native;
 
@@ -51,16 +52,31 @@ internal sealed record SearchOptions(VectorMetric? Metric, string? Candidates, E
 /// <param name="Source">A SELECT (id, vector) to make a collection from; null to publish an existing model or collection.</param>
 /// <param name="Metric">The metric (null: 'dot' for a model, the collection's for a collection, 'cosine' for a new collection).</param>
 /// <param name="Table">Base name of the vec0 tables (<c>_items</c>, <c>_users</c> are appended); null for the default.</param>
-internal sealed record PublishOptions(string? Source, VectorMetric? Metric, string? Table)
+/// <param name="Text">A SELECT (id, text) to make a collection from, embedded with <paramref name="Embedder"/>; excludes <paramref name="Source"/>.</param>
+/// <param name="Embedder">The embedder of the collection's vectors, recorded so that TEXT queries are embedded with it; needs a source or text.</param>
+internal sealed record PublishOptions(string? Source, VectorMetric? Metric, string? Table, string? Text = null, string? Embedder = null)
 {
+    /// <summary>True when the call makes (or replaces) a collection.</summary>
+    public bool MakesCollection => Source is not null || Text is not null;
+
     /// <summary>Reads the options JSON (null: defaults).</summary>
     public static PublishOptions Parse(string function, string? json)
     {
         var reader = OptionReader.Parse(function, json);
-        var options = new PublishOptions(reader.String("source"), SearchOptions.ReadMetric(reader), reader.String("table"));
+        var options = new PublishOptions(reader.String("source"), SearchOptions.ReadMetric(reader), reader.String("table"), reader.String("text"), reader.String("embedder"));
         reader.Finish($"{function}()");
         if (options.Table is { } table && !Vec0Tables.IsValidName(table))
             throw Errors.OptionRange(function, "table", Vec0Tables.NameRule, $"\"{Errors.Shorten(table, 60)}\"");
+        if (options.Source is not null && options.Text is not null) throw Errors.PublishSourceAndText(function);
+        if (options.Embedder is { } embedder)
+        {
+            EmbedderRegistry.Name(function, "embedder", embedder);
+            if (!options.MakesCollection) throw Errors.PublishEmbedderWithoutCollection(function);
+        }
+        else if (options.Text is not null)
+        {
+            throw Errors.MissingOption(function, "embedder", "option 'text' is embedded with it, e.g. json_object('text', 'SELECT id, title FROM items', 'embedder', 'hash')");
+        }
         return options;
     }
 }

@@ -79,3 +79,46 @@ CREATE TABLE IF NOT EXISTS rec_embedders(
   dimension  INTEGER NOT NULL CHECK (dimension > 0),
   created_at TEXT NOT NULL
 ) STRICT;
+
+-- ---- vector search -------------------------------------------------------------------------
+
+-- Vector collections: item vectors that rec_publish read from a SELECT (id, float32 BLOB), e.g.
+-- an embedded text column. A snapshot, replaced atomically by the next rec_publish of the same
+-- name (a new uid; the in-process cache is keyed by it), like a model version. embedder names the
+-- embedder that made the vectors (NULL: none recorded); rec_search embeds TEXT queries with it.
+-- It came after the table's first release: ModelStore.EnsureSchema adds it to older databases
+-- (ALTER TABLE ... ADD COLUMN), and readers take a missing column as NULL.
+CREATE TABLE IF NOT EXISTS rec_collections(
+  name       TEXT PRIMARY KEY,
+  uid        TEXT NOT NULL UNIQUE,
+  source     TEXT NOT NULL,
+  metric     TEXT NOT NULL CHECK (metric IN ('dot', 'cosine', 'l2')),
+  dim        INTEGER NOT NULL,
+  items      INTEGER NOT NULL,
+  created_at TEXT NOT NULL,
+  embedder   TEXT
+) STRICT;
+
+-- A collection's vectors: idx is the row (ids in SqlRec's id order), vector little-endian float32.
+CREATE TABLE IF NOT EXISTS rec_collection_items(
+  collection TEXT NOT NULL REFERENCES rec_collections(name) ON DELETE CASCADE,
+  idx        INTEGER NOT NULL,
+  id         ANY NOT NULL,
+  vector     BLOB NOT NULL,
+  PRIMARY KEY (collection, idx)
+) STRICT;
+
+-- The vec0 tables rec_publish wrote, one row each. A model's are rewritten in the transaction
+-- that publishes each new version, a collection's when the collection is published again;
+-- version is the model version's or the collection's uid they hold. dim is the vectors' length
+-- (the vec0 column has one more for metric 'dot', whose vectors are augmented).
+CREATE TABLE IF NOT EXISTS rec_publications(
+  vec_table    TEXT PRIMARY KEY,
+  owner        TEXT NOT NULL,
+  owner_type   TEXT NOT NULL CHECK (owner_type IN ('model', 'collection')),
+  space        TEXT NOT NULL CHECK (space IN ('item', 'user')),
+  metric       TEXT NOT NULL CHECK (metric IN ('dot', 'cosine', 'l2')),
+  dim          INTEGER NOT NULL,
+  version      TEXT NOT NULL,
+  published_at TEXT NOT NULL
+) STRICT;

@@ -14,3 +14,15 @@ INSERT INTO likes VALUES
   (4, 12, 5, '2026-03-31'), (4, 10, 1, '2026-01-02'), (4, 11, 2, '2026-01-03');
 
 SELECT rec_train('shop', json_object('model', 'popular', 'source', 'SELECT user_id, item_id FROM likes'));
+
+-- Vector search: 3-dimensional item vectors (think of them as text embeddings), made a collection
+-- named 'tags' and published to the vec0 table tags_items.
+CREATE TABLE item_vectors(item_id INTEGER PRIMARY KEY, embedding BLOB);
+INSERT INTO item_vectors VALUES
+  (10, vec_f32('[1.0, 0.0, 0.0]')), (11, vec_f32('[0.9, 0.1, 0.0]')),
+  (12, vec_f32('[0.0, 1.0, 0.0]')), (13, vec_f32('[0.7, 0.7, 0.1]'));
+SELECT rec_publish('tags', json_object('source', 'SELECT item_id, embedding FROM item_vectors', 'table', 'tags'));
+
+-- A text collection: the items' titles embedded with the built-in 'hash' embedder, which is
+-- recorded on the collection, so rec_search('titles', 'some text', k) embeds text queries with it.
+SELECT rec_publish('titles', json_object('text', 'SELECT id, title FROM items', 'embedder', 'hash'));

@@ -244,9 +244,9 @@ public static class Errors
 
     // ---- lightgcn --------------------------------------------------------------------------
 
-    /// <summary>A training device was asked for that this build cannot use.</summary>
-    public static SqlRecException DeviceUnavailable(string function, string device) =>
-        Fail(function, $"device '{device}' is not available: this build trains on the CPU only; use 'cpu' or 'auto'.");
+    /// <summary>A training device was asked for that this machine does not have (or that failed to start); says why.</summary>
+    public static SqlRecException DeviceUnavailable(string function, string device, string reason) =>
+        Fail(function, $"device '{device}' is not available: {reason}; use 'auto' (a GPU when there is one, else the CPU) or 'cpu'.");
 
     /// <summary>Some users interacted with every item, so no negative item can be sampled for them.</summary>
     public static SqlRecException NoNegativeItems(string function, string kind, int users, int items) =>
@@ -254,17 +254,9 @@ public static class Errors
 
     // ---- vectors ---------------------------------------------------------------------------
 
-    /// <summary>A vector BLOB whose length is not a whole number of float32 values.</summary>
-    public static SqlRecException VectorBlobLength(string function, string argument, int bytes) =>
-        Fail(function, $"'{argument}' must be a vector BLOB of little-endian float32 values (a multiple of 4 bytes), got a BLOB of {bytes} bytes.");
-
-    /// <summary>A vector holds NaN or an infinity.</summary>
-    public static SqlRecException VectorNotFinite(string function, string argument, int index, float value) =>
-        Fail(function, $"'{argument}' must hold finite numbers, but element {index} is {DescribeFloat(value)}.");
-
     /// <summary>A vector has another dimension than the one expected.</summary>
-    public static SqlRecException VectorDimensionMismatch(string function, string argument, int expected, int got) =>
-        Fail(function, $"'{argument}' must have {expected} dimensions, got {got}.");
+    public static SqlRecException VectorDimensionMismatch(string function, string what, int expected, int got) =>
+        Fail(function, $"dimension mismatch: {what} has {got} dimensions, {expected} expected.");
 
     private static string DescribeFloat(float value) =>
         float.IsNaN(value) ? "NaN" : float.IsPositiveInfinity(value) ? "+Infinity" : float.IsNegativeInfinity(value) ? "-Infinity" : value.ToString("R", CultureInfo.InvariantCulture);
@@ -466,4 +458,172 @@ public static class Errors
     /// <summary>Some users interacted with every item a content model samples negatives from.</summary>
     public static SqlRecException NoNegativeInteractedItems(string function, string kind, int users, int items) =>
         Fail(function, $"model kind '{kind}' samples negatives among the items that have interactions, but {users} user(s) interacted with all {items} of them in the 'source' data; add interactions with other items or leave such users out of the source.");
+
+    // ---- vector search -----------------------------------------------------------------------
+
+    private static string List(IReadOnlyCollection<string> names) => names.Count == 0 ? "none" : Quoted(names);
+
+    private static string Element(float value) =>
+        float.IsNaN(value) ? "NaN" : float.IsPositiveInfinity(value) ? "Infinity" : "-Infinity";
+
+    /// <summary>A vector is not a BLOB (NULL, TEXT, a number).</summary>
+    public static SqlRecException VectorNotBlob(string function, string what, object? got) =>
+        Fail(function, $"{what} must be a float32 vector BLOB, got {Describe(got)}; make one with vec_f32('[0.1, 0.2, ...]').");
+
+    /// <summary>A vector BLOB is empty, not a whole number of float32 values, or too long.</summary>
+    public static SqlRecException VectorBlobLength(string function, string what, int bytes, int maxDimensions) =>
+        Fail(function, $"{what} must hold 1 to {maxDimensions} float32 values (4 bytes each), got a BLOB of {bytes} bytes.");
+
+    /// <summary>A vector holds NaN or an infinity.</summary>
+    public static SqlRecException VectorNotFinite(string function, string what, int index, float value) =>
+        Fail(function, $"{what} holds {Element(value)} at index {index} (0-based); every element must be a finite float32.");
+
+    /// <summary>A query vector's length differs from the vectors it is compared with.</summary>
+    public static SqlRecException DimensionMismatch(string function, string what, int got, string space, string source, int expected) =>
+        Fail(function, $"dimension mismatch: {what} has {got} dimensions, but the {space} vectors of {source} have {expected}.");
+
+    /// <summary>
+    /// A TEXT query against a model, or against a collection published without an embedder: there
+    /// is nothing to turn the text into a vector of that space.
+    /// </summary>
+    public static SqlRecException TextQueryNeedsEmbedder(string function, string source) =>
+        Fail(function, $"'query' is TEXT, but {source} has no embedder to turn text into a vector; pass the query as a float32 vector BLOB, e.g. vec_f32('[0.1, 0.2, ...]'), or search a collection published with its embedder, e.g. rec_publish('name', json_object('text', 'SELECT id, title FROM items', 'embedder', 'hash')).");
+
+    /// <summary>Neither a model nor a vector collection exists.</summary>
+    public static SqlRecException NoVectorSources(string function) =>
+        Fail(function, "no model or vector collection exists in this database; train a model with rec_train(...) or create a collection with rec_publish('name', json_object('source', 'SELECT id, vector FROM ...')).");
+
+    /// <summary>The named model or collection does not exist.</summary>
+    public static SqlRecException UnknownVectorSource(string function, string name, IReadOnlyCollection<string> models, IReadOnlyCollection<string> collections) =>
+        Fail(function, $"unknown model or collection '{name}'; trained models: {List(models)}; collections: {List(collections)}.");
+
+    /// <summary>The model was omitted while several models or collections exist.</summary>
+    public static SqlRecException VectorSourceRequired(string function, IReadOnlyCollection<string> models, IReadOnlyCollection<string> collections) =>
+        Fail(function, $"'model' is required when the database holds several models or collections; got NULL, trained models: {List(models)}; collections: {List(collections)}.");
+
+    /// <summary>A model (or collection) has no vectors of the space asked for.</summary>
+    public static SqlRecException NoVectors(string function, string source, string space, string hint) =>
+        Fail(function, $"{source} has no {space} vectors; {hint}.");
+
+    /// <summary>The item (or user) whose neighbours were asked for has no vector.</summary>
+    public static SqlRecException UnknownVectorId(string function, string space, object id, string source) =>
+        Fail(function, $"{space} {Describe(id)} has no vector in {source}; only the {space}s of its training data (or of a collection's source) have one.");
+
+    /// <summary>The 'candidates' query is not a read-only SELECT.</summary>
+    public static SqlRecException CandidatesNotSelect(string function, string sql) =>
+        Fail(function, $"option 'candidates' must be a read-only SELECT statement, got '{Shorten(sql.Trim(), 80)}'.");
+
+    /// <summary>The 'candidates' query holds more than one statement.</summary>
+    public static SqlRecException CandidatesSeveralStatements(string function, string rest) =>
+        Fail(function, $"option 'candidates' must be a single statement, but more follows: '{Shorten(rest.Trim(), 80)}'.");
+
+    /// <summary>SQLite rejected or failed the 'candidates' query.</summary>
+    public static SqlRecException CandidatesFailed(string function, string sqliteMessage) =>
+        Fail(function, $"the 'candidates' query failed: {sqliteMessage}.");
+
+    /// <summary>The 'candidates' query does not return exactly one column.</summary>
+    public static SqlRecException CandidatesColumns(string function, int got) =>
+        Fail(function, $"the 'candidates' query must return 1 column (the ids), got {got}.");
+
+    /// <summary>The 'candidates' query returned a value that cannot be an id.</summary>
+    public static SqlRecException CandidatesBadId(string function, long row, object? got) =>
+        Fail(function, $"the 'candidates' query must return ids (INTEGER or TEXT), got {Describe(got)} in row {row}; filter or cast it in the query.");
+
+    /// <summary>A collection's name is already a model's.</summary>
+    public static SqlRecException CollectionNameIsModel(string function, string name) =>
+        Fail(function, $"'{name}' is a trained model; a collection needs a name of its own (models and collections share one namespace).");
+
+    /// <summary>A collection's source query does not return (id, vector).</summary>
+    public static SqlRecException CollectionSourceColumns(string function, int got) =>
+        Fail(function, $"the 'source' query must return 2 columns (id, vector), got {got}.");
+
+    /// <summary>A collection's source query returned no rows.</summary>
+    public static SqlRecException CollectionSourceEmpty(string function) =>
+        Fail(function, "the 'source' query returned no rows; a collection needs at least one vector.");
+
+    /// <summary>A collection's source query returns an id twice.</summary>
+    public static SqlRecException CollectionDuplicateId(string function, object id, long firstRow, long row) =>
+        Fail(function, $"the 'source' query returns the id {Describe(id)} twice (rows {firstRow} and {row}); ids must be distinct.");
+
+    /// <summary>Two vectors of a collection's source differ in length.</summary>
+    public static SqlRecException CollectionDimensionMismatch(string function, long row, int got, int expected) =>
+        Fail(function, $"dimension mismatch: the 'source' query's vector in row {row} has {got} dimensions, but the vector in row 1 has {expected}.");
+
+    /// <summary>A table rec_publish would write exists and is not one of its own for this owner.</summary>
+    public static SqlRecException PublishTableTaken(string function, string table, string owner) =>
+        Fail(function, $"table '{table}' already exists and is not a vec0 table that rec_publish made for '{owner}'; choose another base name with option 'table', or drop that table.");
+
+    /// <summary>vec0 keys rows by one id type; these ids mix INTEGER and TEXT.</summary>
+    public static SqlRecException PublishMixedIds(string function, string source, string space) =>
+        Fail(function, $"a vec0 table keys its rows by one id type, but the {space} ids of {source} are both INTEGER and TEXT; give them one type in the source query to publish them.");
+
+    /// <summary>The vectors are too wide for a vec0 column (with the extra dimension of 'dot').</summary>
+    public static SqlRecException PublishTooWide(string function, int dimensions, int maxDimensions) =>
+        Fail(function, $"vec0 columns hold at most {maxDimensions} dimensions, and metric 'dot' needs one more than the vectors' {dimensions}; publish with metric 'cosine' or 'l2'.");
+
+    /// <summary>A published vec0 table could not be dropped (to be rewritten or removed).</summary>
+    public static SqlRecException Vec0DropFailed(string function, string table, string sqliteMessage) =>
+        Fail(function, $"dropping vec0 table '{table}' failed: {sqliteMessage}; SQLite cannot drop a table while another statement of this connection is reading, so call {function}() in a statement of its own (SELECT {function}(...) without FROM); nothing was changed.");
+
+    /// <summary>A published model's new version has no vectors to keep its vec0 table in step.</summary>
+    public static SqlRecException RepublishWithoutVectors(string function, string model, string table, string kind, string space) =>
+        Fail(function, $"model '{model}' is published to vec0 table '{table}', but the new version (kind '{kind}') has no {space} vectors; run SELECT rec_unpublish('{model}') first, or train a kind with vectors.");
+
+    // ---- text collections and text queries ---------------------------------------------------
+
+    /// <summary>rec_publish got both a vector source and a text source.</summary>
+    public static SqlRecException PublishSourceAndText(string function) =>
+        Fail(function, "options 'source' and 'text' exclude each other, got both; pass 'source' for a SELECT returning (id, vector), or 'text' for a SELECT returning (id, text) that 'embedder' embeds.");
+
+    /// <summary>rec_publish got an embedder without a collection to record it on.</summary>
+    public static SqlRecException PublishEmbedderWithoutCollection(string function) =>
+        Fail(function, "option 'embedder' names the embedder of a collection's vectors and needs option 'source' or 'text'; a model's vectors are not text vectors.");
+
+    /// <summary>The embedder recorded on a collection makes vectors of another length than the collection's.</summary>
+    public static SqlRecException PublishEmbedderDimension(string function, int sourceDimensions, string embedder, int embedderDimensions) =>
+        Fail(function, $"dimension mismatch: the 'source' query's vectors have {sourceDimensions} dimensions, but embedder '{embedder}' makes {embedderDimensions}; name the embedder that made the vectors, so that text queries are compared with vectors of their own kind.");
+
+    /// <summary>The 'text' query is not a read-only SELECT.</summary>
+    public static SqlRecException TextSourceNotSelect(string function, string sql) =>
+        Fail(function, $"option 'text' must be a read-only SELECT statement, got '{Shorten(sql.Trim(), 80)}'.");
+
+    /// <summary>The 'text' query holds more than one statement.</summary>
+    public static SqlRecException TextSourceSeveralStatements(string function, string rest) =>
+        Fail(function, $"option 'text' must be a single statement, but more follows: '{Shorten(rest.Trim(), 80)}'.");
+
+    /// <summary>SQLite rejected or failed the 'text' query.</summary>
+    public static SqlRecException TextSourceFailed(string function, string sqliteMessage) =>
+        Fail(function, $"the 'text' query failed: {sqliteMessage}.");
+
+    /// <summary>The 'text' query does not return (id, text).</summary>
+    public static SqlRecException TextSourceColumns(string function, int got) =>
+        Fail(function, $"the 'text' query must return 2 columns (id, text), got {got}.");
+
+    /// <summary>An id of the 'text' query is not INTEGER or TEXT.</summary>
+    public static SqlRecException TextSourceBadId(string function, long row, object? got) =>
+        Fail(function, $"the 'text' query's id column must be INTEGER or TEXT, got {Describe(got)} in row {row}; filter or cast it in the query.");
+
+    /// <summary>A text of the 'text' query is NULL, not TEXT, or empty: that id would have no vector.</summary>
+    public static SqlRecException TextSourceBadText(string function, long row, object? id, object? got) =>
+        Fail(function, $"the 'text' query must return non-empty TEXT for every id, got {Describe(got)} in row {row} (id {Describe(id)}); leave such rows out, e.g. WHERE trim(title) <> '', or convert with CAST(... AS TEXT).");
+
+    /// <summary>The 'text' query returned no rows.</summary>
+    public static SqlRecException TextSourceEmpty(string function) =>
+        Fail(function, "the 'text' query returned no rows; a collection needs at least one text.");
+
+    /// <summary>The 'text' query returns an id twice.</summary>
+    public static SqlRecException TextSourceDuplicateId(string function, object id, long firstRow, long row) =>
+        Fail(function, $"the 'text' query returns the id {Describe(id)} twice (rows {firstRow} and {row}); ids must be distinct.");
+
+    /// <summary>A TEXT query is empty or only whitespace.</summary>
+    public static SqlRecException QueryTextEmpty(string function) =>
+        Fail(function, "'query' is empty or only whitespace; there is nothing to embed.");
+
+    /// <summary>The embedder recorded on a collection no longer exists (dropped after publishing).</summary>
+    public static SqlRecException CollectionEmbedderMissing(string function, string collection, string embedder, IReadOnlyCollection<string> known) =>
+        Fail(function, $"{collection} embeds text queries with embedder '{embedder}', which no longer exists (available embedders: {Quoted(known)}); register it again with the same options, or publish the collection again with another 'embedder'.");
+
+    /// <summary>The embedder recorded on a collection now makes vectors of another length.</summary>
+    public static SqlRecException CollectionEmbedderDimensionChanged(string function, string collection, string embedder, int embedderDimensions, int collectionDimensions) =>
+        Fail(function, $"dimension mismatch: {collection} has {collectionDimensions}-dimension vectors, but its embedder '{embedder}' now makes {embedderDimensions}; the embedder was registered again with other options: publish the collection again.");
 }

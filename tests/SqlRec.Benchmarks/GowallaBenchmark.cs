@@ -69,7 +69,7 @@ public static class GowallaBenchmark
 
     private static string F(double value, int digits) => value.ToString("F" + digits, CultureInfo.InvariantCulture);
 
-    private static (double P50, double P99) Latency(SqliteConnection connection, string model)
+    internal static (double P50, double P99) Latency(SqliteConnection connection, string model)
     {
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT recommend($user, 20, $model)";
@@ -94,7 +94,7 @@ public static class GowallaBenchmark
         return (times[times.Count / 2], times[(int)(times.Count * 0.99)]);
     }
 
-    private static void Load(SqliteConnection connection, string path, string table)
+    internal static void Load(SqliteConnection connection, string path, string table)
     {
         using (var create = connection.CreateCommand())
         {
@@ -124,12 +124,15 @@ public static class GowallaBenchmark
         index.ExecuteNonQuery();
     }
 
-    private static object? Scalar(SqliteConnection connection, string sql)
+    internal static object? Scalar(SqliteConnection connection, string sql)
     {
         using var command = connection.CreateCommand();
         command.CommandText = sql;
         return command.ExecuteScalar();
     }
+
+    /// <summary>../shared/data/lightgcn/gowalla beside the repository.</summary>
+    internal static string DefaultFolder() => FindData();
 
     private static string FindData()
     {

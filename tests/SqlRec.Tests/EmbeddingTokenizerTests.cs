@@ -116,16 +116,17 @@ public sealed class EmbeddingTokenizerTests
     [TestMethod]
     public void VectorBlobsAreLittleEndianFloat32CheckedStrictly()
     {
-        var blob = VectorBlob.FromFloats("f", "v", [1f, -2.5f]);
+        var blob = VectorBlob.FromFloats("f", "'v'", [1f, -2.5f]);
         CollectionAssert.AreEqual(new byte[] { 0, 0, 0x80, 0x3F, 0, 0, 0x20, 0xC0 }, blob);
-        CollectionAssert.AreEqual(new[] { 1f, -2.5f }, VectorBlob.ToFloats("f", "v", blob, expectedDimension: 2));
-        Assert.AreEqual(Errors.VectorBlobLength("f", "v", 7).Message,
-            Assert.ThrowsExactly<SqlRecException>(() => VectorBlob.ToFloats("f", "v", new byte[7])).Message);
-        Assert.AreEqual(Errors.VectorDimensionMismatch("f", "v", 3, 2).Message,
-            Assert.ThrowsExactly<SqlRecException>(() => VectorBlob.ToFloats("f", "v", blob, expectedDimension: 3)).Message);
-        Assert.AreEqual("f(): 'v' must hold finite numbers, but element 1 is NaN.",
-            Assert.ThrowsExactly<SqlRecException>(() => VectorBlob.FromFloats("f", "v", [0f, float.NaN])).Message);
-        Assert.AreEqual(Errors.VectorNotFinite("f", "v", 0, float.PositiveInfinity).Message,
-            Assert.ThrowsExactly<SqlRecException>(() => VectorBlob.ToFloats("f", "v", BitConverter.GetBytes(float.PositiveInfinity))).Message);
+        CollectionAssert.AreEqual(new[] { 1f, -2.5f }, VectorBlob.ToFloats("f", "'v'", blob, expectedDimension: 2));
+        Assert.AreEqual(Errors.VectorBlobLength("f", "'v'", 7, VectorBlob.MaxDimensions).Message,
+            Assert.ThrowsExactly<SqlRecException>(() => VectorBlob.ToFloats("f", "'v'", new byte[7])).Message);
+        Assert.AreEqual(Errors.VectorDimensionMismatch("f", "'v'", 3, 2).Message,
+            Assert.ThrowsExactly<SqlRecException>(() => VectorBlob.ToFloats("f", "'v'", blob, expectedDimension: 3)).Message);
+        Assert.AreEqual("f(): dimension mismatch: 'v' has 2 dimensions, 3 expected.", Errors.VectorDimensionMismatch("f", "'v'", 3, 2).Message);
+        Assert.AreEqual("f(): 'v' holds NaN at index 1 (0-based); every element must be a finite float32.",
+            Assert.ThrowsExactly<SqlRecException>(() => VectorBlob.FromFloats("f", "'v'", [0f, float.NaN])).Message);
+        Assert.AreEqual(Errors.VectorNotFinite("f", "'v'", 0, float.PositiveInfinity).Message,
+            Assert.ThrowsExactly<SqlRecException>(() => VectorBlob.ToFloats("f", "'v'", BitConverter.GetBytes(float.PositiveInfinity))).Message);
     }
 }

@@ -226,7 +226,7 @@ public sealed class GraphFilterTests
     public void BlockedProductMatchesPlainLoops()
     {
         var random = new Random(12);
-        foreach (var (users, items, k) in new[] { (7, 13, 16), (4, 4, 8), (9, 130, 24), (5, 6, 5), (1, 3, 256) })
+        foreach (var (users, items, k) in new[] { (7, 13, 16), (4, 4, 8), (9, 130, 24), (5, 6, 5), (1, 3, 256), (1, 130, 64), (3, 9, 64) })
         {
             var a = Enumerable.Range(0, users * k).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
             var b = Enumerable.Range(0, items * k).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();

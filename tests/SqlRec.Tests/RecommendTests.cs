@@ -175,7 +175,7 @@ public sealed class RecommendTests
         db.AssertError("SELECT recommend(1, 2.5)", Errors.ArgumentType("recommend", "k", "an INTEGER", 2.5).Message);
         db.AssertError("SELECT recommend(1, 10, 'nope')", Errors.UnknownModel("recommend", "nope", ["pop"]).Message);
         db.AssertError("SELECT recommend(1, 10, 7)", Errors.ArgumentType("recommend", "model", "TEXT", 7L).Message);
-        db.AssertError("SELECT recommend(1, 10, NULL, '{\"exclude\": true}')", Errors.UnknownOption("recommend", "exclude", "recommend()", ["exclude_seen"]).Message);
+        db.AssertError("SELECT recommend(1, 10, NULL, '{\"excluded\": true}')", Errors.UnknownOption("recommend", "excluded", "recommend()", ["exclude_seen", "candidates", "exclude"]).Message);
         db.AssertError("SELECT recommend(1, 10, NULL, '{\"exclude_seen\": \"no\"}')", Errors.OptionType("recommend", "exclude_seen", "true or false", "the string \"no\"").Message);
         db.AssertError("SELECT recommend(1, 10, NULL, '[]')", Errors.OptionsNotObject("recommend", "array").Message);
         // The table-valued form reports the same errors, and says which argument is missing.

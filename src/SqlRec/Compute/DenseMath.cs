@@ -270,8 +270,19 @@ internal static class DenseMath
                     for (var p = 0; p < 4; p++) c[(u + p) * items + j] += four[p];
                 }
             }
+            // Users left over from the 4 x 4 blocks (all of them when scoring one user): four items per
+            // pass, so each load of the user's row feeds four multiply-adds.
             for (; u < users; u++)
-                for (var j = j0; j < jEnd; j++) c[u * items + j] += TensorPrimitives.Dot(a.Slice(u * k, k), b.Slice(j * k, k));
+            {
+                var aRow = a.Slice(u * k, k);
+                var j = j0;
+                for (; j + 4 <= jEnd; j += 4)
+                {
+                    Dot4(aRow, b.Slice(j * k, 4 * k), four);
+                    for (var q = 0; q < 4; q++) c[u * items + j + q] += four[q];
+                }
+                for (; j < jEnd; j++) c[u * items + j] += TensorPrimitives.Dot(aRow, b.Slice(j * k, k));
+            }
         }
     }
 

@@ -43,6 +43,43 @@ internal static class TopK
         return count;
     }
 
+    /// <summary>
+    /// <see cref="Select"/> restricted to <paramref name="candidatesSorted"/> (ascending, distinct
+    /// indices into <paramref name="scores"/>; null means every index): the same order and tie
+    /// breaks, so with every index as candidate the result equals <see cref="Select"/>'s. Only the
+    /// candidates' scores are read. Returns fewer than k only when fewer candidates remain after
+    /// the exclusions.
+    /// </summary>
+    public static int SelectAmong(ReadOnlySpan<float> scores, int[]? candidatesSorted, int k, ReadOnlySpan<int> excludedSorted, Span<int> indices)
+    {
+        if (candidatesSorted is null) return Select(scores, k, excludedSorted, indices);
+        if (k <= 0) return 0;
+        var heap = indices[..Math.Min(k, indices.Length)];
+        var count = 0;
+        var nextExcluded = 0;
+        foreach (var i in candidatesSorted)
+        {
+            while (nextExcluded < excludedSorted.Length && excludedSorted[nextExcluded] < i) nextExcluded++;
+            if (nextExcluded < excludedSorted.Length && excludedSorted[nextExcluded] == i) continue;
+            if (count < heap.Length)
+            {
+                heap[count] = i;
+                SiftUp(heap, count++, scores);
+            }
+            else if (Better(i, heap[0], scores))
+            {
+                heap[0] = i;
+                SiftDown(heap, 0, count, scores);
+            }
+        }
+        for (var end = count - 1; end > 0; end--)
+        {
+            (heap[0], heap[end]) = (heap[end], heap[0]);
+            SiftDown(heap, 0, end, scores);
+        }
+        return count;
+    }
+
     /// <summary>True when item a ranks before item b.</summary>
     public static bool Better(int a, int b, ReadOnlySpan<float> scores)
     {

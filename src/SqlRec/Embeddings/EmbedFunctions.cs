@@ -1,4 +1,3 @@
-using System.Collections;
 using SqlRec.Data;
 using SqlRec.Native;
 using SqlRec.Sql;
@@ -47,7 +46,7 @@ internal static class EmbedFunctions
         if (string.IsNullOrWhiteSpace(text)) throw Errors.EmbedTextEmpty(function);
         var vector = new float[embedder.Dimension];
         embedder.Embed(function, name, [text], vector);
-        return VectorBlob.FromFloats(function, "embedding", vector);
+        return VectorBlob.FromFloats(function, "the embedding", vector);
     }
 
     /// <summary>
@@ -87,6 +86,13 @@ internal static class EmbedFunctions
             return rows;
         }
 
+        private static readonly TextRowErrors RowErrors = new(
+            message => Errors.EmbedQueryFailed(FunctionName, message),
+            (row, got) => Errors.EmbedQueryBadId(FunctionName, row, got),
+            (row, id, got) => Errors.EmbedQueryBadText(FunctionName, row, id, got),
+            (row, id, _) => Errors.EmbedQueryEmptyText(FunctionName, row, id),
+            NullText: null);
+
         /// <inheritdoc />
         public override IEnumerator<object?[]> Open(SqlRecSession session, SqlArgs args)
         {
@@ -109,89 +115,7 @@ internal static class EmbedFunctions
                 statement.Dispose();
                 throw Errors.EmbedQueryColumns(function, columns);
             }
-            return new BulkEmbedding(session, name, embedder, statement);
+            return new BulkEmbedding(session, function, name, embedder, statement, RowErrors);
         }
-    }
-
-    /// <summary>
-    /// Reads the query a window of rows at a time, embeds the window (the embedder sorts it by
-    /// length and runs it in batches), and hands the rows out in the query's order.
-    /// </summary>
-    private sealed class BulkEmbedding(SqlRecSession session, string name, Embedder embedder, Statement statement) : IEnumerator<object?[]>
-    {
-        private const string Function = EmbedEachTable.FunctionName;
-        private readonly List<object?[]> _window = [];
-        private int _position;
-        private long _rowsRead;
-        private bool _exhausted;
-
-        public object?[] Current { get; private set; } = [];
-
-        object IEnumerator.Current => Current;
-
-        public bool MoveNext()
-        {
-            if (_position >= _window.Count)
-            {
-                if (_exhausted || !ReadWindow()) return false;
-            }
-            Current = _window[_position++];
-            return true;
-        }
-
-        private bool ReadWindow()
-        {
-            if (Sqlite3.sqlite3_is_interrupted(session.Handle) != 0) throw Errors.EmbeddingInterrupted(Function, _rowsRead);
-            _window.Clear();
-            _position = 0;
-            var texts = new List<string>();
-            var textRows = new List<int>();
-            try
-            {
-                while (_window.Count < embedder.WindowSize)
-                {
-                    if (!statement.Step())
-                    {
-                        _exhausted = true;
-                        break;
-                    }
-                    _rowsRead++;
-                    var id = statement.GetId(0)?.ToValue() ?? throw Errors.EmbedQueryBadId(Function, _rowsRead, statement.GetValue(0));
-                    switch (statement.ColumnType(1))
-                    {
-                        case Sqlite3.SQLITE_NULL:
-                            break;
-                        case Sqlite3.SQLITE_TEXT:
-                            var text = statement.GetText(1)!;
-                            if (string.IsNullOrWhiteSpace(text)) throw Errors.EmbedQueryEmptyText(Function, _rowsRead, id);
-                            texts.Add(text);
-                            textRows.Add(_window.Count);
-                            break;
-                        default:
-                            throw Errors.EmbedQueryBadText(Function, _rowsRead, id, statement.GetValue(1));
-                    }
-                    _window.Add([id, null]);
-                }
-            }
-            catch (SqliteCallException e)
-            {
-                if (e.ResultCode == Sqlite3.SQLITE_INTERRUPT) throw Errors.EmbeddingInterrupted(Function, _rowsRead - 1);
-                throw Errors.EmbedQueryFailed(Function, e.Message);
-            }
-            if (texts.Count > 0)
-            {
-                var dimension = embedder.Dimension;
-                var vectors = new float[texts.Count * dimension];
-                embedder.Embed(Function, name, texts, vectors);
-                for (var i = 0; i < texts.Count; i++)
-                    _window[textRows[i]][1] = VectorBlob.Encode(vectors.AsSpan(i * dimension, dimension));
-            }
-            session.Options.Progress?.Invoke(new TrainingProgress(name, "embedding", _rowsRead, null));
-            return _window.Count > 0;
-        }
-
-        public void Reset() => throw new NotSupportedException();
-
-        public void Dispose() => statement.Dispose();
     }
 }

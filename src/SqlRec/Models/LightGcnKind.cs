@@ -14,7 +14,8 @@ namespace SqlRec.Models;
 /// are smoothed over the normalised user-item graph for L layers and averaged,
 /// F = mean(E0, A^ E0, ..., A^^L E0); a user's score for an item is F_u . F_i. Trained with BPR
 /// and Adam on sampled (user, positive, negative) triples (<see cref="LightGcnTrainer"/>), on the
-/// CPU. The stored model is the final embeddings F, so serving is one dot product per item.
+/// managed CPU path or an ILGPU device (option <c>device</c>, <see cref="ComputeDevices"/>). The
+/// stored model is the final embeddings F, so serving is one dot product per item.
 /// </summary>
 internal sealed class LightGcnKind : IModelKind
 {
@@ -77,10 +78,11 @@ internal sealed class LightGcnKind : IModelKind
             ValidationRatio: reader.Number("validation_ratio", 0, 0, 1, maxExclusive: true),
             EvalEvery: (int)reader.Integer("eval_every", 5, 1, 100_000),
             Patience: (int)reader.Integer("patience", 5, 1, 100_000),
-            Device: reader.Choice("device", "auto", "auto", "cpu", "cuda", "opencl"),
+            Device: reader.Choice("device", "auto", ComputeDevices.Names),
             Init: reader.Choice("init", "spectral", "spectral", "random"),
             LearningRateDecay: reader.Choice("lr_decay", "none", "none", "cosine"));
-        if (options.Device is "cuda" or "opencl") throw Errors.DeviceUnavailable("rec_train", options.Device);
+        // A named GPU that is missing fails here, before any work; 'auto' is resolved when training starts.
+        if (options.Device is "cuda" or "opencl") ComputeDevices.Resolve("rec_train", options.Device);
         return options;
     }
 
@@ -122,9 +124,10 @@ internal sealed class LightGcnKind : IModelKind
         if (options.ValidationRatio > 0)
             (offsets, columns, validation) = HoldOutValidation(data, options.ValidationRatio, options.Seed);
 
-        var trainer = new LightGcnTrainer(users, items, offsets, columns, options.Dim, options.Layers, options.Seed);
+        using var trainer = CreateTrainer(users, items, offsets, columns, options);
         if (options.Init == "spectral")
         {
+            // E0 lives on the host between trainer calls (a device backend takes it at the next call).
             SpectralInit.Fill(trainer.Graph, trainer.GraphTransposed, options.Dim, options.Seed, InitialScale, trainer.UserE0, trainer.ItemE0,
                 (step, steps) => context.Report("initialising", step, steps, "spectral initialisation"));
         }
@@ -181,12 +184,31 @@ internal sealed class LightGcnKind : IModelKind
         artifacts.Metrics["epochs"] = epochsRun;
         artifacts.Metrics["loss"] = Math.Round(loss, 6);
         artifacts.Metrics["seconds_per_epoch"] = Math.Round(clock.Elapsed.TotalSeconds / Math.Max(1, epochsRun), 3);
+        artifacts.Metrics["device"] = trainer.Device;
         if (validation is not null)
         {
             artifacts.Metrics["validation_recall@20"] = Math.Round(bestRecall, 6);
             artifacts.Metrics["best_epoch"] = bestEpoch;
         }
         return artifacts;
+    }
+
+    /// <summary>
+    /// The trainer on the device the options name ('auto': a CUDA or OpenCL GPU when ILGPU finds
+    /// one, else the managed CPU path). A device that fails to start is an error, never a silent
+    /// switch to another device.
+    /// </summary>
+    private static LightGcnTrainer CreateTrainer(int users, int items, int[] offsets, int[] columns, Options options)
+    {
+        var device = ComputeDevices.Resolve("rec_train", options.Device);
+        try
+        {
+            return new LightGcnTrainer(users, items, offsets, columns, options.Dim, options.Layers, options.Seed, device);
+        }
+        catch (Exception e) when (device.Ilgpu is not null && e is not SqlRecException and not OutOfMemoryException)
+        {
+            throw Errors.DeviceUnavailable("rec_train", options.Device, $"{device.Description} failed to start ({e.GetType().Name}: {e.Message})");
+        }
     }
 
     /// <summary>

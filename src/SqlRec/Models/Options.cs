@@ -175,6 +175,32 @@ internal sealed class OptionReader
         }
     }
 
+    /// <summary>
+    /// An option given as a JSON array of ids: integers (a number with no fraction) or strings,
+    /// as SQLite's <c>json_array(...)</c> writes them; empty when absent. Order and repeats are kept.
+    /// </summary>
+    public ExternalId[] IdList(string name)
+    {
+        if (!TryTake(name, out var value)) return [];
+        const string expected = "an array of ids (integers or strings)";
+        if (value.ValueKind != JsonValueKind.Array) throw Errors.OptionType(_function, name, expected, Describe(value));
+        var ids = new List<ExternalId>();
+        var position = 0;
+        foreach (var element in value.EnumerateArray())
+        {
+            position++;
+            ExternalId? id = element.ValueKind switch
+            {
+                JsonValueKind.String => ExternalId.Of(element.GetString()!),
+                JsonValueKind.Number when element.TryGetInt64(out var integer) => ExternalId.Of(integer),
+                JsonValueKind.Number when element.TryGetDouble(out var real) => ExternalId.FromValue(real),
+                _ => null,
+            };
+            ids.Add(id ?? throw Errors.OptionType(_function, name, expected, $"{Describe(element)} at position {position} of the array"));
+        }
+        return [.. ids];
+    }
+
     /// <summary>Fails on any option that was given but never read.</summary>
     public void Finish(string context)
     {

@@ -3,6 +3,7 @@ using SqlRec.Compute;
 using SqlRec.Data;
 using SqlRec.Models;
 using SqlRec.Store;
+using SqlRec.Vectors;
 
 namespace SqlRec.Serving;
 
@@ -138,6 +139,33 @@ internal sealed class LoadedModel
         return count;
     }
 
+    /// <summary>
+    /// <see cref="TopItems(int, ReadOnlySpan{int}, Span{int}, Span{float})"/> with a candidate restriction and exclusions (<see cref="ItemFilter"/>,
+    /// the user's seen items already merged in): the same scores and order, over the allowed items
+    /// only, so the result is short only when fewer allowed items exist.
+    /// </summary>
+    public int TopAllowedItems(int user, ItemFilter filter, Span<int> top, Span<float> scores)
+    {
+        if (Scorer is null) return TopAllowedByPopularity(filter, top);
+        var all = scores[..Items.Count];
+        Scorer.Score(user, all);
+        return TopK.SelectAmong(all, filter.Candidates, top.Length, filter.Excluded, top);
+    }
+
+    /// <summary><see cref="TopByPopularity"/> over the items a filter allows.</summary>
+    public int TopAllowedByPopularity(ItemFilter filter, Span<int> top)
+    {
+        if (filter.Candidates is null) return TopByPopularity(filter.Excluded, top);
+        var count = 0;
+        foreach (var item in PopularityOrder)
+        {
+            if (count == top.Length) break;
+            if (filter.Candidates.AsSpan().BinarySearch(item) < 0 || filter.Excluded.AsSpan().BinarySearch(item) >= 0) continue;
+            top[count++] = item;
+        }
+        return count;
+    }
+
     /// <summary>The score of an item returned by <see cref="TopItems"/>, given the buffer that call filled.</summary>
     public float ScoreOf(int item, ReadOnlySpan<float> scores) => Scorer is null ? Popularity[item] : scores[item];
 }
@@ -182,7 +210,9 @@ internal static class ModelCache
 
 /// <summary>Options of one recommendation call.</summary>
 /// <param name="ExcludeSeen">Leave out items the user interacted with in the training data.</param>
-internal sealed record RecommendOptions(bool ExcludeSeen)
+/// <param name="Candidates">A read-only SELECT returning the item ids that may be recommended; null for all.</param>
+/// <param name="Exclude">Item ids never to recommend.</param>
+internal sealed record RecommendOptions(bool ExcludeSeen, string? Candidates = null, ExternalId[]? Exclude = null)
 {
     public static readonly RecommendOptions Default = new(true);
 
@@ -190,7 +220,7 @@ internal sealed record RecommendOptions(bool ExcludeSeen)
     {
         if (json is null) return Default;
         var reader = OptionReader.Parse(function, json);
-        var options = new RecommendOptions(reader.Boolean("exclude_seen", true));
+        var options = new RecommendOptions(reader.Boolean("exclude_seen", true), reader.String("candidates"), reader.IdList("exclude"));
         reader.Finish($"{function}()");
         return options;
     }
@@ -213,23 +243,25 @@ internal static class Recommender
     public static List<Recommendation> Recommend(LoadedModel model, ExternalId user, int k, RecommendOptions options, nint db)
     {
         var top = new int[Math.Min(k, model.Items.Count)];
+        // Candidates and exclusions restrict every path below (model, live row, cold start) before the top-k, so results are never short.
+        var filter = ItemFilters.Read(db, "recommend", options.Candidates, options.Exclude ?? [], model.Items);
         List<Recommendation> result;
         if (model.Live is { } live)
         {
             var row = live.Read(db, user, model.Items);
-            if (row is null || row.Items.Length == 0) return ColdStart(model, top, row?.Items ?? []);
+            if (row is null || row.Items.Length == 0) return ColdStart(model, top, filter.Excluding(row?.Items ?? []));
             var rowScores = new float[model.Items.Count];
             live.Scorer.ScoreRow(row.Items, row.Weights, rowScores);
-            var found = TopK.Select(rowScores, top.Length, options.ExcludeSeen ? row.Items : [], top);
+            var found = TopK.SelectAmong(rowScores, filter.Candidates, top.Length, filter.Excluding(options.ExcludeSeen ? row.Items : []).Excluded, top);
             result = new List<Recommendation>(found);
             for (var i = 0; i < found; i++)
                 result.Add(new Recommendation(i + 1, model.Items.Ids[top[i]], rowScores[top[i]], model.Version.Kind));
             return result;
         }
-        if (!model.Users.TryGetIndex(user, out var userIndex)) return ColdStart(model, top, []);
+        if (!model.Users.TryGetIndex(user, out var userIndex)) return ColdStart(model, top, filter);
         var seen = options.ExcludeSeen ? model.SeenBy(userIndex) : ReadOnlySpan<int>.Empty;
         var scores = model.Scorer is null ? [] : new float[model.Items.Count];
-        var count = model.TopItems(userIndex, seen, top, scores);
+        var count = filter.IsEmpty ? model.TopItems(userIndex, seen, top, scores) : model.TopAllowedItems(userIndex, filter.Excluding(seen), top, scores);
         result = new List<Recommendation>(count);
         for (var i = 0; i < count; i++)
             result.Add(new Recommendation(i + 1, model.Items.Ids[top[i]], model.ScoreOf(top[i], scores), model.SourceOf(top[i])));
@@ -237,9 +269,9 @@ internal static class Recommender
     }
 
     /// <summary>The cold-start fallback: popularity order, labelled 'popular'.</summary>
-    private static List<Recommendation> ColdStart(LoadedModel model, int[] top, ReadOnlySpan<int> excludedSorted)
+    private static List<Recommendation> ColdStart(LoadedModel model, int[] top, ItemFilter filter)
     {
-        var count = model.TopByPopularity(excludedSorted, top);
+        var count = model.TopAllowedByPopularity(filter, top);
         var result = new List<Recommendation>(count);
         for (var i = 0; i < count; i++)
             result.Add(new Recommendation(i + 1, model.Items.Ids[top[i]], model.Popularity[top[i]], PopularSource));

@@ -4,6 +4,7 @@ using SqlRec.Evaluation;
 using SqlRec.Models;
 using SqlRec.Serving;
 using SqlRec.Store;
+using SqlRec.Vectors;
 
 namespace SqlRec.Sql;
 
@@ -35,10 +36,26 @@ internal static class SqlFunctions
         new("rec_register_embedder", 2, FunctionFlags.DirectOnly, EmbedFunctions.Register),
         new("rec_drop_embedder", 1, FunctionFlags.DirectOnly, EmbedFunctions.Drop),
         new("rec_embed", 2, FunctionFlags.DirectOnly, EmbedFunctions.Embed),
+        // ---- vector search ----
+        new("similar_items", 2, FunctionFlags.DirectOnly, VectorFunctions.SimilarItemsScalar),
+        new("similar_items", 3, FunctionFlags.DirectOnly, VectorFunctions.SimilarItemsScalar),
+        new("similar_items", 4, FunctionFlags.DirectOnly, VectorFunctions.SimilarItemsScalar),
+        new("similar_users", 2, FunctionFlags.DirectOnly, VectorFunctions.SimilarUsersScalar),
+        new("similar_users", 3, FunctionFlags.DirectOnly, VectorFunctions.SimilarUsersScalar),
+        new("similar_users", 4, FunctionFlags.DirectOnly, VectorFunctions.SimilarUsersScalar),
+        new("rec_search", 3, FunctionFlags.DirectOnly, VectorFunctions.SearchScalar),
+        new("rec_search", 4, FunctionFlags.DirectOnly, VectorFunctions.SearchScalar),
+        new("rec_publish", 1, FunctionFlags.DirectOnly, VectorFunctions.Publish),
+        new("rec_publish", 2, FunctionFlags.DirectOnly, VectorFunctions.Publish),
+        new("rec_unpublish", 1, FunctionFlags.DirectOnly, VectorFunctions.Unpublish),
     ];
 
     /// <summary>Table-valued functions (eponymous virtual tables).</summary>
-    public static readonly TableFunction[] Tables = [new RecommendTable(), new EmbedFunctions.EmbedEachTable()];
+    public static readonly TableFunction[] Tables =
+    [
+        new RecommendTable(), new EmbedFunctions.EmbedEachTable(),
+        new VectorFunctions.SimilarItemsTable(), new VectorFunctions.SimilarUsersTable(), new VectorFunctions.SearchTable(),
+    ];
 
     // ---- recommend -------------------------------------------------------------------------
 
@@ -108,6 +125,8 @@ internal static class SqlFunctions
     {
         const string function = "rec_drop";
         var name = ModelName(function, args);
+        // A vector collection (not a model of that name) is dropped with its vec0 tables.
+        if (VectorFunctions.DropCollection(session.Handle, name)) return 1L;
         return new ModelStore(session.Handle).Drop(function, name);
     }
 

@@ -46,8 +46,28 @@ internal sealed class ModelStore(nint db)
     public bool Exists() =>
         NativeDb.Scalar(db, "SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = 'rec_models'") is not null;
 
-    /// <summary>Creates the store tables when missing.</summary>
-    public void EnsureSchema() => NativeDb.ExecuteScript(db, Schema.Value);
+    /// <summary>
+    /// Columns added to store tables after the table's first release, as (table, column, type).
+    /// schema.sql creates them in new databases; <see cref="EnsureSchema"/> adds them to older ones.
+    /// </summary>
+    private static readonly (string Table, string Column, string Type)[] AddedColumns =
+    [
+        ("rec_collections", "embedder", "TEXT"),
+    ];
+
+    /// <summary>Creates the store tables when missing, and adds columns that older databases lack.</summary>
+    public void EnsureSchema()
+    {
+        NativeDb.ExecuteScript(db, Schema.Value);
+        foreach (var (table, column, type) in AddedColumns)
+        {
+            if (!HasColumn(db, table, column)) NativeDb.Execute(db, $"ALTER TABLE main.{table} ADD COLUMN {column} {type}");
+        }
+    }
+
+    /// <summary>True when table <paramref name="table"/> of the main database has column <paramref name="column"/>.</summary>
+    internal static bool HasColumn(nint db, string table, string column) =>
+        NativeDb.Scalar(db, "SELECT 1 FROM pragma_table_info(?1, 'main') WHERE name = ?2", table, column) is not null;
 
     private static string Now() => DateTimeOffset.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 
@@ -229,10 +249,11 @@ internal sealed class ModelStore(nint db)
         {
             var number = (long)NativeDb.Scalar(db, "SELECT COALESCE(MAX(version), 0) + 1 FROM rec_model_versions WHERE model = ?1", lease.Model)!;
             var data = version.Data;
+            var uid = Guid.NewGuid().ToString("N");
             NativeDb.Execute(db, """
                 INSERT INTO rec_model_versions(model, version, uid, kind, options, metrics, users, items, interactions, train_seconds, created_at)
                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-                """, lease.Model, number, Guid.NewGuid().ToString("N"), version.Kind, version.OptionsJson, version.MetricsJson,
+                """, lease.Model, number, uid, version.Kind, version.OptionsJson, version.MetricsJson,
                 data.Users.Count, data.Items.Count, data.PairCount, version.TrainSeconds, Now());
             WriteIds(lease.Model, number, "user", data.Users);
             WriteIds(lease.Model, number, "item", data.Items);
@@ -244,6 +265,8 @@ internal sealed class ModelStore(nint db)
                 WHERE name = ?1
                 """, lease.Model, version.Kind, version.OptionsJson, version.MetricsJson, number, Now());
             DeleteVersionsBelow(lease.Model, number - KeptVersions + 1);
+            // vec0 tables published for this model hold the serving version: rewrite them in this savepoint.
+            Vectors.Vec0Tables.RefreshModel(db, lease.Model, number, uid, version.Kind, version.Arrays, data.Users, data.Items);
             NativeDb.Execute(db, "RELEASE sqlrec_publish");
             return number;
         }
@@ -324,6 +347,7 @@ internal sealed class ModelStore(nint db)
             var versions = (long)NativeDb.Scalar(db, "SELECT COUNT(*) FROM rec_model_versions WHERE model = ?1", model)!;
             DeleteVersionsBelow(model, long.MaxValue);
             NativeDb.Execute(db, "DELETE FROM rec_models WHERE name = ?1", model);
+            Vectors.Vec0Tables.Drop(db, function, model, "model");
             NativeDb.Execute(db, "RELEASE sqlrec_drop");
             return versions;
         }

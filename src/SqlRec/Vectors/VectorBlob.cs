@@ -4,56 +4,67 @@ using System.Runtime.InteropServices;
 namespace SqlRec.Vectors;
 
 /// <summary>
-/// The vector format SqlRec reads and writes: a BLOB of little-endian IEEE float32 values, 4 bytes
-/// each, no header - exactly what sqlite-vec's <c>vec0</c> tables and <c>vec_*</c> functions take
-/// for a <c>float[N]</c> vector. Every conversion checks strictly: a whole number of floats, no NaN
-/// or infinity (the message names the element), and the expected dimension when one is given.
+/// Vectors as SQL values: a BLOB of little-endian IEEE float32 values, 4 bytes each, no header -
+/// exactly what sqlite-vec's <c>vec_f32()</c> produces and <c>vec0</c> float columns store.
+/// Decoding is strict: the length must be a whole number of 4-byte values within
+/// <see cref="MaxDimensions"/>, every element must be finite, and the dimension must be the
+/// expected one when one is given; an error names the element. <c>what</c> names the value in
+/// messages as a ready phrase (<c>'query'</c>, <c>the 'source' query's vector in row 3</c>).
 /// </summary>
 internal static class VectorBlob
 {
     /// <summary>Bytes per element.</summary>
     public const int ElementSize = sizeof(float);
 
-    /// <summary>
-    /// Encodes <paramref name="values"/> as a vector BLOB. Non-finite elements are refused with
-    /// <paramref name="function"/> and <paramref name="argument"/> in the message.
-    /// </summary>
-    public static byte[] FromFloats(string function, string argument, ReadOnlySpan<float> values)
-    {
-        var index = IndexOfNonFinite(values);
-        if (index >= 0) throw Errors.VectorNotFinite(function, argument, index, values[index]);
-        return Encode(values);
-    }
+    /// <summary>Most dimensions a vector may have (sqlite-vec's own limit for a <c>vec0</c> column).</summary>
+    public const int MaxDimensions = 8192;
 
-    /// <summary>Encodes already-checked values (little-endian regardless of the machine).</summary>
-    public static byte[] Encode(ReadOnlySpan<float> values)
+    /// <summary>Decodes a SQL value into a float vector; anything but a BLOB is refused.</summary>
+    public static float[] Decode(string function, string what, object? value) => value switch
     {
-        var bytes = new byte[values.Length * ElementSize];
+        byte[] blob => Decode(function, what, blob.AsSpan()),
+        _ => throw Errors.VectorNotBlob(function, what, value),
+    };
+
+    /// <summary>Decodes BLOB bytes into a float vector, checking length and finiteness.</summary>
+    public static float[] Decode(string function, string what, ReadOnlySpan<byte> blob)
+    {
+        if (blob.Length == 0 || blob.Length % ElementSize != 0 || blob.Length / ElementSize > MaxDimensions)
+            throw Errors.VectorBlobLength(function, what, blob.Length, MaxDimensions);
+        var vector = new float[blob.Length / ElementSize];
         if (BitConverter.IsLittleEndian)
         {
-            MemoryMarshal.AsBytes(values).CopyTo(bytes);
+            MemoryMarshal.Cast<byte, float>(blob).CopyTo(vector);
         }
         else
         {
-            for (var i = 0; i < values.Length; i++) BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * ElementSize), values[i]);
+            for (var i = 0; i < vector.Length; i++) vector[i] = BinaryPrimitives.ReadSingleLittleEndian(blob[(i * ElementSize)..]);
         }
-        return bytes;
+        CheckFinite(function, what, vector);
+        return vector;
     }
 
-    /// <summary>
-    /// Decodes a vector BLOB. Fails when its length is not a multiple of 4, when an element is NaN
-    /// or infinite, or when <paramref name="expectedDimension"/> is given and differs.
-    /// </summary>
-    public static float[] ToFloats(string function, string argument, ReadOnlySpan<byte> blob, int? expectedDimension = null)
+    /// <summary>Decodes like <see cref="Decode(string, string, ReadOnlySpan{byte})"/> and also checks the dimension.</summary>
+    public static float[] ToFloats(string function, string what, ReadOnlySpan<byte> blob, int? expectedDimension = null)
     {
-        if (blob.Length % ElementSize != 0) throw Errors.VectorBlobLength(function, argument, blob.Length);
-        var dimension = blob.Length / ElementSize;
-        if (expectedDimension is { } expected && expected != dimension) throw Errors.VectorDimensionMismatch(function, argument, expected, dimension);
-        var values = new float[dimension];
-        for (var i = 0; i < dimension; i++) values[i] = BinaryPrimitives.ReadSingleLittleEndian(blob[(i * ElementSize)..]);
-        var index = IndexOfNonFinite(values);
-        if (index >= 0) throw Errors.VectorNotFinite(function, argument, index, values[index]);
-        return values;
+        var vector = Decode(function, what, blob);
+        if (expectedDimension is { } expected && expected != vector.Length)
+            throw Errors.VectorDimensionMismatch(function, what, expected, vector.Length);
+        return vector;
+    }
+
+    /// <summary>Encodes checked values: non-finite elements are refused, naming the element.</summary>
+    public static byte[] FromFloats(string function, string what, ReadOnlySpan<float> values)
+    {
+        CheckFinite(function, what, values);
+        return Encode(values);
+    }
+
+    /// <summary>Fails on the first NaN or infinite element, naming its index.</summary>
+    public static void CheckFinite(string function, string what, ReadOnlySpan<float> vector)
+    {
+        var index = IndexOfNonFinite(vector);
+        if (index >= 0) throw Errors.VectorNotFinite(function, what, index, vector[index]);
     }
 
     /// <summary>The index of the first NaN or infinite element, or -1.</summary>
@@ -64,5 +75,14 @@ internal static class VectorBlob
             if (!float.IsFinite(values[i])) return i;
         }
         return -1;
+    }
+
+    /// <summary>The BLOB of already-checked values (little-endian regardless of the machine).</summary>
+    public static byte[] Encode(ReadOnlySpan<float> values)
+    {
+        if (BitConverter.IsLittleEndian) return MemoryMarshal.AsBytes(values).ToArray();
+        var bytes = new byte[values.Length * ElementSize];
+        for (var i = 0; i < values.Length; i++) BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * ElementSize), values[i]);
+        return bytes;
     }
 }

@@ -1,0 +1,541 @@
+using ILGPU;
+using ILGPU.Algorithms;
+using ILGPU.Runtime;
+
+namespace SqlRec.Compute;
+
+/// <summary>
+/// LightGCN's kernels as ILGPU kernels, on a CUDA or OpenCL GPU or on ILGPU's CPU accelerator
+/// (which runs the same kernels thread by thread: slow, but it checks the GPU code without a GPU).
+/// Kernels are compiled once per backend; E0, F, the gradients, Adam's moments and the graph stay
+/// in device memory for the whole training; each step uploads only the sampled batch and its
+/// scatter segments and reads back the per-triple losses. Thread layout: the element-wise and row
+/// kernels use one thread per (row, column), so the dim threads of a row read its contiguous
+/// neighbour rows together (coalesced on a GPU); SpMM is CSR (work proportional to the
+/// non-zeros of the power-law graph, no ELL padding); the BPR gradient scatter is a segmented
+/// gather (see <see cref="BprBatch"/>), deterministic without atomics.
+/// </summary>
+internal sealed class IlgpuBackend : ILightGcnBackend
+{
+    private readonly Context _context;
+    private readonly Accelerator _accelerator;
+    private readonly int _users, _items, _dim, _layers;
+    private readonly MemoryBuffer1D<int, Stride1D.Dense> _graphOffsets, _graphIndices, _transposedOffsets, _transposedIndices;
+    private readonly MemoryBuffer1D<float, Stride1D.Dense> _graphValues, _transposedValues;
+    private readonly MemoryBuffer1D<float, Stride1D.Dense> _userE0, _itemE0, _userFinal, _itemFinal, _userFinalGrad, _itemFinalGrad, _userGrad, _itemGrad;
+    private readonly MemoryBuffer1D<float, Stride1D.Dense> _userM, _userV, _itemM, _itemV, _userA, _userB, _itemA, _itemB;
+    private readonly List<MemoryBuffer> _owned = [];
+    private BatchBuffers? _batch;
+    private long _uploaded = -1;
+    private BprBatch? _batchSource;
+    private float[] _losses = [];
+    private bool _finalGradDirty;
+
+    private readonly Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, HopParameters> _hop;
+    private readonly Action<Index1D, ArrayView<int>, ArrayView<int>, int> _mark;
+    private readonly MemoryBuffer1D<int, Stride1D.Dense> _userActive, _itemActive;
+    private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, BprParameters> _margins;
+    private readonly Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int> _scatterUsers;
+    private readonly Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int> _scatterItems;
+    private readonly Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float> _decayAndClear;
+    private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float> _adam;
+    private readonly Action<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<int>, int, int, int> _topK;
+
+    /// <summary>Creates the accelerator on <paramref name="device"/>, compiles the kernels and uploads the graph.</summary>
+    public IlgpuBackend(IlgpuDevice device, SparseMatrix graph, SparseMatrix transposed, int dim, int layers)
+    {
+        _users = graph.Rows;
+        _items = graph.Columns;
+        _dim = dim;
+        _layers = layers;
+        (_context, _accelerator) = device.Open();
+        try
+        {
+            Description = device.Description;
+            _graphOffsets = Upload(graph.Offsets);
+            _graphIndices = Upload(graph.Indices);
+            _graphValues = Upload(graph.Values);
+            _transposedOffsets = Upload(transposed.Offsets);
+            _transposedIndices = Upload(transposed.Indices);
+            _transposedValues = Upload(transposed.Values);
+            MemoryBuffer1D<float, Stride1D.Dense> Block(int rows) => Allocate<float>(Math.Max(1L, (long)rows * dim));
+            (_userE0, _itemE0, _userFinal, _itemFinal) = (Block(_users), Block(_items), Block(_users), Block(_items));
+            (_userFinalGrad, _itemFinalGrad, _userGrad, _itemGrad) = (Block(_users), Block(_items), Block(_users), Block(_items));
+            (_userM, _userV, _itemM, _itemV) = (Block(_users), Block(_users), Block(_items), Block(_items));
+            (_userA, _itemA) = layers >= 2 ? (Block(_users), Block(_items)) : (Block(0), Block(0));
+            (_userB, _itemB) = layers >= 3 ? (Block(_users), Block(_items)) : (Block(0), Block(0));
+            _userActive = Allocate<int>(_users);
+            _itemActive = Allocate<int>(_items);
+
+            _hop = _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, HopParameters>(IlgpuKernels.Hop);
+            _mark = _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<int>, int>(IlgpuKernels.MarkRows);
+            _margins = _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, BprParameters>(IlgpuKernels.BprMargins);
+            _scatterUsers = _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int>(IlgpuKernels.ScatterUsers);
+            _scatterItems = _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int>(IlgpuKernels.ScatterItems);
+            _decayAndClear = _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(IlgpuKernels.DecayAndClearRows);
+            _adam = _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float>(IlgpuKernels.Adam);
+            _topK = _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<int>, int, int, int>(IlgpuKernels.TopK);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    /// <inheritdoc/>
+    public string Description { get; }
+
+    private MemoryBuffer1D<T, Stride1D.Dense> Allocate<T>(long length) where T : unmanaged
+    {
+        var buffer = _accelerator.Allocate1D<T>(Math.Max(1, length));
+        _owned.Add(buffer);
+        buffer.MemSetToZero();
+        return buffer;
+    }
+
+    private MemoryBuffer1D<T, Stride1D.Dense> Upload<T>(T[] values) where T : unmanaged
+    {
+        var buffer = Allocate<T>(values.Length);
+        if (values.Length > 0) buffer.View.SubView(0, values.Length).CopyFromCPU(_accelerator.DefaultStream, values);
+        return buffer;
+    }
+
+    private void Write(MemoryBuffer1D<float, Stride1D.Dense> target, ReadOnlySpan<float> values)
+    {
+        if (values.Length > 0) target.View.SubView(0, values.Length).CopyFromCPU(_accelerator.DefaultStream, values);
+    }
+
+    private void Write(MemoryBuffer1D<int, Stride1D.Dense> target, ReadOnlySpan<int> values)
+    {
+        if (values.Length > 0) target.View.SubView(0, values.Length).CopyFromCPU(_accelerator.DefaultStream, values);
+    }
+
+    private void Read(MemoryBuffer1D<float, Stride1D.Dense> source, Span<float> values)
+    {
+        if (values.Length > 0) source.View.SubView(0, values.Length).CopyToCPU(_accelerator.DefaultStream, values);
+    }
+
+    /// <inheritdoc/>
+    public void SetE0(ReadOnlySpan<float> users, ReadOnlySpan<float> items)
+    {
+        Write(_userE0, users);
+        Write(_itemE0, items);
+    }
+
+    /// <inheritdoc/>
+    public void GetE0(Span<float> users, Span<float> items)
+    {
+        Read(_userE0, users);
+        Read(_itemE0, items);
+    }
+
+    /// <inheritdoc/>
+    public void Forward() => Smooth(_userE0, _itemE0, _userFinal, _itemFinal, null, false);
+
+    /// <inheritdoc/>
+    public void ForwardForBatch(BprBatch batch) => Smooth(_userE0, _itemE0, _userFinal, _itemFinal, UploadBatch(batch), false);
+
+    /// <inheritdoc/>
+    public void GetFinal(Span<float> users, Span<float> items)
+    {
+        Read(_userFinal, users);
+        Read(_itemFinal, items);
+    }
+
+    /// <inheritdoc/>
+    public double Bpr(BprBatch batch, double l2)
+    {
+        if (_finalGradDirty)
+        {
+            _userFinalGrad.MemSetToZero();
+            _itemFinalGrad.MemSetToZero();
+        }
+        // ForwardForBatch has uploaded this batch already when it ran just before.
+        var b = _batch is not null && ReferenceEquals(_batchSource, batch) && _uploaded == batch.Version ? _batch : UploadBatch(batch);
+        var triples = batch.Triples;
+        _margins(triples, _userFinal.View, _itemFinal.View, _userE0.View, _itemE0.View, b.Users.View, b.Positives.View, b.Negatives.View, b.G.View, b.Loss.View,
+            new BprParameters(batch.PerPositive, _dim, (float)(1.0 / triples), (float)(0.5 * l2)));
+        if (batch.UserRowCount > 0)
+            _scatterUsers(batch.UserRowCount * _dim, b.UserRows.View, b.UserOffsets.View, b.UserEntries.View, b.G.View, b.Positives.View, b.Negatives.View, _itemFinal.View, _userFinalGrad.View, _dim, batch.PerPositive);
+        if (batch.ItemRowCount > 0)
+            _scatterItems(batch.ItemRowCount * _dim, b.ItemRows.View, b.ItemOffsets.View, b.ItemEntries.View, b.G.View, b.Users.View, _userFinal.View, _itemFinalGrad.View, _dim, batch.PerPositive);
+        _finalGradDirty = true;
+        // The per-triple losses come back (the one read per step, which also waits for the kernels)
+        // and are summed here in triple order, so the reported loss is deterministic too.
+        if (_losses.Length < triples) _losses = new float[triples];
+        b.Loss.View.SubView(0, triples).CopyToCPU(_accelerator.DefaultStream, _losses.AsSpan(0, triples));
+        double total = 0;
+        for (var t = 0; t < triples; t++) total += _losses[t];
+        return total / triples;
+    }
+
+    /// <inheritdoc/>
+    public void GetFinalGradient(Span<float> users, Span<float> items)
+    {
+        Read(_userFinalGrad, users);
+        Read(_itemFinalGrad, items);
+    }
+
+    /// <inheritdoc/>
+    public void Backward(BprBatch batch, double l2)
+    {
+        var b = _batch ?? throw new InvalidOperationException("Backward needs the batch of a preceding Bpr.");
+        Smooth(_userFinalGrad, _itemFinalGrad, _userGrad, _itemGrad, null, true);
+        var decay = (float)(l2 / batch.Triples);
+        if (batch.UserRowCount > 0)
+            _decayAndClear(batch.UserRowCount * _dim, b.UserRows.View, b.UserOffsets.View, _userE0.View, _userGrad.View, _userFinalGrad.View, _dim, decay);
+        if (batch.ItemRowCount > 0)
+            _decayAndClear(batch.ItemRowCount * _dim, b.ItemRows.View, b.ItemOffsets.View, _itemE0.View, _itemGrad.View, _itemFinalGrad.View, _dim, decay);
+        _finalGradDirty = false;
+    }
+
+    /// <inheritdoc/>
+    public void GetGradient(Span<float> users, Span<float> items)
+    {
+        Read(_userGrad, users);
+        Read(_itemGrad, items);
+    }
+
+    /// <inheritdoc/>
+    public void SetGradient(ReadOnlySpan<float> users, ReadOnlySpan<float> items)
+    {
+        Write(_userGrad, users);
+        Write(_itemGrad, items);
+    }
+
+    /// <inheritdoc/>
+    public void Adam(float stepSize, float root2)
+    {
+        if (_users > 0) _adam(_users * _dim, _userE0.View, _userGrad.View, _userM.View, _userV.View, stepSize, root2);
+        if (_items > 0) _adam(_items * _dim, _itemE0.View, _itemGrad.View, _itemM.View, _itemV.View, stepSize, root2);
+    }
+
+    /// <inheritdoc/>
+    public void TopK(ReadOnlySpan<int> users, int k, Span<int> items, Span<float> scores, Span<int> found)
+    {
+        if (users.Length == 0) return;
+        using var query = _accelerator.Allocate1D<int>(users.Length);
+        using var outItems = _accelerator.Allocate1D<int>((long)users.Length * k);
+        using var outScores = _accelerator.Allocate1D<float>((long)users.Length * k);
+        using var outFound = _accelerator.Allocate1D<int>(users.Length);
+        query.View.CopyFromCPU(_accelerator.DefaultStream, users);
+        _topK(users.Length, query.View, _userFinal.View, _itemFinal.View, _graphOffsets.View, _graphIndices.View, outItems.View, outScores.View, outFound.View, _dim, _items, k);
+        outItems.View.CopyToCPU(_accelerator.DefaultStream, items[..(users.Length * k)]);
+        outScores.View.CopyToCPU(_accelerator.DefaultStream, scores[..(users.Length * k)]);
+        outFound.View.CopyToCPU(_accelerator.DefaultStream, found[..users.Length]);
+    }
+
+    /// <summary>Waits for queued kernels (timings).</summary>
+    public void Synchronize() => _accelerator.Synchronize();
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        _batch?.Dispose();
+        foreach (var buffer in _owned) buffer.Dispose();
+        _owned.Clear();
+        _accelerator.Dispose();
+        _context.Dispose();
+    }
+
+    // As ManagedBackend.Smooth: fused accumulation; the last hop only on the batch's rows when
+    // lastHopRows is given; the first hop gathering only the batch's rows when the input is sparse
+    // (dF), which the active flags of the uploaded batch mark.
+    private void Smooth(MemoryBuffer1D<float, Stride1D.Dense> inUsers, MemoryBuffer1D<float, Stride1D.Dense> inItems,
+        MemoryBuffer1D<float, Stride1D.Dense> outUsers, MemoryBuffer1D<float, Stride1D.Dense> outItems, BatchBuffers? lastHopRows, bool sparseInput)
+    {
+        if (_layers == 0)
+        {
+            inUsers.View.CopyTo(outUsers.View);
+            inItems.View.CopyTo(outItems.View);
+            return;
+        }
+        var b = _batch!;
+        if (sparseInput) Mark(b, 1);
+        var (currentUsers, currentItems) = (inUsers, inItems);
+        for (var layer = 0; layer < _layers; layer++)
+        {
+            var last = layer == _layers - 1;
+            // The next rows are not written on the last hop; any buffer of the right kind stands in.
+            var nextUsers = last ? outUsers : layer % 2 == 0 ? _userA : _userB;
+            var nextItems = last ? outItems : layer % 2 == 0 ? _itemA : _itemB;
+            var baseUsers = layer == 0 ? inUsers : outUsers;
+            var baseItems = layer == 0 ? inItems : outItems;
+            var restricted = last && lastHopRows is not null;
+            var parameters = new HopParameters(_dim, last ? 0 : 1, last ? 1f / (_layers + 1) : 1f, restricted ? 1 : 0, layer == 0 && sparseInput ? 1 : 0);
+            var userRows = restricted ? lastHopRows!.UserRowCount : _users;
+            var itemRows = restricted ? lastHopRows!.ItemRowCount : _items;
+            var userList = restricted ? lastHopRows!.UserRows.View : _graphOffsets.View;
+            var itemList = restricted ? lastHopRows!.ItemRows.View : _graphOffsets.View;
+            if (userRows > 0)
+                _hop(userRows * _dim, _graphOffsets.View, _graphIndices.View, _graphValues.View, currentItems.View, baseUsers.View, outUsers.View, nextUsers.View,
+                    userList, _itemActive.View, parameters);
+            if (itemRows > 0)
+                _hop(itemRows * _dim, _transposedOffsets.View, _transposedIndices.View, _transposedValues.View, currentUsers.View, baseItems.View, outItems.View, nextItems.View,
+                    itemList, _userActive.View, parameters);
+            (currentUsers, currentItems) = (nextUsers, nextItems);
+        }
+        if (sparseInput) Mark(b, 0);
+    }
+
+    private void Mark(BatchBuffers b, int value)
+    {
+        if (b.UserRowCount > 0) _mark(b.UserRowCount, b.UserRows.View, _userActive.View, value);
+        if (b.ItemRowCount > 0) _mark(b.ItemRowCount, b.ItemRows.View, _itemActive.View, value);
+    }
+
+    private BatchBuffers UploadBatch(BprBatch batch)
+    {
+        // Device buffers are sized for one BprBatch object (its capacity and row bounds); another object gets its own.
+        if (_batch is null || !ReferenceEquals(_batchSource, batch))
+        {
+            _batch?.Dispose();
+            _batch = new BatchBuffers(_accelerator, batch);
+            _batchSource = batch;
+        }
+        var b = _batch;
+        var triples = batch.Triples;
+        b.UserRowCount = batch.UserRowCount;
+        b.ItemRowCount = batch.ItemRowCount;
+        _uploaded = batch.Version;
+        Write(b.Users, batch.Users.AsSpan(0, batch.Count));
+        Write(b.Positives, batch.Positives.AsSpan(0, batch.Count));
+        Write(b.Negatives, batch.Negatives.AsSpan(0, triples));
+        Write(b.UserRows, batch.UserRows.AsSpan(0, batch.UserRowCount));
+        Write(b.UserOffsets, batch.UserOffsets.AsSpan(0, batch.UserRowCount + 1));
+        Write(b.UserEntries, batch.UserEntries.AsSpan(0, triples));
+        Write(b.ItemRows, batch.ItemRows.AsSpan(0, batch.ItemRowCount));
+        Write(b.ItemOffsets, batch.ItemOffsets.AsSpan(0, batch.ItemRowCount + 1));
+        Write(b.ItemEntries, batch.ItemEntries.AsSpan(0, 2 * triples));
+        return b;
+    }
+
+    /// <summary>Device copies of one batch, allocated for the largest batch and reused.</summary>
+    private sealed class BatchBuffers : IDisposable
+    {
+        public BatchBuffers(Accelerator accelerator, BprBatch batch)
+        {
+            Capacity = batch.Capacity * batch.PerPositive;
+            MemoryBuffer1D<int, Stride1D.Dense> Ints(int length) => accelerator.Allocate1D<int>(Math.Max(1, length));
+            Users = Ints(batch.Capacity);
+            Positives = Ints(batch.Capacity);
+            Negatives = Ints(Capacity);
+            UserRows = Ints(batch.UserRows.Length);
+            UserOffsets = Ints(batch.UserOffsets.Length);
+            UserEntries = Ints(batch.UserEntries.Length);
+            ItemRows = Ints(batch.ItemRows.Length);
+            ItemOffsets = Ints(batch.ItemOffsets.Length);
+            ItemEntries = Ints(batch.ItemEntries.Length);
+            G = accelerator.Allocate1D<float>(Math.Max(1, Capacity));
+            Loss = accelerator.Allocate1D<float>(Math.Max(1, Capacity));
+        }
+
+        public int Capacity { get; }
+        public int UserRowCount { get; set; }
+        public int ItemRowCount { get; set; }
+        public MemoryBuffer1D<int, Stride1D.Dense> Users { get; }
+        public MemoryBuffer1D<int, Stride1D.Dense> Positives { get; }
+        public MemoryBuffer1D<int, Stride1D.Dense> Negatives { get; }
+        public MemoryBuffer1D<int, Stride1D.Dense> UserRows { get; }
+        public MemoryBuffer1D<int, Stride1D.Dense> UserOffsets { get; }
+        public MemoryBuffer1D<int, Stride1D.Dense> UserEntries { get; }
+        public MemoryBuffer1D<int, Stride1D.Dense> ItemRows { get; }
+        public MemoryBuffer1D<int, Stride1D.Dense> ItemOffsets { get; }
+        public MemoryBuffer1D<int, Stride1D.Dense> ItemEntries { get; }
+        public MemoryBuffer1D<float, Stride1D.Dense> G { get; }
+        public MemoryBuffer1D<float, Stride1D.Dense> Loss { get; }
+
+        public void Dispose()
+        {
+            foreach (var buffer in new MemoryBuffer[] { Users, Positives, Negatives, UserRows, UserOffsets, UserEntries, ItemRows, ItemOffsets, ItemEntries, G, Loss })
+                buffer.Dispose();
+        }
+    }
+}
+
+/// <summary>Scalar arguments of the propagation kernel.</summary>
+/// <param name="Dim">Embedding width.</param>
+/// <param name="WriteNext">1: write the hop's rows for the next hop (not on the last hop).</param>
+/// <param name="Scale">1, or 1/(L+1) on the last hop.</param>
+/// <param name="UseRowList">1: thread group r works on row rows[r] (the batch's rows), else on row r.</param>
+/// <param name="SparseInput">1: skip neighbours whose active flag is 0 (their input rows are zero).</param>
+internal readonly record struct HopParameters(int Dim, int WriteNext, float Scale, int UseRowList, int SparseInput);
+
+/// <summary>Scalar arguments of the BPR margin kernel (kernels take at most 14 arguments).</summary>
+/// <param name="PerPositive">Negatives per positive.</param>
+/// <param name="Dim">Embedding width.</param>
+/// <param name="Weight">1 / triples.</param>
+/// <param name="HalfL2">l2 / 2 (the L2 term of the reported loss).</param>
+internal readonly record struct BprParameters(int PerPositive, int Dim, float Weight, float HalfL2);
+
+/// <summary>
+/// The ILGPU kernels. Each is a static method over array views; plain loops, one thread per output
+/// element, written so that every output is produced by exactly one thread in a fixed order.
+/// </summary>
+internal static class IlgpuKernels
+{
+    /// <summary>
+    /// One propagation hop for one side, thread = (row, column): acc = sum over the row's
+    /// non-zeros of value * input[neighbour, column] in CSR order (skipping inactive neighbours
+    /// when the input is sparse); next = acc (when asked); sum = (base + acc) * scale. Layer
+    /// accumulation and the final mean are fused in. With a row list, only those rows.
+    /// </summary>
+    public static void Hop(Index1D index, ArrayView<int> offsets, ArrayView<int> indices, ArrayView<float> values, ArrayView<float> input,
+        ArrayView<float> baseRows, ArrayView<float> sum, ArrayView<float> next, ArrayView<int> rowList, ArrayView<int> active, HopParameters p)
+    {
+        var dim = p.Dim;
+        var r = index / dim;
+        var column = index - r * dim;
+        int row = p.UseRowList != 0 ? rowList[r] : (int)r;
+        var acc = 0f;
+        var end = offsets[row + 1];
+        for (var q = offsets[row]; q < end; q++)
+        {
+            var neighbour = indices[q];
+            if (p.SparseInput != 0 && active[neighbour] == 0) continue;
+            acc += values[q] * input[neighbour * dim + column];
+        }
+        var at = row * dim + column;
+        if (p.WriteNext != 0) next[at] = acc;
+        sum[at] = (baseRows[at] + acc) * p.Scale;
+    }
+
+    /// <summary>flags[rows[r]] = value: marks (1) or unmarks (0) the batch's rows.</summary>
+    public static void MarkRows(Index1D r, ArrayView<int> rows, ArrayView<int> flags, int value) => flags[rows[r]] = value;
+
+    /// <summary>
+    /// BPR per triple t: x = F_u.F_i - F_u.F_j, g = -(1 - sigmoid(x)) * weight, and the triple's
+    /// loss softplus(-x) + l2 / 2 * (|E0_u|^2 + |E0_i|^2 + |E0_j|^2).
+    /// </summary>
+    public static void BprMargins(Index1D t, ArrayView<float> userFinal, ArrayView<float> itemFinal, ArrayView<float> userE0, ArrayView<float> itemE0,
+        ArrayView<int> users, ArrayView<int> positives, ArrayView<int> negatives, ArrayView<float> g, ArrayView<float> loss, BprParameters p)
+    {
+        var dim = p.Dim;
+        var user = users[t / p.PerPositive] * dim;
+        var positive = positives[t / p.PerPositive] * dim;
+        var negative = negatives[t] * dim;
+        float toPositive = 0, toNegative = 0, norms = 0;
+        for (var c = 0; c < dim; c++)
+        {
+            var fu = userFinal[user + c];
+            toPositive += fu * itemFinal[positive + c];
+            toNegative += fu * itemFinal[negative + c];
+            norms += userE0[user + c] * userE0[user + c] + itemE0[positive + c] * itemE0[positive + c] + itemE0[negative + c] * itemE0[negative + c];
+        }
+        var x = toPositive - toNegative;
+        g[t] = -(1f / (1f + XMath.Exp(x))) * p.Weight;
+        var softplus = x > 0 ? XMath.Log(1f + XMath.Exp(-x)) : -x + XMath.Log(1f + XMath.Exp(x));
+        loss[t] = softplus + p.HalfL2 * norms;
+    }
+
+    /// <summary>
+    /// dF of the batch's users, thread = (distinct user r, column): the sum over the user's
+    /// triples, in triple order, of g_t (F_i - F_j); written, not added (the row is whole).
+    /// </summary>
+    public static void ScatterUsers(Index1D index, ArrayView<int> rows, ArrayView<int> offsets, ArrayView<int> entries, ArrayView<float> g,
+        ArrayView<int> positives, ArrayView<int> negatives, ArrayView<float> itemFinal, ArrayView<float> userFinalGrad, int dim, int perPositive)
+    {
+        var r = index / dim;
+        var column = index - r * dim;
+        var acc = 0f;
+        for (var e = offsets[r]; e < offsets[r + 1]; e++)
+        {
+            var t = entries[e];
+            var gt = g[t];
+            acc += gt * itemFinal[positives[t / perPositive] * dim + column];
+            acc += -gt * itemFinal[negatives[t] * dim + column];
+        }
+        userFinalGrad[rows[r] * dim + column] = acc;
+    }
+
+    /// <summary>
+    /// dF of the batch's items, thread = (distinct item r, column): the sum over the item's
+    /// occurrences, in order, of +g_t F_u (as a positive) or -g_t F_u (as a negative).
+    /// </summary>
+    public static void ScatterItems(Index1D index, ArrayView<int> rows, ArrayView<int> offsets, ArrayView<int> entries, ArrayView<float> g,
+        ArrayView<int> users, ArrayView<float> userFinal, ArrayView<float> itemFinalGrad, int dim, int perPositive)
+    {
+        var r = index / dim;
+        var column = index - r * dim;
+        var acc = 0f;
+        for (var e = offsets[r]; e < offsets[r + 1]; e++)
+        {
+            var entry = entries[e];
+            var t = entry >> 1;
+            var gt = (entry & 1) == 0 ? g[t] : -g[t];
+            acc += gt * userFinal[users[t / perPositive] * dim + column];
+        }
+        itemFinalGrad[rows[r] * dim + column] = acc;
+    }
+
+    /// <summary>
+    /// For each of the batch's rows, thread = (distinct row r, column): the L2 gradient
+    /// grad += decay * occurrences * E0, and dF's row back to zero for the next step.
+    /// </summary>
+    public static void DecayAndClearRows(Index1D index, ArrayView<int> rows, ArrayView<int> offsets, ArrayView<float> e0, ArrayView<float> grad,
+        ArrayView<float> finalGrad, int dim, float decay)
+    {
+        var r = index / dim;
+        var at = rows[r] * dim + index - r * dim;
+        grad[at] += decay * (offsets[r + 1] - offsets[r]) * e0[at];
+        finalGrad[at] = 0;
+    }
+
+    /// <summary>Adam on one parameter (torch.optim.Adam; bias corrections folded into stepSize and root2).</summary>
+    public static void Adam(Index1D x, ArrayView<float> parameters, ArrayView<float> gradient, ArrayView<float> m, ArrayView<float> v, float stepSize, float root2)
+    {
+        const float b1 = AdamConstants.Beta1, b2 = AdamConstants.Beta2;
+        const float c1 = (float)(1 - (double)b1), c2 = (float)(1 - (double)b2);
+        var g = gradient[x];
+        var mx = b1 * m[x] + c1 * g;
+        var vx = b2 * v[x] + c2 * g * g;
+        m[x] = mx;
+        v[x] = vx;
+        parameters[x] -= stepSize * mx / (XMath.Sqrt(vx) / root2 + AdamConstants.Epsilon);
+    }
+
+    /// <summary>
+    /// Exact top-k for one query user per thread: scores every item by F_u . F_i, skips the user's
+    /// own (sorted) training items with a forward pointer, and keeps the best k in a sorted list
+    /// (insertion; higher score first, ties to the lower index, NaN last, as <see cref="Compute.TopK"/>).
+    /// </summary>
+    public static void TopK(Index1D b, ArrayView<int> queryUsers, ArrayView<float> userFinal, ArrayView<float> itemFinal,
+        ArrayView<int> seenOffsets, ArrayView<int> seenItems, ArrayView<int> outItems, ArrayView<float> outScores, ArrayView<int> found, int dim, int items, int k)
+    {
+        var user = queryUsers[b];
+        var first = b * k;
+        var count = 0;
+        var seen = seenOffsets[user];
+        var seenEnd = seenOffsets[user + 1];
+        for (var item = 0; item < items; item++)
+        {
+            while (seen < seenEnd && seenItems[seen] < item) seen++;
+            if (seen < seenEnd && seenItems[seen] == item) continue;
+            var score = 0f;
+            for (var c = 0; c < dim; c++) score += userFinal[user * dim + c] * itemFinal[item * dim + c];
+            int position;
+            if (count < k) position = count++;
+            else if (Better(score, item, outScores[first + k - 1], outItems[first + k - 1])) position = k - 1;
+            else continue;
+            while (position > 0 && Better(score, item, outScores[first + position - 1], outItems[first + position - 1]))
+            {
+                outScores[first + position] = outScores[first + position - 1];
+                outItems[first + position] = outItems[first + position - 1];
+                position--;
+            }
+            outScores[first + position] = score;
+            outItems[first + position] = item;
+        }
+        found[b] = count;
+    }
+
+    private static bool Better(float score, int item, float otherScore, int otherItem)
+    {
+        var nan = float.IsNaN(score);
+        var otherNan = float.IsNaN(otherScore);
+        if (nan) return otherNan && item < otherItem;
+        if (otherNan) return true;
+        return score > otherScore || (score == otherScore && item < otherItem);
+    }
+}

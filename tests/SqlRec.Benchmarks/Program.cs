@@ -11,6 +11,10 @@ namespace SqlRec.Benchmarks;
 /// scripted end-to-end run on the Gowalla split (build, serving latency, full evaluation).</item>
 /// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- embed [texts]</c>: bulk and per-row
 /// text embedding against ONNX Runtime's <c>Run</c> alone, on a generated MiniLM-shaped model.</item>
+/// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- freedom [ml-100k folder]</c>: the FREEDOM quality
+/// comparison on MovieLens 100K (popular, lightgcn, freedom on the same 8:1:1 splits, seeds 1-3; cold-start items; time and memory per epoch).</item>
+/// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- knn [item counts]</c>: FREEDOM's item-item kNN graph, exact
+/// against approximate (time and recall), on generated vectors.</item>
 /// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- vectors [--gowalla] [--mips-only|--text-only]</c>:
 /// vector search, SqlRec's exact top-k against sqlite-vec's vec0 on the same vectors (<see cref="VectorBenchmark"/>).</item>
 /// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- lightgcn [data folder] [--device d] [--parts p,q]</c>:
@@ -23,6 +27,8 @@ public static class Program
     {
         if (args.Length > 0 && args[0] == "gowalla") return GowallaBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "embed") return EmbedBenchmark.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "freedom") return FreedomBenchmark.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "knn") return KnnBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "vectors") return VectorBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "lightgcn") return LightGcnBenchmark.Run(args[1..]);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

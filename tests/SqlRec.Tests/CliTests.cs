@@ -553,6 +553,42 @@ public sealed class CliTests
     }
 
     [TestMethod]
+    public void OptionValuesThatAreJsonArraysOrObjectsStayStructured()
+    {
+        var options = TrainCommand.BuildOptions("freedom", "s", ["modalities=[\"SELECT 1, 2\", {\"name\": \"image\"}]", "o={\"a\": 1}", "t=[not json", "u={"], null);
+        Assert.AreEqual("""{"model":"freedom","source":"s","modalities":["SELECT 1, 2",{"name":"image"}],"o":{"a":1},"t":"[not json","u":"{"}""", options.ToJsonString());
+    }
+
+    [TestMethod]
+    public void TrainFreedomWithItemTextFromTheCommandLine()
+    {
+        var db = SmallDatabase();
+        using (var connection = Open(db))
+        {
+            TestDb.Rows(connection, "CREATE TABLE items(id INTEGER PRIMARY KEY, title TEXT)");
+            TestDb.Rows(connection, "INSERT INTO items VALUES (10, 'space ship'), (11, 'space rocket'), (12, 'love letter'), (13, 'space station'), (14, 'space galaxy ship')");
+        }
+        const string text = "SELECT id, rec_embed('hash', title) FROM items";
+        var train = Run("train", db, "mm", "--model", "freedom", "--source", "SELECT user_id, item_id FROM likes",
+            "--option", $"modalities=[{{\"name\": \"text\", \"source\": \"{text}\"}}]", "--option", "dim=8", "--option", "epochs=3");
+        AssertOk(train);
+        StringAssert.Contains(train.Output, "trained 'mm' v1 (freedom): 4 users, 5 items, 8 interactions");
+
+        // The same through --options; item 14 has text but no interactions: recommend shows it as content.
+        AssertOk(Run("train", db, "mm", "--model", "freedom", "--source", "SELECT user_id, item_id FROM likes",
+            "--options", $"{{\"modalities\": [\"{text}\"], \"dim\": 8, \"epochs\": 3}}"));
+        var rows = TableRows(Run("recommend", db, "4", "--model", "mm", "-k", "5").Output).Skip(1).ToList();
+        CollectionAssert.AreEquivalent(new[] { "10", "11", "13", "14" }, rows.Select(r => r[1]).ToList());
+        Assert.AreEqual("content", rows.Single(r => r[1] == "14")[3]);
+        Assert.IsTrue(rows.Where(r => r[1] != "14").All(r => r[3] == "freedom"));
+
+        // A bad modality is the library's message, and version 2 keeps serving.
+        AssertError(Run("train", db, "mm", "--model", "freedom", "--source", "SELECT user_id, item_id FROM likes",
+            "--option", "modalities=[\"SELECT id, X'00000000' FROM items\"]"), Errors.ModalityZeroVector("rec_train", "m1", 1, ExternalId.Of(10)).Message);
+        Assert.AreEqual(2L, Scalar(db, "SELECT current_version FROM rec_models WHERE name = 'mm'"));
+    }
+
+    [TestMethod]
     public void RecommendBindsIntegerLookingUsersAsIntegers()
     {
         Assert.AreEqual(42L, RecommendCommand.UserValue("42"));

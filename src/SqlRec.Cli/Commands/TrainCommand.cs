@@ -27,7 +27,7 @@ internal static class TrainCommand
         };
         var options = new Option<string[]>("--option")
         {
-            Description = "A model option as key=value (repeatable); numbers and true/false are passed as such, anything else as text.",
+            Description = "A model option as key=value (repeatable); numbers, true/false and JSON arrays or objects ([...] or {...}) are passed as such, anything else as text.",
             HelpName = "key=value",
         };
         var json = new Option<string>("--options") { Description = "Model options as a JSON object, e.g. '{\"half_life_days\": 30}'.", HelpName = "json" };
@@ -74,9 +74,23 @@ internal static class TrainCommand
         return options;
     }
 
-    /// <summary>A command-line value as JSON: an integer, a finite number, true/false, or else text.</summary>
+    /// <summary>
+    /// A command-line value as JSON: an integer, a finite number, true/false, a JSON array or object
+    /// (text starting with <c>[</c> or <c>{</c> that parses, such as freedom's <c>modalities</c>), or else text.
+    /// </summary>
     public static JsonNode ParseValue(string text)
     {
+        if (text.TrimStart() is ['[' or '{', ..])
+        {
+            try
+            {
+                if (JsonNode.Parse(text) is { } structured) return structured;
+            }
+            catch (JsonException)
+            {
+                // Not JSON after all: a text value that happens to start with a bracket.
+            }
+        }
         if (long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var integer)) return JsonValue.Create(integer);
         if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) && double.IsFinite(number)) return JsonValue.Create(number);
         if (text is "true" or "True") return JsonValue.Create(true);

@@ -126,6 +126,55 @@ public sealed class Interactions
         };
     }
 
+    /// <summary>
+    /// The same interactions over a larger item space: the union of <see cref="Items"/> and
+    /// <paramref name="extraItems"/>, in id order. Items that only <paramref name="extraItems"/>
+    /// names have no rows (content models score them from their features). The old indices map
+    /// to the new ones in increasing order, so each user's items stay sorted. Returns this instance
+    /// when no id is new.
+    /// </summary>
+    public Interactions WithItems(IEnumerable<ExternalId> extraItems)
+    {
+        var added = new SortedSet<ExternalId>();
+        foreach (var id in extraItems)
+        {
+            if (!Items.TryGetIndex(id, out _)) added.Add(id);
+        }
+        if (added.Count == 0) return this;
+        var union = new ExternalId[Items.Count + added.Count];
+        var newIndexOf = new int[Items.Count];
+        int old = 0, write = 0;
+        using (var extra = added.GetEnumerator())
+        {
+            var more = extra.MoveNext();
+            while (old < Items.Count || more)
+            {
+                if (more && (old == Items.Count || extra.Current.CompareTo(Items.Ids[old]) < 0))
+                {
+                    union[write++] = extra.Current;
+                    more = extra.MoveNext();
+                }
+                else
+                {
+                    newIndexOf[old] = write;
+                    union[write++] = Items.Ids[old++];
+                }
+            }
+        }
+        return new Interactions
+        {
+            Users = Users,
+            Items = new IdIndex(union),
+            RowUsers = RowUsers,
+            RowItems = Array.ConvertAll(RowItems, i => newIndexOf[i]),
+            RowWeights = RowWeights,
+            RowTimes = RowTimes,
+            UserOffsets = UserOffsets,
+            UserItems = Array.ConvertAll(UserItems, i => newIndexOf[i]),
+            UserItemWeights = UserItemWeights,
+        };
+    }
+
     /// <summary>Sorts the ids and rewrites <paramref name="codes"/> from provisional codes to sorted indices.</summary>
     private static IdIndex Reindex(List<ExternalId> provisional, int[] codes)
     {

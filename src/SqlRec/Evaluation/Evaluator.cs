@@ -96,11 +96,13 @@ internal static class Evaluator
             plan.Kind.CheckSource(plan.Options, source.ColumnCount);
             data = source.ReadAll(rows => context.Report("reading", rows, null));
         }
-        var parts = Splits.Split(data, split, ratio, seed);
+        // A content kind knows every item with features: the split keeps them all, so no held-out item is unknown to it.
+        (data, var content) = ContentLoader.Load(session.Handle, Function, plan.Kind, plan.Options, data, context);
+        var parts = Splits.Split(data, split, ratio, seed, keepAllItems: content is not null);
         if (parts.HeldOut.UserCount == 0) throw Errors.SplitEmpty(Function, EvaluationOptions.SplitName(split), version.Model);
         plan.Kind.CheckData(parts.Train, plan.Options);
         context.Report("training", 0, null);
-        var artifacts = Trainer.TrainArtifacts(plan.Kind, plan.Options, parts.Train, context);
+        var artifacts = Trainer.TrainArtifacts(plan.Kind, plan.Options, parts.Train, context, content);
         var inMemory = version with { Uid = "in-memory", Users = parts.Train.Users.Count, Items = parts.Train.Items.Count };
         return (LoadedModel.FromArrays(inMemory, parts.Train.Users, parts.Train.Items, artifacts.Arrays), parts.HeldOut);
     }

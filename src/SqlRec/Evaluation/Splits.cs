@@ -27,10 +27,19 @@ internal sealed record SplitData(Interactions Train, HeldOut HeldOut);
 internal static class Splits
 {
     /// <summary>Splits <paramref name="data"/>; <paramref name="testRatio"/> and <paramref name="seed"/> are used by <see cref="SplitMethod.Random"/> only.</summary>
-    public static SplitData Split(Interactions data, SplitMethod method, double testRatio, int seed) => method switch
+    /// <param name="data">The interactions to split.</param>
+    /// <param name="method">How to choose the held-out pairs.</param>
+    /// <param name="testRatio">Share of each user's distinct items held out (random split).</param>
+    /// <param name="seed">Seed of the random split.</param>
+    /// <param name="keepAllItems">
+    /// Keep every item of <paramref name="data"/> in the training part's item index, also items
+    /// left with no training row, so both parts share <paramref name="data"/>'s item indices and
+    /// no held-out item is unknown. Content models use it: they score such items from their features.
+    /// </param>
+    public static SplitData Split(Interactions data, SplitMethod method, double testRatio, int seed, bool keepAllItems = false) => method switch
     {
-        SplitMethod.Random => Build(data, RandomTestItems(data, testRatio, seed)),
-        SplitMethod.Last => Build(data, LastTestItems(data)),
+        SplitMethod.Random => Build(data, RandomTestItems(data, testRatio, seed), keepAllItems),
+        SplitMethod.Last => Build(data, LastTestItems(data), keepAllItems),
         _ => throw new ArgumentOutOfRangeException(nameof(method)),
     };
 
@@ -91,7 +100,7 @@ internal static class Splits
         return (offsets, [.. items]);
     }
 
-    private static SplitData Build(Interactions data, (int[] Offsets, int[] Items) test)
+    private static SplitData Build(Interactions data, (int[] Offsets, int[] Items) test, bool keepAllItems)
     {
         var (testOffsets, testItems) = test;
         bool IsTest(int user, int item) =>
@@ -110,6 +119,7 @@ internal static class Splits
             userCode[data.RowUsers[row]] = 0;
             itemCode[data.RowItems[row]] = 0;
         }
+        if (keepAllItems) Array.Fill(itemCode, 0);
         var userIds = Compact(userCode, data.Users);
         var itemIds = Compact(itemCode, data.Items);
         var rowUsers = new int[keep.Count];

@@ -91,7 +91,7 @@ internal sealed class TrainingContext(string modelName, Action<TrainingProgress>
 /// <summary>The registry of model kinds, by option name.</summary>
 internal static class ModelKinds
 {
-    private static readonly IModelKind[] All = [new PopularKind(), new GraphFilterKind(), new LightGcnKind()];
+    private static readonly IModelKind[] All = [new PopularKind(), new GraphFilterKind(), new LightGcnKind(), new FreedomKind()];
 
     /// <summary>Names of every kind.</summary>
     public static IEnumerable<string> Names => All.Select(k => k.Name);

@@ -39,6 +39,15 @@ internal sealed class OptionReader
     /// <summary>A JSON parse error for messages: what is wrong and where (line and byte position).</summary>
     internal static string JsonErrorDetail(JsonException error) => error.Message.Trim().TrimEnd('.');
 
+    /// <summary>The SQL function the options belong to, as messages name it.</summary>
+    public string Function => _function;
+
+    /// <summary>
+    /// The raw JSON value of an option that has a structure of its own (a list of objects, ...),
+    /// for the caller to check; null when absent or JSON null.
+    /// </summary>
+    public JsonElement? Json(string name) => TryTake(name, out var value) ? value : null;
+
     /// <summary>True when the option was given (and not JSON null).</summary>
     public bool Has(string name) => _values.TryGetValue(name, out var value) && value.ValueKind != JsonValueKind.Null;
 

@@ -52,6 +52,12 @@ internal static class ArrayNames
 
     /// <summary>CSR item indices, sorted within each user (int).</summary>
     public const string SeenItems = "seen_items";
+
+    /// <summary>
+    /// Sorted indices of the items a content model knows only from their features (no training
+    /// interaction) (int). Optional: recommend() labels such rows <c>content</c>.
+    /// </summary>
+    public const string ContentItems = "content_items";
 }
 
 /// <summary>Weighted, optionally time-decayed interaction counts per item.</summary>

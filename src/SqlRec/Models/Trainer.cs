@@ -45,6 +45,7 @@ internal static class Trainer
                 kind.CheckSource(kindOptions, sourceReader.ColumnCount);
                 data = sourceReader.ReadAll(rows => context.Report("reading", rows, null));
             }
+            (data, var content) = ContentLoader.Load(session.Handle, Function, kind, kindOptions, data, context);
             kind.CheckData(data, kindOptions);
             var store = new ModelStore(session.Handle);
             owner = OwnerPrefix + Guid.NewGuid().ToString("N");
@@ -65,7 +66,7 @@ internal static class Trainer
                     lastBeat.Restart();
                 };
                 context.Report("training", 0, null);
-                var artifacts = TrainArtifacts(kind, kindOptions, data, context);
+                var artifacts = TrainArtifacts(kind, kindOptions, data, context, content);
                 var options = new JsonObject { ["model"] = kind.Name, ["source"] = source };
                 foreach (var (option, value) in kindOptions.ToJson()) options[option] = value?.DeepClone();
                 context.Report("saving", 0, null);
@@ -161,11 +162,14 @@ internal static class Trainer
     /// <summary>
     /// Trains <paramref name="kind"/> on <paramref name="data"/> in memory and adds the arrays every
     /// version carries (popularity, seen items). Touches no database: <c>rec_train</c> stores the
-    /// result, <c>rec_evaluate</c>'s splits serve it straight from memory.
+    /// result, <c>rec_evaluate</c>'s splits serve it straight from memory. A content kind gets the
+    /// item <paramref name="content"/> read by <see cref="ContentLoader"/>, aligned to <paramref name="data"/>'s items.
     /// </summary>
-    internal static ModelArtifacts TrainArtifacts(IModelKind kind, IKindOptions options, Interactions data, TrainingContext context)
+    internal static ModelArtifacts TrainArtifacts(IModelKind kind, IKindOptions options, Interactions data, TrainingContext context, ItemContent? content = null)
     {
-        var artifacts = kind.Train(data, options, context);
+        var artifacts = kind is IContentModelKind contentKind && content is not null
+            ? contentKind.Train(data, content, options, context)
+            : kind.Train(data, options, context);
         artifacts.Arrays.TryAdd(ArrayNames.Popularity, Popularity.Compute(data, null));
         artifacts.Arrays[ArrayNames.SeenOffsets] = data.UserOffsets;
         artifacts.Arrays[ArrayNames.SeenItems] = data.UserItems;

@@ -27,6 +27,15 @@ internal sealed class LoadedModel
     public IUserScorer? Scorer { get; init; }
 
     /// <summary>
+    /// Per item, true when a content model knows it only from its features (no training
+    /// interaction); null for other models. recommend() labels such rows <see cref="Recommender.ContentSource"/>.
+    /// </summary>
+    public bool[]? ContentOnly { get; init; }
+
+    /// <summary>The <c>source</c> label of a recommended item: <see cref="Recommender.ContentSource"/> for content-only items, else the model kind.</summary>
+    public string SourceOf(int item) => ContentOnly is { } content && content[item] ? Recommender.ContentSource : Version.Kind;
+
+    /// <summary>
     /// For models that score a user's current rows (graph_filter with <c>live</c>): the training
     /// source wrapped to read one user's rows, or null when the model serves its training snapshot.
     /// </summary>
@@ -45,7 +54,7 @@ internal sealed class LoadedModel
     private LoadedModel WithLive(LiveSource live) => new()
     {
         Version = Version, Users = Users, Items = Items, SeenOffsets = SeenOffsets, SeenItems = SeenItems,
-        Popularity = Popularity, PopularityOrder = PopularityOrder, Scorer = Scorer, Live = live,
+        Popularity = Popularity, PopularityOrder = PopularityOrder, Scorer = Scorer, ContentOnly = ContentOnly, Live = live,
     };
 
     /// <summary>
@@ -65,7 +74,15 @@ internal sealed class LoadedModel
             Popularity = popularity,
             PopularityOrder = TopK.Order(popularity),
             Scorer = ModelKinds.Get("recommend", version.Kind).LoadScorer(arrays, users.Count, items.Count),
+            ContentOnly = arrays.TryGetValue(ArrayNames.ContentItems, out var content) ? Flags((int[])content, items.Count) : null,
         };
+    }
+
+    private static bool[] Flags(int[] indices, int count)
+    {
+        var flags = new bool[count];
+        foreach (var index in indices) flags[index] = true;
+        return flags;
     }
 
     /// <summary>
@@ -215,6 +232,9 @@ internal static class Recommender
     /// <summary>Source label of cold-start rows.</summary>
     public const string PopularSource = "popular";
 
+    /// <summary>Source label of items a content model knows only from their features (no interactions).</summary>
+    public const string ContentSource = "content";
+
     /// <summary>
     /// The best <paramref name="k"/> items for <paramref name="user"/>. A live model reads the user's
     /// current rows through <paramref name="db"/> and scores them; other models use the training
@@ -244,7 +264,7 @@ internal static class Recommender
         var count = filter.IsEmpty ? model.TopItems(userIndex, seen, top, scores) : model.TopAllowedItems(userIndex, filter.Excluding(seen), top, scores);
         result = new List<Recommendation>(count);
         for (var i = 0; i < count; i++)
-            result.Add(new Recommendation(i + 1, model.Items.Ids[top[i]], model.ScoreOf(top[i], scores), model.Version.Kind));
+            result.Add(new Recommendation(i + 1, model.Items.Ids[top[i]], model.ScoreOf(top[i], scores), model.SourceOf(top[i])));
         return result;
     }
 

@@ -1,0 +1,68 @@
+using System.Diagnostics;
+using System.Globalization;
+using SqlRec.Compute;
+
+namespace SqlRec.Benchmarks;
+
+/// <summary>
+/// FREEDOM's item-item kNN graph, exact against approximate, on generated clustered vectors of a
+/// sentence model's width (384): build time of each and the approximate method's recall of the
+/// exact neighbours, for growing catalogues. This is what <see cref="ItemKnnGraph.ExactLimit"/>
+/// (the catalogue size up to which <c>knn</c> 'auto' stays exact) is read from. CPU, one process,
+/// warm (a small run first); it does not measure real embeddings, whose clusters are less clean.
+/// </summary>
+public static class KnnBenchmark
+{
+    /// <summary>Runs it; arguments: item counts (default 5000 15000 30000 60000).</summary>
+    public static int Run(string[] args)
+    {
+        var sizes = args.Length > 0 ? args.Select(a => int.Parse(a, CultureInfo.InvariantCulture)).ToArray() : [5000, 15000, 30000, 60000];
+        const int dim = 384, k = 10;
+        Measure(Vectors(2000, dim, 1), 2000, dim, k); // JIT and thread pool warm-up
+        Console.WriteLine($"kNN graph, k {k}, {dim} dimensions, clustered random vectors, {Environment.ProcessorCount} cores");
+        Console.WriteLine();
+        Console.WriteLine("| items | exact s | approximate s | exact / approximate | approximate recall@10 of the exact neighbours |");
+        Console.WriteLine("|---|---|---|---|---|");
+        foreach (var n in sizes)
+        {
+            var (exact, approximate, recall) = Measure(Vectors(n, dim, n), n, dim, k);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {n:N0} | {exact:F2} | {approximate:F2} | {exact / approximate:F1}x | {recall:F4} |"));
+        }
+        return 0;
+    }
+
+    private static (double Exact, double Approximate, double Recall) Measure(float[] vectors, int n, int dim, int k)
+    {
+        var unit = ItemKnnGraph.UnitRows(vectors, Enumerable.Range(0, n).ToArray(), dim);
+        var clock = Stopwatch.StartNew();
+        var exact = ItemKnnGraph.ExactNeighbours(unit, n, dim, k);
+        var exactSeconds = clock.Elapsed.TotalSeconds;
+        clock.Restart();
+        var approximate = ItemKnnGraph.ApproximateNeighbours(unit, n, dim, k, seed: 1);
+        var approximateSeconds = clock.Elapsed.TotalSeconds;
+        long found = 0;
+        for (var q = 0; q < n; q++)
+        {
+            var truth = exact.AsSpan(q * k, k).ToArray().ToHashSet();
+            foreach (var neighbour in approximate.AsSpan(q * k, k)) if (truth.Contains(neighbour)) found++;
+        }
+        return (exactSeconds, approximateSeconds, (double)found / ((long)n * k));
+    }
+
+    /// <summary>n vectors around n / 50 random centres (uniform noise of half a centre's spread), as topics of a catalogue.</summary>
+    private static float[] Vectors(int n, int dim, int seed)
+    {
+        var random = new Random(seed);
+        var clusters = Math.Max(1, n / 50);
+        var centres = new float[clusters * dim];
+        for (var i = 0; i < centres.Length; i++) centres[i] = (float)(random.NextDouble() * 2 - 1);
+        var vectors = new float[n * dim];
+        for (var r = 0; r < n; r++)
+        {
+            var c = random.Next(clusters);
+            for (var d = 0; d < dim; d++) vectors[r * dim + d] = centres[c * dim + d] + (float)(random.NextDouble() - 0.5);
+        }
+        return vectors;
+    }
+}

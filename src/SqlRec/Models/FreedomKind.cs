@@ -279,7 +279,7 @@ internal sealed class FreedomKind : IContentModelKind
             if (validation is not null && (epoch % options.EvalEvery == 0 || epoch == options.Epochs))
             {
                 trainer.Forward();
-                var recall = ValidationRecall(trainer, data, offsets, columns, validation);
+                var recall = ValidationScoring.Recall20(Name, data, offsets, columns, validation, trainer.UserFinal, trainer.ItemFinal, trainer.Dim);
                 detail += string.Create(CultureInfo.InvariantCulture, $", validation recall@20 {recall:F4}");
                 if (recall > bestRecall)
                 {
@@ -347,46 +347,9 @@ internal sealed class FreedomKind : IContentModelKind
         return Enumerable.Range(0, data.Items.Count).Where(i => !hasPairs[i]).ToArray();
     }
 
-    private double ValidationRecall(FreedomTrainer trainer, Interactions data, int[] offsets, int[] columns, HeldOut validation)
-    {
-        if (validation.UserCount == 0) return 0;
-        var popularity = new float[data.Items.Count];
-        foreach (var item in columns) popularity[item]++;
-        var model = new LoadedModel
-        {
-            Version = new ServingVersion("validation", 0, "", Name, data.Users.Count, data.Items.Count),
-            Users = data.Users,
-            Items = data.Items,
-            SeenOffsets = offsets,
-            SeenItems = columns,
-            Popularity = popularity,
-            PopularityOrder = TopK.Order(popularity),
-            Scorer = new FreedomScorer(trainer.UserFinal, trainer.ItemFinal, trainer.Dim, data.Items.Count),
-        };
-        return RankingEvaluator.Run(model, validation, [20])["recall@20"];
-    }
-
     public IUserScorer? LoadScorer(IReadOnlyDictionary<string, Array> arrays, int users, int items)
     {
         var dim = ((int[])arrays[Shape])[0];
-        return new FreedomScorer((float[])arrays[UserVectors], (float[])arrays[ItemVectors], dim, items);
-    }
-}
-
-/// <summary>Scores items by the dot product of final FREEDOM vectors, F_u . (F_i + h_i).</summary>
-internal sealed class FreedomScorer(float[] users, float[] items, int dim, int itemCount) : IUserScorer, IBatchScorer
-{
-    public void Score(int user, Span<float> scores)
-    {
-        scores[..itemCount].Clear();
-        DenseMath.MultiplyTransposedAdd(users.AsSpan(user * dim, dim), 1, items, itemCount, dim, scores);
-    }
-
-    public void ScoreBatch(ReadOnlySpan<int> batch, Span<float> scores)
-    {
-        var block = new float[batch.Length * dim];
-        for (var b = 0; b < batch.Length; b++) users.AsSpan(batch[b] * dim, dim).CopyTo(block.AsSpan(b * dim, dim));
-        scores[..(batch.Length * itemCount)].Clear();
-        DenseMath.MultiplyTransposedAdd(block, batch.Length, items, itemCount, dim, scores);
+        return new DotProductScorer((float[])arrays[UserVectors], (float[])arrays[ItemVectors], dim, items);
     }
 }

@@ -154,7 +154,7 @@ internal sealed class LightGcnKind : IModelKind
             if (validation is not null && (epoch % options.EvalEvery == 0 || epoch == options.Epochs))
             {
                 trainer.Forward();
-                var recall = ValidationRecall(trainer, data, offsets, columns, validation);
+                var recall = ValidationScoring.Recall20(Name, data, offsets, columns, validation, trainer.UserFinal, trainer.ItemFinal, trainer.Dim);
                 detail += string.Create(CultureInfo.InvariantCulture, $", validation recall@20 {recall:F4}");
                 if (recall > bestRecall)
                 {
@@ -247,46 +247,9 @@ internal sealed class LightGcnKind : IModelKind
         return (offsets, [.. columns], heldOut.Build());
     }
 
-    private double ValidationRecall(LightGcnTrainer trainer, Interactions data, int[] offsets, int[] columns, HeldOut validation)
-    {
-        if (validation.UserCount == 0) return 0;
-        var popularity = new float[data.Items.Count];
-        foreach (var item in columns) popularity[item]++;
-        var model = new LoadedModel
-        {
-            Version = new ServingVersion("validation", 0, "", Name, data.Users.Count, data.Items.Count),
-            Users = data.Users,
-            Items = data.Items,
-            SeenOffsets = offsets,
-            SeenItems = columns,
-            Popularity = popularity,
-            PopularityOrder = TopK.Order(popularity),
-            Scorer = new LightGcnScorer(trainer.UserFinal, trainer.ItemFinal, trainer.Dim, data.Items.Count),
-        };
-        return RankingEvaluator.Run(model, validation, [20])["recall@20"];
-    }
-
     public IUserScorer? LoadScorer(IReadOnlyDictionary<string, Array> arrays, int users, int items)
     {
         var dim = ((int[])arrays[Shape])[0];
-        return new LightGcnScorer((float[])arrays[UserEmbeddings], (float[])arrays[ItemEmbeddings], dim, items);
-    }
-}
-
-/// <summary>Scores items by the dot product of final LightGCN embeddings, F_u . F_i.</summary>
-internal sealed class LightGcnScorer(float[] users, float[] items, int dim, int itemCount) : IUserScorer, IBatchScorer
-{
-    public void Score(int user, Span<float> scores)
-    {
-        scores[..itemCount].Clear();
-        DenseMath.MultiplyTransposedAdd(users.AsSpan(user * dim, dim), 1, items, itemCount, dim, scores);
-    }
-
-    public void ScoreBatch(ReadOnlySpan<int> batch, Span<float> scores)
-    {
-        var block = new float[batch.Length * dim];
-        for (var b = 0; b < batch.Length; b++) users.AsSpan(batch[b] * dim, dim).CopyTo(block.AsSpan(b * dim, dim));
-        scores[..(batch.Length * itemCount)].Clear();
-        DenseMath.MultiplyTransposedAdd(block, batch.Length, items, itemCount, dim, scores);
+        return new DotProductScorer((float[])arrays[UserEmbeddings], (float[])arrays[ItemEmbeddings], dim, items);
     }
 }

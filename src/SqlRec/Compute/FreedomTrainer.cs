@@ -31,7 +31,7 @@ internal sealed record FreedomSettings(int Dim, int Layers, int ItemLayers, doub
 /// model bit for bit on any number of cores.
 /// </para>
 /// </summary>
-internal sealed class FreedomTrainer
+internal sealed class FreedomTrainer : SqlRec.Models.IFinalEmbeddings
 {
     private readonly int[] _offsets;
     private readonly int[] _columns;

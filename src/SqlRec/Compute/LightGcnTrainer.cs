@@ -16,7 +16,7 @@ namespace SqlRec.Compute;
 /// single-threaded with <see cref="SplitMix64"/> so every backend sees the same batches.
 /// Deterministic for a seed on a given backend.
 /// </summary>
-internal sealed class LightGcnTrainer : IDisposable
+internal sealed class LightGcnTrainer : IDisposable, SqlRec.Models.IFinalEmbeddings
 {
     private readonly int[] _offsets;
     private readonly int[] _columns;

@@ -69,7 +69,6 @@ internal sealed class FreedomKind : IContentModelKind
     /// <summary>Root mean square of the spectral starting point (LightGCN's in SqlRec).</summary>
     private const float SpectralScale = 0.1f;
 
-    private static readonly TimeSpan ReportInterval = TimeSpan.FromSeconds(2);
 
     public string Name => "freedom";
 
@@ -256,66 +255,17 @@ internal sealed class FreedomKind : IContentModelKind
             content.Modalities.Select(m => (m.Features, m.Dimension, m.Has)).ToList(), options.Settings);
         InitialiseEmbeddings(trainer, columns, options, context);
 
-        float[]? bestUsers = null, bestItems = null;
-        var bestRecall = double.NegativeInfinity;
-        var bestEpoch = 0;
-        var stale = 0;
-        double loss = double.NaN;
-        var epochsRun = 0;
-        var training = Stopwatch.StartNew();
-        var lastReport = Stopwatch.StartNew();
-        for (var epoch = 1; epoch <= options.Epochs; epoch++)
-        {
-            var current = epoch;
-            loss = trainer.Epoch(options.Batch, options.LearningRate, (done, total) =>
-            {
-                if (lastReport.Elapsed < ReportInterval) return;
-                context.Report("training", current - 1, options.Epochs, $"epoch {current}: batch {done} of {total}");
-                lastReport.Restart();
-            });
-            epochsRun = epoch;
-            var detail = string.Create(CultureInfo.InvariantCulture, $"loss {loss:F4}");
-            var stop = false;
-            if (validation is not null && (epoch % options.EvalEvery == 0 || epoch == options.Epochs))
-            {
-                trainer.Forward();
-                var recall = ValidationScoring.Recall20(Name, data, offsets, columns, validation, trainer.UserFinal, trainer.ItemFinal, trainer.Dim);
-                detail += string.Create(CultureInfo.InvariantCulture, $", validation recall@20 {recall:F4}");
-                if (recall > bestRecall)
-                {
-                    bestRecall = recall;
-                    bestEpoch = epoch;
-                    bestUsers = (float[])trainer.UserFinal.Clone();
-                    bestItems = (float[])trainer.ItemFinal.Clone();
-                    stale = 0;
-                }
-                else if (++stale >= options.Patience) stop = true;
-            }
-            context.Report("training", epoch, options.Epochs, detail);
-            lastReport.Restart();
-            if (stop) break;
-        }
-        if (bestUsers is null)
-        {
-            trainer.Forward();
-            bestUsers = trainer.UserFinal;
-            bestItems = trainer.ItemFinal;
-        }
+        var trained = EarlyStopping.Train(context, Name, trainer,
+            (_, onBatch) => trainer.Epoch(options.Batch, options.LearningRate, onBatch),
+            options.Epochs, options.EvalEvery, options.Patience, data, offsets, columns, validation);
 
-        artifacts.Arrays[UserVectors] = bestUsers;
-        artifacts.Arrays[ItemVectors] = bestItems!;
+        artifacts.Arrays[UserVectors] = trained.Users;
+        artifacts.Arrays[ItemVectors] = trained.Items;
         artifacts.Arrays[Shape] = new[] { options.Dim };
         artifacts.Arrays[ArrayNames.ContentItems] = ContentOnlyItems(data);
         artifacts.Metrics["content_items"] = ((int[])artifacts.Arrays[ArrayNames.ContentItems]).Length;
-        artifacts.Metrics["epochs"] = epochsRun;
-        artifacts.Metrics["loss"] = Math.Round(loss, 6);
-        artifacts.Metrics["seconds_per_epoch"] = Math.Round(training.Elapsed.TotalSeconds / Math.Max(1, epochsRun), 4);
+        trained.WriteMetrics(artifacts, validation is not null);
         artifacts.Metrics["training_bytes"] = trainer.StateBytes();
-        if (validation is not null)
-        {
-            artifacts.Metrics["validation_recall@20"] = Math.Round(bestRecall, 6);
-            artifacts.Metrics["best_epoch"] = bestEpoch;
-        }
         return artifacts;
     }
 

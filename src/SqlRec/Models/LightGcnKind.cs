@@ -60,7 +60,6 @@ internal sealed class LightGcnKind : IModelKind
     /// <summary>Standard deviation of the random E0 (the official code's), and the spectral E0's root mean square.</summary>
     internal const float InitialScale = 0.1f;
 
-    private static readonly TimeSpan ReportInterval = TimeSpan.FromSeconds(2);
 
     public string Name => "lightgcn";
 
@@ -131,65 +130,16 @@ internal sealed class LightGcnKind : IModelKind
             SpectralInit.Fill(trainer.Graph, trainer.GraphTransposed, options.Dim, options.Seed, InitialScale, trainer.UserE0, trainer.ItemE0,
                 (step, steps) => context.Report("initialising", step, steps, "spectral initialisation"));
         }
-        float[]? bestUsers = null, bestItems = null;
-        var bestRecall = double.NegativeInfinity;
-        var bestEpoch = 0;
-        var stale = 0;
-        double loss = double.NaN;
-        var epochsRun = 0;
-        var clock = Stopwatch.StartNew();
-        var lastReport = Stopwatch.StartNew();
-        for (var epoch = 1; epoch <= options.Epochs; epoch++)
-        {
-            var current = epoch;
-            loss = trainer.Epoch(options.Batch, options.Negatives, options.LearningRateAt(epoch), options.L2, (done, total) =>
-            {
-                if (lastReport.Elapsed < ReportInterval) return;
-                context.Report("training", current - 1, options.Epochs, $"epoch {current}: batch {done} of {total}");
-                lastReport.Restart();
-            });
-            epochsRun = epoch;
-            var detail = string.Create(CultureInfo.InvariantCulture, $"loss {loss:F4}");
-            var stop = false;
-            if (validation is not null && (epoch % options.EvalEvery == 0 || epoch == options.Epochs))
-            {
-                trainer.Forward();
-                var recall = ValidationScoring.Recall20(Name, data, offsets, columns, validation, trainer.UserFinal, trainer.ItemFinal, trainer.Dim);
-                detail += string.Create(CultureInfo.InvariantCulture, $", validation recall@20 {recall:F4}");
-                if (recall > bestRecall)
-                {
-                    bestRecall = recall;
-                    bestEpoch = epoch;
-                    bestUsers = (float[])trainer.UserFinal.Clone();
-                    bestItems = (float[])trainer.ItemFinal.Clone();
-                    stale = 0;
-                }
-                else if (++stale >= options.Patience) stop = true;
-            }
-            context.Report("training", epoch, options.Epochs, detail);
-            lastReport.Restart();
-            if (stop) break;
-        }
-        if (bestUsers is null)
-        {
-            trainer.Forward();
-            bestUsers = trainer.UserFinal;
-            bestItems = trainer.ItemFinal;
-        }
+        var trained = EarlyStopping.Train(context, Name, trainer,
+            (epoch, onBatch) => trainer.Epoch(options.Batch, options.Negatives, options.LearningRateAt(epoch), options.L2, onBatch),
+            options.Epochs, options.EvalEvery, options.Patience, data, offsets, columns, validation);
 
         var artifacts = new ModelArtifacts();
-        artifacts.Arrays[UserEmbeddings] = bestUsers;
-        artifacts.Arrays[ItemEmbeddings] = bestItems!;
+        artifacts.Arrays[UserEmbeddings] = trained.Users;
+        artifacts.Arrays[ItemEmbeddings] = trained.Items;
         artifacts.Arrays[Shape] = new[] { options.Dim };
-        artifacts.Metrics["epochs"] = epochsRun;
-        artifacts.Metrics["loss"] = Math.Round(loss, 6);
-        artifacts.Metrics["seconds_per_epoch"] = Math.Round(clock.Elapsed.TotalSeconds / Math.Max(1, epochsRun), 3);
+        trained.WriteMetrics(artifacts, validation is not null);
         artifacts.Metrics["device"] = trainer.Device;
-        if (validation is not null)
-        {
-            artifacts.Metrics["validation_recall@20"] = Math.Round(bestRecall, 6);
-            artifacts.Metrics["best_epoch"] = bestEpoch;
-        }
         return artifacts;
     }
 

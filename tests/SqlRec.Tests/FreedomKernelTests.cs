@@ -327,20 +327,6 @@ public sealed class FreedomKernelTests
         };
     }
 
-    /// <summary>A^ = D^-1/2 A D^-1/2 of the bipartite graph, straight from the definition.</summary>
-    private static double[,] DenseAdjacency(int users, int items, int[] offsets, int[] columns)
-    {
-        var n = users + items;
-        var a = new double[n, n];
-        for (var u = 0; u < users; u++)
-            for (var p = offsets[u]; p < offsets[u + 1]; p++) a[u, users + columns[p]] = a[users + columns[p], u] = 1;
-        var degree = new double[n];
-        for (var x = 0; x < n; x++) for (var y = 0; y < n; y++) degree[x] += a[x, y];
-        for (var x = 0; x < n; x++)
-            for (var y = 0; y < n; y++) a[x, y] = a[x, y] == 0 ? 0 : a[x, y] / Math.Sqrt(degree[x] * degree[y]);
-        return a;
-    }
-
     /// <summary>Final vectors G: users F_u, items F_i + S^L' E_i, from the definition.</summary>
     private static double[,] ReferenceFinal(double[,] a, double[,] s, double[,] e, int layers, int itemLayers)
     {
@@ -407,7 +393,7 @@ public sealed class FreedomKernelTests
     public void ForwardMatchesTheDenseReference()
     {
         var setup = new Setup(seed: 4);
-        var a = DenseAdjacency(Setup.Users, Setup.Items, setup.Offsets, setup.Columns);
+        var a = LightGcnTests.DenseAdjacency(Setup.Users, Setup.Items, setup.Offsets, setup.Columns);
         var s = Dense(setup.ItemGraph);
         foreach (var (layers, itemLayers) in new[] { (0, 0), (2, 1), (3, 2) })
         {
@@ -440,7 +426,7 @@ public sealed class FreedomKernelTests
             int[] pos = [.. u.Select((user, t) => setup.Columns[setup.Offsets[user] + t % (setup.Offsets[user + 1] - setup.Offsets[user])])];
             int[] neg = [2, 8, 4, 0, 7, 4];
             var loss = trainer.BatchGradient(u, pos, neg);
-            var a = DenseAdjacency(Setup.Users, Setup.Items, setup.Offsets, setup.Columns);
+            var a = LightGcnTests.DenseAdjacency(Setup.Users, Setup.Items, setup.Offsets, setup.Columns);
             var s = Dense(setup.ItemGraph);
             var p = Parameters.Of(trainer, setup);
             double Loss(Parameters q) => ReferenceLoss(a, s, q, layers, itemLayers, reg, l2, u, pos, neg);

@@ -40,7 +40,7 @@ public sealed class LightGcnTests
     }
 
     /// <summary>A^ = D^-1/2 A D^-1/2 of the bipartite graph, (users + items) square, straight from the definition.</summary>
-    private static double[,] DenseAdjacency(int users, int items, int[] offsets, int[] columns)
+    internal static double[,] DenseAdjacency(int users, int items, int[] offsets, int[] columns)
     {
         var n = users + items;
         var a = new double[n, n];

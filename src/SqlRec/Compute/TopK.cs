@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace SqlRec.Compute;
 
 /// <summary>
@@ -23,23 +25,9 @@ internal static class TopK
             // Exclusions are sorted and i only grows, so one forward pointer checks them in O(1) amortised.
             while (nextExcluded < excludedSorted.Length && excludedSorted[nextExcluded] < i) nextExcluded++;
             if (nextExcluded < excludedSorted.Length && excludedSorted[nextExcluded] == i) continue;
-            if (count < heap.Length)
-            {
-                heap[count] = i;
-                SiftUp(heap, count++, scores);
-            }
-            else if (Better(i, heap[0], scores))
-            {
-                heap[0] = i;
-                SiftDown(heap, 0, count, scores);
-            }
+            Offer(heap, ref count, i, scores);
         }
-        // Heap sort: repeatedly move the worst to the end, leaving best-first order.
-        for (var end = count - 1; end > 0; end--)
-        {
-            (heap[0], heap[end]) = (heap[end], heap[0]);
-            SiftDown(heap, 0, end, scores);
-        }
+        SortBestFirst(heap, count, scores);
         return count;
     }
 
@@ -61,23 +49,36 @@ internal static class TopK
         {
             while (nextExcluded < excludedSorted.Length && excludedSorted[nextExcluded] < i) nextExcluded++;
             if (nextExcluded < excludedSorted.Length && excludedSorted[nextExcluded] == i) continue;
-            if (count < heap.Length)
-            {
-                heap[count] = i;
-                SiftUp(heap, count++, scores);
-            }
-            else if (Better(i, heap[0], scores))
-            {
-                heap[0] = i;
-                SiftDown(heap, 0, count, scores);
-            }
+            Offer(heap, ref count, i, scores);
         }
+        SortBestFirst(heap, count, scores);
+        return count;
+    }
+
+    /// <summary>Keeps item i in the min-heap of the best heap.Length items seen so far (the root is the worst kept).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Offer(Span<int> heap, ref int count, int i, ReadOnlySpan<float> scores)
+    {
+        if (count < heap.Length)
+        {
+            heap[count] = i;
+            SiftUp(heap, count++, scores);
+        }
+        else if (Better(i, heap[0], scores))
+        {
+            heap[0] = i;
+            SiftDown(heap, 0, count, scores);
+        }
+    }
+
+    /// <summary>Heap sort of the first count items: repeatedly move the worst to the end, leaving best-first order.</summary>
+    private static void SortBestFirst(Span<int> heap, int count, ReadOnlySpan<float> scores)
+    {
         for (var end = count - 1; end > 0; end--)
         {
             (heap[0], heap[end]) = (heap[end], heap[0]);
             SiftDown(heap, 0, end, scores);
         }
-        return count;
     }
 
     /// <summary>True when item a ranks before item b.</summary>

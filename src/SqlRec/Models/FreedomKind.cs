@@ -66,10 +66,6 @@ internal sealed class FreedomKind : IContentModelKind
     /// <summary>Test hook: the memory the process may use, instead of what the runtime reports.</summary>
     internal static long? MemoryLimit;
 
-    /// <summary>Root mean square of the spectral starting point (LightGCN's in SqlRec).</summary>
-    private const float SpectralScale = 0.1f;
-
-
     public string Name => "freedom";
 
     public IKindOptions ReadOptions(OptionReader reader)
@@ -278,7 +274,7 @@ internal sealed class FreedomKind : IContentModelKind
     {
         if (options.Init == "spectral")
         {
-            SpectralInit.Fill(trainer.FullGraph, trainer.FullGraphTransposed, options.Dim, options.Seed, SpectralScale, trainer.UserE0, trainer.ItemE0,
+            SpectralInit.Fill(trainer.FullGraph, trainer.FullGraphTransposed, options.Dim, options.Seed, LightGcnKind.InitialScale, trainer.UserE0, trainer.ItemE0,
                 (step, steps) => context.Report("initialising", step, steps, "spectral initialisation"));
         }
         var hasPairs = new bool[trainer.Items];

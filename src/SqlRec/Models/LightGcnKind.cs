@@ -60,7 +60,6 @@ internal sealed class LightGcnKind : IModelKind
     /// <summary>Standard deviation of the random E0 (the official code's), and the spectral E0's root mean square.</summary>
     internal const float InitialScale = 0.1f;
 
-
     public string Name => "lightgcn";
 
     public IKindOptions ReadOptions(OptionReader reader)

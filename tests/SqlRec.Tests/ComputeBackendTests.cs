@@ -403,7 +403,7 @@ public sealed class ComputeBackendTests
             ILGPU.Runtime.OpenCL.CLDeviceVendor.Other, ILGPU.Backends.OpenCL.CLCVersion.CL12);
         var kernels = typeof(IlgpuKernels).GetMethods(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
             .Where(m => m.GetParameters().FirstOrDefault()?.ParameterType == typeof(ILGPU.Index1D)).ToList();
-        CollectionAssert.AreEquivalent(new[] { "Hop", "MarkRows", "BprMargins", "ScatterUsers", "ScatterItems", "DecayAndClearRows", "Adam", "TopK" }, kernels.Select(k => k.Name).ToArray());
+        CollectionAssert.AreEquivalent(new[] { "Hop", "MarkRows", "BprMargins", "ScatterUsers", "ScatterItems", "DecayAndClearRows", "Adam", "TopK", "GatherRows", "AddRows" }, kernels.Select(k => k.Name).ToArray());
         foreach (var kernel in kernels)
         {
             var entry = ILGPU.Backends.EntryPoints.EntryPointDescription.FromImplicitlyGroupedKernel(kernel);

@@ -198,9 +198,10 @@ public sealed class FreedomTests
         db.AssertError(Train("g", ", 'knn', 'hnsw'"), Errors.OptionRange(f, "knn", "one of 'auto', 'exact', 'approximate'", "\"hnsw\"").Message);
         db.AssertError(Train("g", ", 'knn_k', 0"), Errors.OptionRange(f, "knn_k", "between 1 and 1000", "0").Message);
         db.AssertError(Train("g", ", 'init', 'zeros'"), Errors.OptionRange(f, "init", "one of 'random', 'spectral'", "\"zeros\"").Message);
+        db.AssertError(Train("g", ", 'device', 'tpu'"), Errors.OptionRange(f, "device", "one of 'auto', 'cpu', 'cuda', 'opencl', 'ilgpu-cpu'", "\"tpu\"").Message);
         db.AssertError(Train("g", ", 'components', 3"), Errors.UnknownOption(f, "components", "model kind 'freedom'",
             ["model", "source", "modalities", "image_weight", "knn_k", "knn", "dim", "layers", "item_layers", "dropout", "reg_weight", "lr", "l2", "batch",
-             "epochs", "seed", "validation_ratio", "eval_every", "patience", "tune_features", "init"]).Message);
+             "epochs", "seed", "validation_ratio", "eval_every", "patience", "tune_features", "init", "device"]).Message);
         db.AssertError("SELECT rec_train('g', json_object('model', 'freedom', 'source', 'SELECT user_id, item_id % 2 + 100 FROM train', 'modalities', " + Text + "))",
             Errors.NoNegativeInteractedItems(f, "freedom", 20, 2).Message);
         Assert.AreEqual(0L, db.Scalar("SELECT count(*) FROM sqlite_schema WHERE name = 'rec_models'"), "nothing was written");

@@ -15,23 +15,24 @@ namespace SqlRec.Compute;
 internal sealed record FreedomSettings(int Dim, int Layers, int ItemLayers, double Dropout, double RegWeight, double L2, bool TuneFeatures, int Seed);
 
 /// <summary>
-/// FREEDOM training on the CPU (Zhou and Shen, "A Tale of Two Graphs", ACM MM 2023, following
-/// MMRec's code). Users and items have free embeddings E0. Each epoch the user-item graph is pruned
-/// by <see cref="DegreePruning"/> and the batches propagate over the pruned graph
-/// LightGCN-style, F = mean(E0, A^ E0, ..., A^^L E0); item ID embeddings are also propagated over
-/// the frozen item-item graph S, h = S^L' E0_items; the final item vector is F_i + h_i and a user's
+/// FREEDOM training (Zhou and Shen, "A Tale of Two Graphs", ACM MM 2023, following MMRec's code)
+/// on LightGCN's compute layer (<see cref="ILightGcnBackend"/>: the managed SIMD path or ILGPU on a
+/// GPU). Users and items have free embeddings E0. Each epoch the user-item graph is pruned by
+/// <see cref="DegreePruning"/> and handed to the backend (<see cref="ILightGcnBackend.SetGraph"/>),
+/// and the batches propagate over it LightGCN-style, F = mean(E0, A^ E0, ..., A^^L E0); item ID
+/// embeddings are also propagated over the frozen item-item graph S, h = S^L' E0_items
+/// (<see cref="ILightGcnBackend.SetItemGraph"/>); the final item vector is F_i + h_i and a user's
 /// score for an item is F_u . (F_i + h_i). Each modality m has features X_m projected by a linear
 /// layer, T_m = X_m W_m + b_m, used only by the loss:
 /// <c>BPR(F_u, G_p, G_n) + reg_weight * sum_m BPR(F_u, T_m,p, T_m,n)</c> plus L2 on the batch's E0 rows,
-/// each averaged over the batch. Adam updates E0, W, b and (by default) X. Inference uses the full graph.
-/// <para>
-/// The kernels are plain CPU code on the shapes a device backend would take (sparse-dense products,
-/// a batched BPR gradient scatter, row-block projections, an element-wise Adam): multithreaded
-/// where the output rows are disjoint, sequential where they are not, so a seed gives the same
-/// model bit for bit on any number of cores.
-/// </para>
+/// each averaged over the batch. The backend runs the propagation, the main BPR term, the backward
+/// pass and Adam on E0; the modality terms (small dense products over the batch's items) run here
+/// on the host, reading F at the batch's users and adding their gradient back
+/// (<see cref="ILightGcnBackend.GetUserRows"/>, <see cref="ILightGcnBackend.AddUserGradient"/>).
+/// Adam updates E0, W, b and (by default) X. Inference uses the full graph. Deterministic for a
+/// seed on a given backend.
 /// </summary>
-internal sealed class FreedomTrainer : SqlRec.Models.IFinalEmbeddings
+internal sealed class FreedomTrainer : SqlRec.Models.IFinalEmbeddings, IDisposable
 {
     private readonly int[] _offsets;
     private readonly int[] _columns;
@@ -41,13 +42,15 @@ internal sealed class FreedomTrainer : SqlRec.Models.IFinalEmbeddings
     private readonly SparseMatrix _itemGraph;
     private readonly SparseMatrix _itemGraphTransposed;
     private readonly FreedomSettings _settings;
+    private readonly ILightGcnBackend _backend;
+    private readonly bool _sharesHostArrays;
     private SplitMix64 _random;
+    private BprBatch? _batch;
 
-    private readonly float[] _scratchUsers, _scratchItems, _nextUsers, _nextItems, _hopItems, _hiddenGrad;
-    private readonly float[] _finalUserGrad, _finalItemGrad;
     private readonly List<AdamParameter> _parameters = [];
-    private readonly AdamParameter _userE0, _itemE0;
     private readonly Modality[] _modalities;
+    private float[] _userRows = [], _userRowGrad = [];
+    private int[] _tripleUserSlot = [], _tripleItemSlots = [];
     private int[] _lastTouched = [];
 
     /// <summary>One modality's features and projection, with their gradients.</summary>
@@ -63,7 +66,7 @@ internal sealed class FreedomTrainer : SqlRec.Models.IFinalEmbeddings
         public float[] Rows = [], RowGrad = [];
     }
 
-    /// <summary>Builds the graphs and initialises the parameters from the seed.</summary>
+    /// <summary>Builds the graphs and initialises the parameters from the seed, on the managed CPU path.</summary>
     /// <param name="users">Number of users.</param>
     /// <param name="items">Number of items (with interactions or features).</param>
     /// <param name="offsets">CSR offsets of the training pairs (users + 1).</param>
@@ -73,6 +76,13 @@ internal sealed class FreedomTrainer : SqlRec.Models.IFinalEmbeddings
     /// <param name="settings">Sizes and loss weights.</param>
     public FreedomTrainer(int users, int items, int[] offsets, int[] columns, SparseMatrix itemGraph,
         IReadOnlyList<(float[] Features, int Width, bool[] Has)> modalities, FreedomSettings settings)
+        : this(users, items, offsets, columns, itemGraph, modalities, settings, ComputeDevice.Managed)
+    {
+    }
+
+    /// <summary>As the other constructor, with the kernels on <paramref name="device"/>.</summary>
+    public FreedomTrainer(int users, int items, int[] offsets, int[] columns, SparseMatrix itemGraph,
+        IReadOnlyList<(float[] Features, int Width, bool[] Has)> modalities, FreedomSettings settings, ComputeDevice device)
     {
         Users = users;
         Items = items;
@@ -97,11 +107,11 @@ internal sealed class FreedomTrainer : SqlRec.Models.IFinalEmbeddings
         _random = new SplitMix64((ulong)settings.Seed ^ 0x46524545444F4DUL);
 
         var dim = Dim;
-        _userE0 = Add(new float[users * dim]);
-        _itemE0 = Add(new float[items * dim]);
+        UserE0 = new float[users * dim];
+        ItemE0 = new float[items * dim];
         // Xavier-uniform, as nn.init.xavier_uniform_ on an (n x dim) embedding table.
-        FillUniform(_userE0.Values, Math.Sqrt(6.0 / (users + dim)));
-        FillUniform(_itemE0.Values, Math.Sqrt(6.0 / (items + dim)));
+        FillUniform(UserE0, Math.Sqrt(6.0 / (users + dim)));
+        FillUniform(ItemE0, Math.Sqrt(6.0 / (items + dim)));
         _modalities = new Modality[modalities.Count];
         for (var m = 0; m < modalities.Count; m++)
         {
@@ -119,24 +129,28 @@ internal sealed class FreedomTrainer : SqlRec.Models.IFinalEmbeddings
             _modalities[m] = new Modality { Width = width, Has = has, Features = featureParameter, Projection = projection, Bias = bias };
         }
 
-        UserFinal = new float[users * dim];
-        ItemFinal = new float[items * dim];
-        ItemHidden = new float[items * dim];
-        _scratchUsers = new float[users * dim];
-        _scratchItems = new float[items * dim];
-        _nextUsers = new float[users * dim];
-        _nextItems = new float[items * dim];
-        _hopItems = new float[items * dim];
-        _hiddenGrad = new float[items * dim];
-        _finalUserGrad = new float[users * dim];
-        _finalItemGrad = new float[items * dim];
-    }
-
-    private AdamParameter Add(float[] values)
-    {
-        var parameter = new AdamParameter(values);
-        _parameters.Add(parameter);
-        return parameter;
+        _backend = device.CreateBackend(FullGraph, FullGraphTransposed, dim, settings.Layers, UserE0, ItemE0);
+        try
+        {
+            _backend.SetItemGraph(_itemGraph, _itemGraphTransposed, settings.ItemLayers);
+        }
+        catch
+        {
+            _backend.Dispose();
+            throw;
+        }
+        if (_backend is ManagedBackend managed)
+        {
+            // The managed path works on the host arrays themselves: no copies in or out.
+            _sharesHostArrays = true;
+            UserFinal = managed.UserFinal;
+            ItemFinal = managed.ItemFinal;
+        }
+        else
+        {
+            UserFinal = new float[users * dim];
+            ItemFinal = new float[items * dim];
+        }
     }
 
     private void FillUniform(float[] target, double bound)
@@ -153,6 +167,9 @@ internal sealed class FreedomTrainer : SqlRec.Models.IFinalEmbeddings
     /// <summary>Embedding width.</summary>
     public int Dim { get; }
 
+    /// <summary>What runs the kernels (<see cref="ILightGcnBackend.Description"/>).</summary>
+    public string Device => _backend.Description;
+
     /// <summary>The full normalised user-item graph R~ (users x items), used at inference.</summary>
     public SparseMatrix FullGraph { get; }
 
@@ -165,17 +182,17 @@ internal sealed class FreedomTrainer : SqlRec.Models.IFinalEmbeddings
     /// <summary><see cref="Graph"/> transposed.</summary>
     public SparseMatrix GraphTransposed { get; private set; }
 
-    /// <summary>Layer-0 user embeddings (users x dim): trained parameters.</summary>
-    public float[] UserE0 => _userE0.Values;
+    /// <summary>Layer-0 user embeddings (users x dim): trained parameters, writable between calls (an initialisation from outside).</summary>
+    public float[] UserE0 { get; }
 
     /// <summary>Layer-0 item ID embeddings (items x dim).</summary>
-    public float[] ItemE0 => _itemE0.Values;
+    public float[] ItemE0 { get; }
 
-    /// <summary>dLoss/dE0 of the users after <see cref="BatchGradient"/>.</summary>
-    public float[] UserGrad => _userE0.Grad;
+    /// <summary>dLoss/dE0 of the users after <see cref="BatchGradient"/> (empty before; training keeps it on the backend).</summary>
+    public float[] UserGrad { get; private set; } = [];
 
     /// <summary>dLoss/dE0 of the items after <see cref="BatchGradient"/>.</summary>
-    public float[] ItemGrad => _itemE0.Grad;
+    public float[] ItemGrad { get; private set; } = [];
 
     /// <summary>Features of modality <paramref name="m"/> (items x width): trained when features are tuned.</summary>
     public float[] Features(int m) => _modalities[m].Features.Values;
@@ -201,23 +218,24 @@ internal sealed class FreedomTrainer : SqlRec.Models.IFinalEmbeddings
     /// <summary>Final item embeddings F_i + h_i after <see cref="Forward"/>.</summary>
     public float[] ItemFinal { get; }
 
-    /// <summary>h = S^L' E0_items after <see cref="Forward"/>.</summary>
-    public float[] ItemHidden { get; }
-
     /// <summary>Adam steps taken.</summary>
     public int Steps { get; private set; }
 
     /// <summary>Training pairs (positive samples per epoch).</summary>
     public int Pairs => _columns.Length;
 
-    /// <summary>Bytes of the arrays the trainer holds (parameters, gradients, Adam moments, scratch, graphs).</summary>
+    /// <summary>
+    /// Bytes of the arrays training holds: on the backend 6 (users + items) x dim blocks (E0, F, dF,
+    /// dE0, Adam's two moments) plus the propagation scratch, the item-item path's scratch and the
+    /// graphs; on the host the modality parameters (4 times when trained), E0 and the graphs.
+    /// </summary>
     public long StateBytes()
     {
-        long bytes = 0;
+        long rows = (long)(Users + Items) * Dim;
+        long bytes = 4L * rows * (6 + Math.Min(2, Math.Max(0, _settings.Layers - 1)) + (_sharesHostArrays ? 0 : 3));
+        bytes += 4L * Items * Dim * Math.Min(3, Math.Max(0, _settings.ItemLayers - 1) + (_settings.ItemLayers >= 2 ? 1 : 0));
         foreach (var p in _parameters) bytes += 4L * 4 * p.Values.Length;
         foreach (var m in _modalities.Where(m => !_settings.TuneFeatures)) bytes += 4L * m.Features.Values.Length;
-        bytes += 4L * (UserFinal.Length + ItemFinal.Length + ItemHidden.Length + _scratchUsers.Length + _scratchItems.Length + _nextUsers.Length
-            + _nextItems.Length + _hopItems.Length + _hiddenGrad.Length + _finalUserGrad.Length + _finalItemGrad.Length);
         foreach (var graph in new[] { FullGraph, FullGraphTransposed, Graph, GraphTransposed, _itemGraph, _itemGraphTransposed })
             bytes += 8L * graph.NonZeros + 4L * graph.Offsets.Length;
         bytes += 4L * (_pairUsers.Length + _edgeWeights.Length + _warmItems.Length);
@@ -226,85 +244,36 @@ internal sealed class FreedomTrainer : SqlRec.Models.IFinalEmbeddings
 
     // ---- graphs ------------------------------------------------------------------------------
 
-    /// <summary>Draws this epoch's pruned graph (<see cref="DegreePruning"/>); with dropout 0 the full graph.</summary>
+    /// <summary>Draws this epoch's pruned graph (<see cref="DegreePruning"/>) and hands it to the backend; with dropout 0 the full graph.</summary>
     public void PruneEdges()
     {
         if (_settings.Dropout <= 0)
         {
-            Graph = FullGraph;
-            GraphTransposed = FullGraphTransposed;
+            UseFullGraph();
             return;
         }
         var keep = DegreePruning.KeptCount(_columns.Length, _settings.Dropout);
         var kept = DegreePruning.Sample(_edgeWeights, keep, ref _random);
         Graph = DegreePruning.Pruned(Users, Items, _offsets, _columns, kept);
         GraphTransposed = Graph.Transpose();
+        _backend.SetGraph(Graph, GraphTransposed);
     }
 
     /// <summary>Uses the full graph for the next forward passes (inference, validation).</summary>
     public void UseFullGraph()
     {
+        if (ReferenceEquals(Graph, FullGraph)) return;
         Graph = FullGraph;
         GraphTransposed = FullGraphTransposed;
+        _backend.SetGraph(Graph, GraphTransposed);
     }
 
-    /// <summary>
-    /// F = mean(E0, A^ E0, ..., A^^L E0) on <see cref="Graph"/>, h = S^L' E0_items, into
-    /// <see cref="UserFinal"/>, <see cref="ItemFinal"/> (= F_i + h) and <see cref="ItemHidden"/>.
-    /// </summary>
+    /// <summary>F = mean(E0, A^ E0, ..., A^^L E0) on <see cref="Graph"/> plus, for the items, h = S^L' E0_items, into <see cref="UserFinal"/> and <see cref="ItemFinal"/>.</summary>
     public void Forward()
     {
-        Smooth(UserE0, ItemE0, UserFinal, ItemFinal);
-        Propagate(_itemGraph, ItemE0, ItemHidden);
-        Kernels.Add(ItemHidden, ItemFinal);
-    }
-
-    /// <summary><c>out = S^L' in</c> over the item-item graph (or its transpose for the backward pass).</summary>
-    private void Propagate(SparseMatrix graph, float[] input, float[] output)
-    {
-        if (_settings.ItemLayers == 0)
-        {
-            Array.Copy(input, output, input.Length);
-            return;
-        }
-        var current = input;
-        for (var layer = 0; layer < _settings.ItemLayers; layer++)
-        {
-            var target = layer == _settings.ItemLayers - 1 ? output : _hopItems;
-            if (ReferenceEquals(current, target))
-            {
-                Array.Copy(current, _scratchItems, current.Length);
-                current = _scratchItems;
-            }
-            graph.MultiplyDense(current, Dim, target);
-            current = target;
-        }
-    }
-
-    /// <summary>
-    /// <c>out = (1/(L+1)) sum_{l=0..L} A^^l in</c> on <see cref="Graph"/>; A^ is symmetric, so the
-    /// backward pass of the user-item propagation is this same operator.
-    /// </summary>
-    public void Smooth(float[] users, float[] items, float[] outUsers, float[] outItems)
-    {
-        Array.Copy(users, outUsers, users.Length);
-        Array.Copy(items, outItems, items.Length);
-        var layers = _settings.Layers;
-        if (layers == 0) return;
-        Array.Copy(users, _scratchUsers, users.Length);
-        Array.Copy(items, _scratchItems, items.Length);
-        for (var layer = 0; layer < layers; layer++)
-        {
-            Graph.MultiplyDense(_scratchItems, Dim, _nextUsers);
-            GraphTransposed.MultiplyDense(_scratchUsers, Dim, _nextItems);
-            Kernels.Add(_nextUsers, outUsers);
-            Kernels.Add(_nextItems, outItems);
-            _nextUsers.AsSpan().CopyTo(_scratchUsers);
-            _nextItems.AsSpan().CopyTo(_scratchItems);
-        }
-        var scale = 1f / (layers + 1);
-        Kernels.Scale(outUsers, scale);
-        Kernels.Scale(outItems, scale);
+        PushE0();
+        _backend.Forward();
+        if (!_sharesHostArrays) _backend.GetFinal(UserFinal, ItemFinal);
     }
 
     // ---- loss and gradients -----------------------------------------------------------------
@@ -312,91 +281,86 @@ internal sealed class FreedomTrainer : SqlRec.Models.IFinalEmbeddings
     /// <summary>
     /// The forward pass and the loss of one batch of (users[t], positives[t], negatives[t]) triples,
     /// leaving every parameter's gradient in place (<see cref="UserGrad"/>, <see cref="ItemGrad"/>,
-    /// <see cref="ProjectionGrad"/>, ...). Each triple weighs 1 / B in every term.
+    /// <see cref="ProjectionGrad"/>, ...) and F in <see cref="UserFinal"/> / <see cref="ItemFinal"/>.
+    /// Each triple weighs 1 / B in every term.
     /// </summary>
     /// <returns>The batch loss: mean BPR + reg_weight * the modality BPR means + l2 * 0.5 * the triples' E0 squared norms / B.</returns>
     public double BatchGradient(ReadOnlySpan<int> users, ReadOnlySpan<int> positives, ReadOnlySpan<int> negatives)
     {
-        Forward();
-        var batch = users.Length;
-        var dim = Dim;
-        var weight = 1.0 / batch;
-        var reg = _settings.RegWeight;
-        var u = users.ToArray();
-        var p = positives.ToArray();
-        var n = negatives.ToArray();
+        var batch = BatchFor(users.Length);
+        batch.Set(users, positives, negatives);
+        PushE0();
+        _backend.Forward();
+        var loss = Step(batch);
+        if (UserGrad.Length == 0) (UserGrad, ItemGrad) = (new float[Users * Dim], new float[Items * Dim]);
+        _backend.GetGradient(UserGrad, ItemGrad);
+        if (!_sharesHostArrays) _backend.GetFinal(UserFinal, ItemFinal);
+        return loss;
+    }
 
-        // The batch's distinct items, ascending, and each item's row in the projected blocks.
-        var touched = p.Concat(n).Distinct().Order().ToArray();
-        var slot = new Dictionary<int, int>(touched.Length);
-        for (var r = 0; r < touched.Length; r++) slot[touched[r]] = r;
-        // With reg_weight 0 the modality terms vanish from the loss, so they are not computed.
-        var modalities = reg == 0 ? [] : _modalities;
-        foreach (var modality in modalities)
+    // The loss and every gradient of a prepared batch whose F rows are current on the backend.
+    private double Step(BprBatch batch)
+    {
+        var loss = _backend.Bpr(batch, _settings.L2);
+        // With reg_weight 0 the modality terms vanish from the loss and their gradients are zero, so they are not computed.
+        if (_settings.RegWeight != 0 && _modalities.Length > 0) loss += ModalityTerms(batch);
+        _backend.Backward(batch, _settings.L2);
+        return loss;
+    }
+
+    /// <summary>
+    /// reg_weight * sum_m mean BPR(F_u, T_m,p, T_m,n) of the batch: F at the batch's users comes from
+    /// the backend, the projections of the batch's items are computed here, and the gradient goes
+    /// to the backend's dF (users) and to W, b and X. Margins run in parallel; the scatter runs in
+    /// triple order, so the result does not depend on the threads.
+    /// </summary>
+    private double ModalityTerms(BprBatch batch)
+    {
+        var triples = batch.Triples;
+        var dim = Dim;
+        var weight = 1.0 / triples;
+        var reg = _settings.RegWeight;
+        if (_userRows.Length < batch.UserRowCount * dim)
+        {
+            _userRows = new float[batch.UserRows.Length * dim];
+            _userRowGrad = new float[batch.UserRows.Length * dim];
+        }
+        if (_tripleUserSlot.Length < triples)
+        {
+            _tripleUserSlot = new int[triples];
+            _tripleItemSlots = new int[2 * triples];
+        }
+        for (var r = 0; r < batch.UserRowCount; r++)
+            for (var e = batch.UserOffsets[r]; e < batch.UserOffsets[r + 1]; e++) _tripleUserSlot[batch.UserEntries[e]] = r;
+        for (var r = 0; r < batch.ItemRowCount; r++)
+            for (var e = batch.ItemOffsets[r]; e < batch.ItemOffsets[r + 1]; e++) _tripleItemSlots[batch.ItemEntries[e]] = r;
+        _backend.GetUserRows(batch, _userRows);
+        _userRowGrad.AsSpan(0, batch.UserRowCount * dim).Clear();
+
+        var touched = batch.ItemRows.AsSpan(0, batch.ItemRowCount).ToArray();
+        double total = 0;
+        var margins = new double[triples];
+        foreach (var modality in _modalities)
         {
             modality.Rows = new float[touched.Length * dim];
             modality.RowGrad = new float[touched.Length * dim];
             Kernels.ProjectRows(modality.Features.Values, modality.Width, touched, modality.Projection.Values, modality.Bias.Values, dim, modality.Rows);
-        }
-
-        // Margins, in parallel (each value independent of the threads).
-        var margins = new double[batch * (1 + modalities.Length)];
-        Parallel.For(0, batch, Parallelism.Options, t =>
-        {
-            var fu = UserFinal.AsSpan(u[t] * dim, dim);
-            margins[t] = (double)TensorPrimitives.Dot(fu, ItemFinal.AsSpan(p[t] * dim, dim)) - TensorPrimitives.Dot(fu, ItemFinal.AsSpan(n[t] * dim, dim));
-            for (var m = 0; m < modalities.Length; m++)
+            var rows = modality.Rows;
+            Parallel.For(0, triples, Parallelism.Options, t =>
             {
-                var rows = modalities[m].Rows;
-                margins[(m + 1) * batch + t] = (double)TensorPrimitives.Dot(fu, rows.AsSpan(slot[p[t]] * dim, dim)) - TensorPrimitives.Dot(fu, rows.AsSpan(slot[n[t]] * dim, dim));
-            }
-        });
-
-        // Scatter dLoss/dG in triple order (rows repeat across triples, so this part is sequential).
-        Array.Clear(_finalUserGrad);
-        Array.Clear(_finalItemGrad);
-        double bpr = 0, modalBpr = 0, norms = 0;
-        for (var t = 0; t < batch; t++)
-        {
-            var fu = UserFinal.AsSpan(u[t] * dim, dim);
-            var du = _finalUserGrad.AsSpan(u[t] * dim, dim);
-            bpr += Kernels.Softplus(-margins[t]);
-            var g = (float)(-Kernels.Sigmoid(-margins[t]) * weight);
-            Kernels.BprScatter(fu, ItemFinal.AsSpan(p[t] * dim, dim), ItemFinal.AsSpan(n[t] * dim, dim), g,
-                du, _finalItemGrad.AsSpan(p[t] * dim, dim), _finalItemGrad.AsSpan(n[t] * dim, dim));
-            for (var m = 0; m < modalities.Length; m++)
+                var fu = _userRows.AsSpan(_tripleUserSlot[t] * dim, dim);
+                margins[t] = (double)TensorPrimitives.Dot(fu, rows.AsSpan(_tripleItemSlots[2 * t] * dim, dim))
+                    - TensorPrimitives.Dot(fu, rows.AsSpan(_tripleItemSlots[2 * t + 1] * dim, dim));
+            });
+            for (var t = 0; t < triples; t++)
             {
-                var margin = margins[(m + 1) * batch + t];
-                modalBpr += Kernels.Softplus(-margin);
+                var margin = margins[t];
+                total += Kernels.Softplus(-margin);
                 var gm = (float)(-reg * Kernels.Sigmoid(-margin) * weight);
-                var modality = modalities[m];
-                int sp = slot[p[t]] * dim, sn = slot[n[t]] * dim;
-                Kernels.BprScatter(fu, modality.Rows.AsSpan(sp, dim), modality.Rows.AsSpan(sn, dim), gm,
-                    du, modality.RowGrad.AsSpan(sp, dim), modality.RowGrad.AsSpan(sn, dim));
+                int su = _tripleUserSlot[t] * dim, sp = _tripleItemSlots[2 * t] * dim, sn = _tripleItemSlots[2 * t + 1] * dim;
+                Kernels.BprScatter(_userRows.AsSpan(su, dim), rows.AsSpan(sp, dim), rows.AsSpan(sn, dim), gm,
+                    _userRowGrad.AsSpan(su, dim), modality.RowGrad.AsSpan(sp, dim), modality.RowGrad.AsSpan(sn, dim));
             }
-            norms += (double)TensorPrimitives.Dot(UserE0.AsSpan(u[t] * dim, dim), UserE0.AsSpan(u[t] * dim, dim))
-                + TensorPrimitives.Dot(ItemE0.AsSpan(p[t] * dim, dim), ItemE0.AsSpan(p[t] * dim, dim))
-                + TensorPrimitives.Dot(ItemE0.AsSpan(n[t] * dim, dim), ItemE0.AsSpan(n[t] * dim, dim));
-        }
-
-        // Back through the user-item propagation (symmetric), then add the item-item path: dE0_items += (S^T)^L' dG_items.
-        Smooth(_finalUserGrad, _finalItemGrad, UserGrad, ItemGrad);
-        Propagate(_itemGraphTransposed, _finalItemGrad, _hiddenGrad);
-        Kernels.Add(_hiddenGrad, ItemGrad);
-
-        var decay = (float)(_settings.L2 * weight);
-        if (decay != 0)
-        {
-            for (var t = 0; t < batch; t++)
-            {
-                Kernels.AddScaledRow(UserE0, UserGrad, u[t], dim, decay);
-                Kernels.AddScaledRow(ItemE0, ItemGrad, p[t], dim, decay);
-                Kernels.AddScaledRow(ItemE0, ItemGrad, n[t], dim, decay);
-            }
-        }
-
-        foreach (var modality in modalities)
-        {
             Kernels.ProjectionGradient(modality.Features.Values, modality.Width, touched, modality.RowGrad, dim, modality.Projection.Grad, modality.Bias.Grad);
             if (!_settings.TuneFeatures) continue;
             var featureGrad = modality.Features.Grad;
@@ -404,13 +368,26 @@ internal sealed class FreedomTrainer : SqlRec.Models.IFinalEmbeddings
             Kernels.FeatureGradient(modality.Projection.Values, modality.Width, touched, modality.Has, modality.RowGrad, dim, featureGrad);
         }
         _lastTouched = touched;
-        return (bpr + reg * modalBpr + _settings.L2 * 0.5 * norms) * weight;
+        _backend.AddUserGradient(batch, _userRowGrad.AsSpan(0, batch.UserRowCount * dim));
+        return reg * total * weight;
     }
 
     /// <summary>One Adam step (torch.optim.Adam: beta1 0.9, beta2 0.999, eps 1e-8, bias correction) on every trained parameter.</summary>
     public void AdamStep(double learningRate)
     {
+        PushE0();
+        Adam(learningRate);
+        PullE0();
+    }
+
+    private void Adam(double learningRate)
+    {
         Steps++;
+        var correction1 = 1 - Math.Pow(AdamConstants.Beta1, Steps);
+        var correction2 = 1 - Math.Pow(AdamConstants.Beta2, Steps);
+        _backend.Adam((float)(learningRate / correction1), (float)Math.Sqrt(correction2));
+        // The modality parameters have a zero gradient with reg_weight 0: Adam would leave them as they are.
+        if (_settings.RegWeight == 0) return;
         foreach (var parameter in _parameters) parameter.Step(learningRate, Steps);
     }
 
@@ -451,7 +428,9 @@ internal sealed class FreedomTrainer : SqlRec.Models.IFinalEmbeddings
 
     /// <summary>
     /// One epoch: prune the graph, then every training pair once in batches of <paramref name="batch"/>,
-    /// each followed by an Adam step. Calls <paramref name="onBatch"/> after every batch (done, total).
+    /// each followed by an Adam step. Each batch propagates fully up to the last hop, which runs
+    /// only for the batch's rows (<see cref="ILightGcnBackend.ForwardForBatch"/>). Calls
+    /// <paramref name="onBatch"/> after every batch (done, total).
     /// </summary>
     /// <returns>The mean batch loss.</returns>
     public double Epoch(int batch, double learningRate, Action<int, int>? onBatch)
@@ -459,17 +438,46 @@ internal sealed class FreedomTrainer : SqlRec.Models.IFinalEmbeddings
         PruneEdges();
         var (users, positives, negatives) = SampleEpoch();
         var batches = (Pairs + batch - 1) / batch;
+        var prepared = BatchFor(Math.Min(batch, Pairs));
+        PushE0();
         double total = 0;
         for (var b = 0; b < batches; b++)
         {
             var start = b * batch;
             var size = Math.Min(batch, Pairs - start);
-            total += BatchGradient(users.AsSpan(start, size), positives.AsSpan(start, size), negatives.AsSpan(start, size));
-            AdamStep(learningRate);
+            users.AsSpan(start, size).CopyTo(prepared.Users);
+            positives.AsSpan(start, size).CopyTo(prepared.Positives);
+            negatives.AsSpan(start, size).CopyTo(prepared.Negatives);
+            prepared.Prepare(size);
+            _backend.ForwardForBatch(prepared);
+            total += Step(prepared);
+            Adam(learningRate);
             onBatch?.Invoke(b + 1, batches);
         }
+        PullE0();
         UseFullGraph();
         return total / batches;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() => _backend.Dispose();
+
+    private BprBatch BatchFor(int size)
+    {
+        if (_batch is null || _batch.Capacity < size) _batch = new BprBatch(Users, Items, Math.Max(size, 1), 1);
+        return _batch;
+    }
+
+    // E0 lives on the host between calls (callers may write it); a device backend gets it at the
+    // start of each call and gives it back after the calls that change it.
+    private void PushE0()
+    {
+        if (!_sharesHostArrays) _backend.SetE0(UserE0, ItemE0);
+    }
+
+    private void PullE0()
+    {
+        if (!_sharesHostArrays) _backend.GetE0(UserE0, ItemE0);
     }
 }
 

@@ -75,6 +75,29 @@ internal interface ILightGcnBackend : IDisposable
     void Adam(float stepSize, float root2);
 
     /// <summary>
+    /// Replaces the user-item graph R~ and its transpose (same users and items; any number of
+    /// non-zeros): FREEDOM propagates each epoch over a pruned graph and infers over the full one.
+    /// </summary>
+    void SetGraph(SparseMatrix graph, SparseMatrix transposed);
+
+    /// <summary>
+    /// Adds a frozen item-item graph S (items x items) and its transpose: from then on the final
+    /// item vectors are F_i + h_i with h = S^<paramref name="layers"/> E0_items (h = E0_items for
+    /// 0 layers), in <see cref="Forward"/> and, at the batch's item rows, in
+    /// <see cref="ForwardForBatch"/>; <see cref="Backward"/> adds (S^T)^layers dF_items to dE0_items.
+    /// </summary>
+    void SetItemGraph(SparseMatrix graph, SparseMatrix transposed, int layers);
+
+    /// <summary>Reads F at the batch's distinct users (<see cref="BprBatch.UserRows"/> order, UserRowCount x dim), after <see cref="ForwardForBatch"/>.</summary>
+    void GetUserRows(BprBatch batch, Span<float> rows);
+
+    /// <summary>
+    /// Adds a further loss term's gradient to dLoss/dF at the batch's distinct users
+    /// (<see cref="BprBatch.UserRows"/> order): after <see cref="Bpr"/>, before <see cref="Backward"/>.
+    /// </summary>
+    void AddUserGradient(BprBatch batch, ReadOnlySpan<float> rows);
+
+    /// <summary>
     /// Exact top-k by F_u . F_i (after <see cref="Forward"/>) for each of <paramref name="users"/>,
     /// leaving out the user's own training items. Writes users.Length x k item indices and scores
     /// (best first: higher score, then lower index; NaN last) and how many were found per user.

@@ -20,8 +20,12 @@ internal sealed class IlgpuBackend : ILightGcnBackend
     private readonly Context _context;
     private readonly Accelerator _accelerator;
     private readonly int _users, _items, _dim, _layers;
-    private readonly MemoryBuffer1D<int, Stride1D.Dense> _graphOffsets, _graphIndices, _transposedOffsets, _transposedIndices;
-    private readonly MemoryBuffer1D<float, Stride1D.Dense> _graphValues, _transposedValues;
+    private MemoryBuffer1D<int, Stride1D.Dense> _graphOffsets, _graphIndices, _transposedOffsets, _transposedIndices;
+    private MemoryBuffer1D<float, Stride1D.Dense> _graphValues, _transposedValues;
+    private ItemGraphBuffers? _itemGraph;
+    private MemoryBuffer1D<float, Stride1D.Dense>? _userRowScratch;
+    private readonly Action<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, int> _gatherRows;
+    private readonly Action<Index1D, ArrayView<int>, int, ArrayView<float>, ArrayView<float>, int, int> _addRows;
     private readonly MemoryBuffer1D<float, Stride1D.Dense> _userE0, _itemE0, _userFinal, _itemFinal, _userFinalGrad, _itemFinalGrad, _userGrad, _itemGrad;
     private readonly MemoryBuffer1D<float, Stride1D.Dense> _userM, _userV, _itemM, _itemV, _userA, _userB, _itemA, _itemB;
     private readonly List<MemoryBuffer> _owned = [];
@@ -74,6 +78,8 @@ internal sealed class IlgpuBackend : ILightGcnBackend
             _scatterItems = _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int>(IlgpuKernels.ScatterItems);
             _decayAndClear = _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(IlgpuKernels.DecayAndClearRows);
             _adam = _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float>(IlgpuKernels.Adam);
+            _gatherRows = _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, int>(IlgpuKernels.GatherRows);
+            _addRows = _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, int, ArrayView<float>, ArrayView<float>, int, int>(IlgpuKernels.AddRows);
             _topK = _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<int>, int, int, int>(IlgpuKernels.TopK);
         }
         catch
@@ -131,10 +137,121 @@ internal sealed class IlgpuBackend : ILightGcnBackend
     }
 
     /// <inheritdoc/>
-    public void Forward() => Smooth(_userE0, _itemE0, _userFinal, _itemFinal, null, false);
+    public void Forward()
+    {
+        Smooth(_userE0, _itemE0, _userFinal, _itemFinal, null, false);
+        AddItemGraph(forward: true, null);
+    }
 
     /// <inheritdoc/>
-    public void ForwardForBatch(BprBatch batch) => Smooth(_userE0, _itemE0, _userFinal, _itemFinal, UploadBatch(batch), false);
+    public void ForwardForBatch(BprBatch batch)
+    {
+        var b = UploadBatch(batch);
+        Smooth(_userE0, _itemE0, _userFinal, _itemFinal, b, false);
+        AddItemGraph(forward: true, b);
+    }
+
+    /// <inheritdoc/>
+    public void SetGraph(SparseMatrix graph, SparseMatrix transposed)
+    {
+        if (graph.Rows != _users || graph.Columns != _items || transposed.Rows != _items || transposed.Columns != _users)
+            throw new ArgumentException($"the graph must stay {_users} x {_items}");
+        Replace(ref _graphOffsets, graph.Offsets);
+        Replace(ref _graphIndices, graph.Indices);
+        Replace(ref _graphValues, graph.Values);
+        Replace(ref _transposedOffsets, transposed.Offsets);
+        Replace(ref _transposedIndices, transposed.Indices);
+        Replace(ref _transposedValues, transposed.Values);
+    }
+
+    // Writes values into buffer, replacing it by a larger one when they do not fit (a pruned graph fits the full one's buffers).
+    private void Replace<T>(ref MemoryBuffer1D<T, Stride1D.Dense> buffer, T[] values) where T : unmanaged
+    {
+        if (values.Length > buffer.Length)
+        {
+            _owned.Remove(buffer);
+            buffer.Dispose();
+            buffer = Allocate<T>(values.Length);
+        }
+        if (values.Length > 0) buffer.View.SubView(0, values.Length).CopyFromCPU(_accelerator.DefaultStream, values);
+    }
+
+    /// <inheritdoc/>
+    public void SetItemGraph(SparseMatrix graph, SparseMatrix transposed, int layers)
+    {
+        if (graph.Rows != _items || graph.Columns != _items || transposed.Rows != _items || transposed.Columns != _items)
+            throw new ArgumentException($"the item graph must be {_items} x {_items}");
+        ArgumentOutOfRangeException.ThrowIfNegative(layers);
+        _itemGraph = new ItemGraphBuffers(Upload(graph.Offsets), Upload(graph.Indices), Upload(graph.Values),
+            Upload(transposed.Offsets), Upload(transposed.Indices), Upload(transposed.Values), layers,
+            layers >= 2 ? Allocate<float>((long)_items * _dim) : null, layers >= 3 ? Allocate<float>((long)_items * _dim) : null,
+            layers >= 2 ? Allocate<float>((long)_items * _dim) : null);
+    }
+
+    private sealed record ItemGraphBuffers(
+        MemoryBuffer1D<int, Stride1D.Dense> Offsets, MemoryBuffer1D<int, Stride1D.Dense> Indices, MemoryBuffer1D<float, Stride1D.Dense> Values,
+        MemoryBuffer1D<int, Stride1D.Dense> TransposedOffsets, MemoryBuffer1D<int, Stride1D.Dense> TransposedIndices, MemoryBuffer1D<float, Stride1D.Dense> TransposedValues,
+        int Layers, MemoryBuffer1D<float, Stride1D.Dense>? HopA, MemoryBuffer1D<float, Stride1D.Dense>? HopB, MemoryBuffer1D<float, Stride1D.Dense>? Junk);
+
+    // As ManagedBackend.AddItemGraph: forward F_items += S^L' E0_items (the last hop at the batch's
+    // item rows only when a batch is given); backward dE0_items += (S^T)^L' dF_items, the first hop
+    // gathering only the batch's (marked) item rows.
+    private void AddItemGraph(bool forward, BatchBuffers? rows)
+    {
+        var g = _itemGraph;
+        if (g is null) return;
+        var (offsets, indices, values) = forward ? (g.Offsets, g.Indices, g.Values) : (g.TransposedOffsets, g.TransposedIndices, g.TransposedValues);
+        var input = forward ? _itemE0 : _itemFinalGrad;
+        var target = forward ? _itemFinal : _itemGrad;
+        if (g.Layers == 0)
+        {
+            if (rows is null) _addRows(_items * _dim, _graphOffsets.View, 0, input.View, target.View, _dim, 1);
+            else if (rows.ItemRowCount > 0) _addRows(rows.ItemRowCount * _dim, rows.ItemRows.View, 1, input.View, target.View, _dim, 1);
+            return;
+        }
+        var sparse = !forward && rows is not null;
+        if (sparse) Mark(rows!, 1);
+        var current = input;
+        for (var layer = 0; layer < g.Layers; layer++)
+        {
+            var last = layer == g.Layers - 1;
+            var next = last ? target : layer % 2 == 0 ? g.HopA! : g.HopB!;
+            var sum = last ? target : g.Junk!;
+            var restricted = last && forward && rows is not null;
+            var parameters = new HopParameters(_dim, last ? 0 : 1, 1f, restricted ? 1 : 0, sparse && layer == 0 ? 1 : 0);
+            var count = restricted ? rows!.ItemRowCount : _items;
+            if (count > 0)
+                _hop(count * _dim, offsets.View, indices.View, values.View, current.View, sum.View, sum.View, next.View,
+                    restricted ? rows!.ItemRows.View : offsets.View, _itemActive.View, parameters);
+            current = next;
+        }
+        if (sparse) Mark(rows!, 0);
+    }
+
+    /// <inheritdoc/>
+    public void GetUserRows(BprBatch batch, Span<float> rows)
+    {
+        var count = batch.UserRowCount * _dim;
+        if (count == 0) return;
+        var b = BatchOf(batch);
+        _userRowScratch ??= Allocate<float>((long)_users * _dim);
+        _gatherRows(count, b.UserRows.View, _userFinal.View, _userRowScratch.View, _dim);
+        _userRowScratch.View.SubView(0, count).CopyToCPU(_accelerator.DefaultStream, rows[..count]);
+    }
+
+    /// <inheritdoc/>
+    public void AddUserGradient(BprBatch batch, ReadOnlySpan<float> rows)
+    {
+        var count = batch.UserRowCount * _dim;
+        if (count == 0) return;
+        var b = BatchOf(batch);
+        _userRowScratch ??= Allocate<float>((long)_users * _dim);
+        _userRowScratch.View.SubView(0, count).CopyFromCPU(_accelerator.DefaultStream, rows[..count]);
+        _addRows(count, b.UserRows.View, 1, _userRowScratch.View, _userFinalGrad.View, _dim, 0);
+    }
+
+    private BatchBuffers BatchOf(BprBatch batch) =>
+        _batch is not null && ReferenceEquals(_batchSource, batch) && _uploaded == batch.Version ? _batch : UploadBatch(batch);
 
     /// <inheritdoc/>
     public void GetFinal(Span<float> users, Span<float> items)
@@ -152,7 +269,7 @@ internal sealed class IlgpuBackend : ILightGcnBackend
             _itemFinalGrad.MemSetToZero();
         }
         // ForwardForBatch has uploaded this batch already when it ran just before.
-        var b = _batch is not null && ReferenceEquals(_batchSource, batch) && _uploaded == batch.Version ? _batch : UploadBatch(batch);
+        var b = BatchOf(batch);
         var triples = batch.Triples;
         _margins(triples, _userFinal.View, _itemFinal.View, _userE0.View, _itemE0.View, b.Users.View, b.Positives.View, b.Negatives.View, b.G.View, b.Loss.View,
             new BprParameters(batch.PerPositive, _dim, (float)(1.0 / triples), (float)(0.5 * l2)));
@@ -182,6 +299,7 @@ internal sealed class IlgpuBackend : ILightGcnBackend
     {
         var b = _batch ?? throw new InvalidOperationException("Backward needs the batch of a preceding Bpr.");
         Smooth(_userFinalGrad, _itemFinalGrad, _userGrad, _itemGrad, null, true);
+        AddItemGraph(forward: false, b);
         var decay = (float)(l2 / batch.Triples);
         if (batch.UserRowCount > 0)
             _decayAndClear(batch.UserRowCount * _dim, b.UserRows.View, b.UserOffsets.View, _userE0.View, _userGrad.View, _userFinalGrad.View, _dim, decay);
@@ -399,6 +517,26 @@ internal static class IlgpuKernels
         var at = row * dim + column;
         if (p.WriteNext != 0) next[at] = acc;
         sum[at] = (baseRows[at] + acc) * p.Scale;
+    }
+
+    /// <summary>target[r] = source[rows[r]] row by row, thread = (r, column): gathers rows into a packed block.</summary>
+    public static void GatherRows(Index1D index, ArrayView<int> rows, ArrayView<float> source, ArrayView<float> target, int dim)
+    {
+        var r = index / dim;
+        target[index] = source[rows[r] * dim + index - r * dim];
+    }
+
+    /// <summary>
+    /// Row-wise add, thread = (r, column), row = rows[r] (or r without a row list). Same layout
+    /// (1): target[row] += source[row]; packed (0): target[row] += source[r] (a gathered block).
+    /// Rows are distinct, so no two threads write one element.
+    /// </summary>
+    public static void AddRows(Index1D index, ArrayView<int> rows, int useRowList, ArrayView<float> source, ArrayView<float> target, int dim, int sameLayout)
+    {
+        var r = index / dim;
+        var column = index - r * dim;
+        var row = useRowList != 0 ? rows[r] : (int)r;
+        target[row * dim + column] += source[sameLayout != 0 ? row * dim + column : index];
     }
 
     /// <summary>flags[rows[r]] = value: marks (1) or unmarks (0) the batch's rows.</summary>

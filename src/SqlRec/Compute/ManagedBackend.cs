@@ -15,12 +15,16 @@ namespace SqlRec.Compute;
 /// </summary>
 internal sealed class ManagedBackend : ILightGcnBackend
 {
-    private readonly SparseMatrix _graph, _transposed;
+    private SparseMatrix _graph, _transposed;
+    private SparseMatrix? _itemGraph, _itemGraphTransposed;
+    private int _itemLayers;
+    private float[] _itemHopA = [], _itemHopB = [], _itemJunk = [];
+    private (int Start, int End)[] _itemGraphChunks = [], _itemGraphTransposedChunks = [];
     private readonly int _users, _items, _dim, _layers;
     private readonly float[] _userE0, _itemE0, _userFinal, _itemFinal, _userFinalGrad, _itemFinalGrad, _userGrad, _itemGrad;
     private readonly float[] _userM, _userV, _itemM, _itemV;
     private readonly float[] _userA, _userB, _itemA, _itemB;
-    private readonly (bool Users, int Start, int End)[] _hopChunks;
+    private (bool Users, int Start, int End)[] _hopChunks;
     private readonly byte[] _userActive, _itemActive;
     private float[] _g = [];
     private double[] _loss = [];
@@ -79,10 +83,116 @@ internal sealed class ManagedBackend : ILightGcnBackend
     }
 
     /// <inheritdoc/>
-    public void Forward() => Smooth(_userE0, _itemE0, _userFinal, _itemFinal);
+    public void Forward()
+    {
+        Smooth(_userE0, _itemE0, _userFinal, _itemFinal);
+        AddItemGraph(forward: true, null);
+    }
 
     /// <inheritdoc/>
-    public void ForwardForBatch(BprBatch batch) => Smooth(_userE0, _itemE0, _userFinal, _itemFinal, lastHopRows: batch);
+    public void ForwardForBatch(BprBatch batch)
+    {
+        Smooth(_userE0, _itemE0, _userFinal, _itemFinal, lastHopRows: batch);
+        AddItemGraph(forward: true, batch);
+    }
+
+    /// <inheritdoc/>
+    public void SetGraph(SparseMatrix graph, SparseMatrix transposed)
+    {
+        if (graph.Rows != _users || graph.Columns != _items || transposed.Rows != _items || transposed.Columns != _users)
+            throw new ArgumentException($"the graph must stay {_users} x {_items}");
+        (_graph, _transposed) = (graph, transposed);
+        _hopChunks = [.. Chunks(graph).Select(c => (true, c.Start, c.End)), .. Chunks(transposed).Select(c => (false, c.Start, c.End))];
+    }
+
+    /// <inheritdoc/>
+    public void SetItemGraph(SparseMatrix graph, SparseMatrix transposed, int layers)
+    {
+        if (graph.Rows != _items || graph.Columns != _items || transposed.Rows != _items || transposed.Columns != _items)
+            throw new ArgumentException($"the item graph must be {_items} x {_items}");
+        ArgumentOutOfRangeException.ThrowIfNegative(layers);
+        (_itemGraph, _itemGraphTransposed, _itemLayers) = (graph, transposed, layers);
+        _itemGraphChunks = [.. Chunks(graph)];
+        _itemGraphTransposedChunks = [.. Chunks(transposed)];
+        if (layers >= 2)
+        {
+            (_itemHopA, _itemJunk) = (new float[_itemE0.Length], new float[_itemE0.Length]);
+            if (layers >= 3) _itemHopB = new float[_itemE0.Length];
+        }
+    }
+
+    /// <summary>
+    /// The item-item path. Forward: F_items += S^L' E0_items (at <paramref name="rows"/>' item rows
+    /// only when given). Backward: dE0_items += (S^T)^L' dF_items, where dF_items is zero outside
+    /// the batch's item rows (<paramref name="rows"/>, marked active while the first hop gathers).
+    /// Intermediate hops write their rows into a scratch block (and a discarded sum).
+    /// </summary>
+    private void AddItemGraph(bool forward, BprBatch? rows)
+    {
+        if (_itemGraph is null) return;
+        var graph = forward ? _itemGraph : _itemGraphTransposed!;
+        var chunks = forward ? _itemGraphChunks : _itemGraphTransposedChunks;
+        var input = forward ? _itemE0 : _itemFinalGrad;
+        var target = forward ? _itemFinal : _itemGrad;
+        var dim = _dim;
+        if (_itemLayers == 0)
+        {
+            if (rows is null)
+            {
+                Kernels.Add(input, target);
+                return;
+            }
+            ForRows(rows.ItemRowCount, r =>
+            {
+                var at = rows.ItemRows[r] * dim;
+                var to = target.AsSpan(at, dim);
+                TensorPrimitives.Add(to, input.AsSpan(at, dim), to);
+            });
+            return;
+        }
+        var sparse = !forward && rows is not null;
+        if (sparse) Mark(rows!, 1);
+        var current = input;
+        for (var layer = 0; layer < _itemLayers; layer++)
+        {
+            var last = layer == _itemLayers - 1;
+            var next = last ? null : layer % 2 == 0 ? _itemHopA : _itemHopB;
+            var (sum, baseRows) = last ? (target, target) : (_itemJunk, _itemJunk);
+            var layerInput = current;
+            var sparseHop = sparse && layer == 0;
+            if (last && forward && rows is not null)
+            {
+                var rowChunks = (rows.ItemRowCount + RowChunk - 1) / RowChunk;
+                Parallel.For(0, rowChunks, Parallelism.Options, c =>
+                    Hop(graph, layerInput, baseRows, sum, null, 1f, dim, rows.ItemRows, c * RowChunk, Math.Min(rows.ItemRowCount, (c + 1) * RowChunk), false, _userActive));
+            }
+            else
+            {
+                Parallel.For(0, chunks.Length, Parallelism.Options, c =>
+                    Hop(graph, layerInput, baseRows, sum, next, 1f, dim, null, chunks[c].Start, chunks[c].End, sparseHop, _itemActive));
+            }
+            if (!last) current = next!;
+        }
+        if (sparse) Mark(rows!, 0);
+    }
+
+    /// <inheritdoc/>
+    public void GetUserRows(BprBatch batch, Span<float> rows)
+    {
+        var dim = _dim;
+        for (var r = 0; r < batch.UserRowCount; r++) _userFinal.AsSpan(batch.UserRows[r] * dim, dim).CopyTo(rows.Slice(r * dim, dim));
+    }
+
+    /// <inheritdoc/>
+    public void AddUserGradient(BprBatch batch, ReadOnlySpan<float> rows)
+    {
+        var dim = _dim;
+        for (var r = 0; r < batch.UserRowCount; r++)
+        {
+            var target = _userFinalGrad.AsSpan(batch.UserRows[r] * dim, dim);
+            TensorPrimitives.Add(target, rows.Slice(r * dim, dim), target);
+        }
+    }
 
     /// <inheritdoc/>
     public void GetFinal(Span<float> users, Span<float> items)
@@ -168,6 +278,7 @@ internal sealed class ManagedBackend : ILightGcnBackend
     public void Backward(BprBatch batch, double l2)
     {
         Smooth(_userFinalGrad, _itemFinalGrad, _userGrad, _itemGrad, sparseInput: batch);
+        AddItemGraph(forward: false, batch);
         var decay = (float)(l2 / batch.Triples);
         var dim = _dim;
         ForRows(batch.UserRowCount, r =>

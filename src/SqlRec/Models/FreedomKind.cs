@@ -30,7 +30,7 @@ internal sealed class FreedomKind : IContentModelKind
     /// <summary>Options of FREEDOM (defaults from the paper and MMRec, where they apply).</summary>
     internal sealed record Options(IReadOnlyList<Modality> Modalities, double ImageWeight, int KnnK, string Knn, int Dim, int Layers, int ItemLayers,
         double Dropout, double RegWeight, double LearningRate, double L2, int Batch, int Epochs, int Seed, double ValidationRatio, int EvalEvery,
-        int Patience, bool TuneFeatures, string Init) : IKindOptions
+        int Patience, bool TuneFeatures, string Init, string Device) : IKindOptions
     {
         public JsonObject ToJson() => new()
         {
@@ -53,6 +53,7 @@ internal sealed class FreedomKind : IContentModelKind
             ["patience"] = Patience,
             ["tune_features"] = TuneFeatures,
             ["init"] = Init,
+            ["device"] = Device,
         };
 
         /// <summary>The trainer's settings.</summary>
@@ -75,7 +76,7 @@ internal sealed class FreedomKind : IContentModelKind
             "a JSON array of item modalities, e.g. json_array(json_object('name', 'text', 'source', 'SELECT id, rec_embed(''hash'', title) FROM items'))");
         var imageWeight = reader.Number("image_weight", 0.1, 0, 1);
         var modalities = ReadModalities(function, raw, imageWeight);
-        return new Options(
+        var options = new Options(
             Modalities: modalities,
             ImageWeight: imageWeight,
             KnnK: (int)reader.Integer("knn_k", 10, 1, 1000),
@@ -94,7 +95,11 @@ internal sealed class FreedomKind : IContentModelKind
             EvalEvery: (int)reader.Integer("eval_every", 5, 1, 100_000),
             Patience: (int)reader.Integer("patience", 5, 1, 100_000),
             TuneFeatures: reader.Boolean("tune_features", true),
-            Init: reader.Choice("init", "random", "random", "spectral"));
+            Init: reader.Choice("init", "random", "random", "spectral"),
+            Device: reader.Choice("device", "auto", ComputeDevices.Names));
+        // A named GPU that is missing fails here, before any work; 'auto' is resolved when training starts.
+        if (options.Device is "cuda" or "opencl") ComputeDevices.Resolve("rec_train", options.Device);
+        return options;
     }
 
     /// <summary>
@@ -247,8 +252,8 @@ internal sealed class FreedomKind : IContentModelKind
         artifacts.Metrics["knn_seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 3);
         artifacts.Metrics["item_graph_edges"] = itemGraph.NonZeros;
 
-        var trainer = new FreedomTrainer(users, items, offsets, columns, itemGraph,
-            content.Modalities.Select(m => (m.Features, m.Dimension, m.Has)).ToList(), options.Settings);
+        using var trainer = CreateTrainer(users, items, offsets, columns, itemGraph,
+            content.Modalities.Select(m => (m.Features, m.Dimension, m.Has)).ToList(), options);
         InitialiseEmbeddings(trainer, columns, options, context);
 
         var trained = EarlyStopping.Train(context, Name, trainer,
@@ -262,7 +267,27 @@ internal sealed class FreedomKind : IContentModelKind
         artifacts.Metrics["content_items"] = ((int[])artifacts.Arrays[ArrayNames.ContentItems]).Length;
         trained.WriteMetrics(artifacts, validation is not null);
         artifacts.Metrics["training_bytes"] = trainer.StateBytes();
+        artifacts.Metrics["device"] = trainer.Device;
         return artifacts;
+    }
+
+    /// <summary>
+    /// The trainer on the device the options name, as LightGCN's ('auto': a CUDA or OpenCL GPU when
+    /// ILGPU finds one, else the managed CPU path); a device that fails to start is an error, never
+    /// a silent switch to another device.
+    /// </summary>
+    private static FreedomTrainer CreateTrainer(int users, int items, int[] offsets, int[] columns, SparseMatrix itemGraph,
+        IReadOnlyList<(float[] Features, int Width, bool[] Has)> modalities, Options options)
+    {
+        var device = ComputeDevices.Resolve("rec_train", options.Device);
+        try
+        {
+            return new FreedomTrainer(users, items, offsets, columns, itemGraph, modalities, options.Settings, device);
+        }
+        catch (Exception e) when (device.Ilgpu is not null && e is not SqlRecException and not OutOfMemoryException)
+        {
+            throw Errors.DeviceUnavailable("rec_train", options.Device, $"{device.Description} failed to start ({e.GetType().Name}: {e.Message})");
+        }
     }
 
     /// <summary>

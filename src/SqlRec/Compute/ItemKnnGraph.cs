@@ -435,7 +435,7 @@ internal static class ItemKnnGraph
         }
     }
 
-    /// <summary>Spherical k-means on a seeded sample of at most 256 rows per list: 10 rounds of assign and re-normalised means.</summary>
+    /// <summary>Spherical k-means on a seeded sample of at most 256 rows per list: up to 10 rounds of assign and re-normalised means, fewer when the assignment settles.</summary>
     private static float[] TrainCentroids(float[] unit, int n, int dim, int lists, int seed)
     {
         var random = new SplitMix64((ulong)seed ^ 0x6B6E6E5FUL);
@@ -457,10 +457,19 @@ internal static class ItemKnnGraph
         var assignment = new int[sampleSize];
         for (var round = 0; round < 10; round++)
         {
+            var moved = round == 0;
             ForEachCentroidBlock(points, sampleSize, dim, centroids, lists, (first, count, sims) =>
             {
-                for (var q = 0; q < count; q++) assignment[first + q] = ArgMax(sims.Slice(q * lists, lists));
+                for (var q = 0; q < count; q++)
+                {
+                    var nearest = ArgMax(sims.Slice(q * lists, lists));
+                    if (assignment[first + q] == nearest) continue;
+                    assignment[first + q] = nearest;
+                    moved = true;
+                }
             });
+            // No point changed list: the means, and so every later round, would be the same.
+            if (!moved) break;
             var sums = new float[lists * dim];
             var counts = new int[lists];
             for (var s = 0; s < sampleSize; s++)

@@ -14,20 +14,31 @@ namespace SqlRec.Benchmarks;
 /// </summary>
 public static class KnnBenchmark
 {
-    /// <summary>Runs it; arguments: item counts (default 5000 15000 30000 60000).</summary>
+    /// <summary>
+    /// Runs it; arguments: item counts (default 5000 15000 30000 60000), and <c>--noise x</c> to
+    /// scale the noise around the centres (default 1; larger makes the clusters overlap more).
+    /// </summary>
     public static int Run(string[] args)
     {
+        var noise = 1.0;
+        var at = Array.IndexOf(args, "--noise");
+        if (at >= 0)
+        {
+            noise = double.Parse(args[at + 1], CultureInfo.InvariantCulture);
+            args = [.. args[..at], .. args[(at + 2)..]];
+        }
         var sizes = args.Length > 0 ? args.Select(a => int.Parse(a, CultureInfo.InvariantCulture)).ToArray() : [5000, 15000, 30000, 60000];
         const int dim = 384, k = 10;
-        Measure(Vectors(2000, dim, 1), 2000, dim, k); // JIT and thread pool warm-up
-        Console.WriteLine($"kNN graph, k {k}, {dim} dimensions, clustered random vectors, {Environment.ProcessorCount} cores");
+        Measure(Vectors(2000, dim, 1, noise), 2000, dim, k); // JIT and thread pool warm-up
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"kNN graph, k {k}, {dim} dimensions, clustered random vectors (noise x{noise}), {Environment.ProcessorCount} cores"));
         Console.WriteLine();
         Console.WriteLine("| items | exact s | approximate s | of which index s | exact / approximate | pairs scored | approximate recall@10 of the exact neighbours |");
         Console.WriteLine("|---|---|---|---|---|---|---|");
         foreach (var n in sizes)
         {
             // Small catalogues take milliseconds: the median of several runs (each exact, then approximate).
-            var vectors = Vectors(n, dim, n);
+            var vectors = Vectors(n, dim, n, noise);
             var runs = Enumerable.Range(0, Math.Clamp(20_000 / n, 1, 9)).Select(_ => Measure(vectors, n, dim, k)).ToArray();
             double Median(Func<(double Exact, double Approximate, double Index, double Pairs, double Recall), double> of) =>
                 runs.Select(of).Order().ElementAt(runs.Length / 2);
@@ -63,8 +74,11 @@ public static class KnnBenchmark
         return (exactSeconds, approximateSeconds, indexSeconds, (double)scored / ((long)n * n), (double)found / ((long)n * k));
     }
 
-    /// <summary>n vectors around n / 50 random centres (uniform noise of half a centre's spread), as topics of a catalogue.</summary>
-    private static float[] Vectors(int n, int dim, int seed)
+    /// <summary>
+    /// n vectors around n / 50 random centres (uniform in [-1, 1] per dimension) with uniform noise
+    /// in [-noise / 2, noise / 2] (by default half a centre's spread), as topics of a catalogue.
+    /// </summary>
+    private static float[] Vectors(int n, int dim, int seed, double noise)
     {
         var random = new Random(seed);
         var clusters = Math.Max(1, n / 50);
@@ -74,7 +88,7 @@ public static class KnnBenchmark
         for (var r = 0; r < n; r++)
         {
             var c = random.Next(clusters);
-            for (var d = 0; d < dim; d++) vectors[r * dim + d] = centres[c * dim + d] + (float)(random.NextDouble() - 0.5);
+            for (var d = 0; d < dim; d++) vectors[r * dim + d] = centres[c * dim + d] + (float)((random.NextDouble() - 0.5) * noise);
         }
         return vectors;
     }

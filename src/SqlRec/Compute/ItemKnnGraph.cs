@@ -275,7 +275,7 @@ internal static class ItemKnnGraph
         // About ListQueryBlock / 2 queries per list block on average (a group of g queries puts g * probes / lists in each).
         var group = Math.Clamp(ListQueryBlock / 2 * index.Lists / index.Probes, 64, Math.Max(64, (1 << 20) / kEffective));
         RunBlocks((n + group - 1) / group, () => new SearchBuffers(group, kEffective, index.Lists, index.Probes, dim),
-            (g, buffers) => SearchGroup(index, unit, n, dim, kEffective, g * group, Math.Min(group, n - g * group), buffers, result), progress);
+            (g, buffers) => SearchGroup(index, unit, dim, kEffective, g * group, Math.Min(group, n - g * group), buffers, result), progress);
         return result;
     }
 
@@ -294,7 +294,7 @@ internal static class ItemKnnGraph
     }
 
     /// <summary>Finds the neighbours of the queries at list positions <c>first .. first + count</c> (see <see cref="SearchLists"/>).</summary>
-    private static void SearchGroup(InvertedLists index, float[] unit, int n, int dim, int k, int first, int count, SearchBuffers buffers, int[] result)
+    private static void SearchGroup(InvertedLists index, float[] unit, int dim, int k, int first, int count, SearchBuffers buffers, int[] result)
     {
         int lists = index.Lists, probes = index.Probes;
         var queries = index.Members.AsSpan(first, count);

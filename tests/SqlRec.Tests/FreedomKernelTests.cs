@@ -96,6 +96,121 @@ public sealed class FreedomKernelTests
         CollectionAssert.AreEqual(ItemKnnGraph.ExactNeighbours(unit.AsSpan(0, 30 * dim).ToArray(), 30, dim, k), tiny);
     }
 
+    /// <summary>
+    /// The score the graph's kernels give a pair of rows, computed alone: one 4 x 4 block of
+    /// <see cref="DenseMath.MultiplyTransposedAdd"/> with the other three rows on each side zero.
+    /// </summary>
+    private static float PairScore(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        var dim = a.Length;
+        var left = new float[4 * dim];
+        var right = new float[4 * dim];
+        a.CopyTo(left.AsSpan(2 * dim));
+        b.CopyTo(right.AsSpan(dim));
+        var scores = new float[16];
+        DenseMath.MultiplyTransposedAdd(left, 4, right, 4, dim, scores);
+        return scores[2 * 4 + 1];
+    }
+
+    [TestMethod]
+    [DataRow(1001, 20, 25, 3, DisplayName = "width not a multiple of 8, rows not of 4")]
+    [DataRow(150, 16, 30, 1, DisplayName = "lists too small for k: some queries search everything")]
+    [DataRow(3500, 8, 3, 1, DisplayName = "lists longer than a member block, more queries per list than a query block")]
+    public void BlockedApproximateKnnEqualsAPlainReference(int n, int dim, int lists, int probes)
+    {
+        const int k = 10;
+        var vectors = ClusteredVectors(n, dim, 12, 0.6, seed: n);
+        var unit = ItemKnnGraph.UnitRows(vectors, Enumerable.Range(0, n).ToArray(), dim);
+        var index = ItemKnnGraph.BuildLists(unit, n, dim, seed: 2, lists, probes);
+        var got = ItemKnnGraph.SearchLists(index, unit, n, dim, k);
+        CollectionAssert.AreEqual(got, ItemKnnGraph.ApproximateNeighbours(unit, n, dim, k, seed: 2, lists: lists, probes: probes));
+
+        // The index: each row's nearest lists by its score with every centroid, and filed under the nearest.
+        var centroidScores = new float[lists];
+        var probed = new int[probes];
+        for (var r = 0; r < n; r++)
+        {
+            for (var l = 0; l < lists; l++) centroidScores[l] = PairScore(unit.AsSpan(r * dim, dim), index.Centroids.AsSpan(l * dim, dim));
+            TopK.Select(centroidScores, probes, [], probed);
+            CollectionAssert.AreEqual(probed, index.Probed.AsSpan(r * probes, probes).ToArray(), $"row {r}'s lists");
+        }
+        for (var l = 0; l < lists; l++)
+        {
+            var members = index.Members.AsSpan(index.Offsets[l], index.Size(l)).ToArray();
+            CollectionAssert.AreEqual(Enumerable.Range(0, n).Where(r => index.Probed[r * probes] == l).ToArray(), members, $"list {l}");
+        }
+
+        // The search: the probed lists' members (or every row when they hold fewer than k), each scored alone, and a plain top-k.
+        var scores = new float[n];
+        var expected = new int[k];
+        var searchedEverything = 0;
+        for (var q = 0; q < n; q++)
+        {
+            var candidates = index.Probed.AsSpan(q * probes, probes).ToArray()
+                .SelectMany(l => index.Members.AsSpan(index.Offsets[l], index.Size(l)).ToArray()).Order().ToArray();
+            if (candidates.Length < k)
+            {
+                candidates = Enumerable.Range(0, n).ToArray();
+                searchedEverything++;
+            }
+            foreach (var c in candidates) scores[c] = PairScore(unit.AsSpan(q * dim, dim), unit.AsSpan(c * dim, dim));
+            TopK.SelectAmong(scores, candidates, k, [], expected);
+            CollectionAssert.AreEqual(expected, got.AsSpan(q * k, k).ToArray(), $"row {q}");
+        }
+        if (lists * k > n) Assert.IsGreaterThan(0, searchedEverything, "the case has queries that search everything");
+        if (n > 3000) Assert.IsGreaterThan(1024, Enumerable.Range(0, lists).Max(index.Size), "the case has a list longer than a member block");
+    }
+
+    [TestMethod]
+    [DoNotParallelize]
+    public void ApproximateKnnWithEveryListProbedIsExactAndIndependentOfTheThreadCount()
+    {
+        foreach (var (n, dim) in new[] { (1001, 20), (600, 16) })
+        {
+            const int k = 10, lists = 24;
+            var vectors = ClusteredVectors(n, dim, 12, 0.6, seed: 4);
+            var unit = ItemKnnGraph.UnitRows(vectors, Enumerable.Range(0, n).ToArray(), dim);
+            var exact = ItemKnnGraph.ExactNeighbours(unit, n, dim, k);
+            // Bitwise the same scores and the same order, so exactly the exact neighbours (duplicate rows 0, 5, 9 included).
+            CollectionAssert.AreEqual(exact, ItemKnnGraph.ApproximateNeighbours(unit, n, dim, k, seed: 1, lists: lists, probes: lists));
+            CollectionAssert.AreEqual(new[] { 0, 5, 9 }, exact.AsSpan(9 * k, 3).ToArray());
+            // The exact search does not need the padding rows UnitRows adds.
+            CollectionAssert.AreEqual(exact, ItemKnnGraph.ExactNeighbours(unit.AsSpan(0, n * dim).ToArray(), n, dim, k));
+
+            var approximate = ItemKnnGraph.ApproximateNeighbours(unit, n, dim, k, seed: 1, lists: lists, probes: 3);
+            var threads = Parallelism.Options.MaxDegreeOfParallelism;
+            try
+            {
+                Parallelism.Options.MaxDegreeOfParallelism = 1;
+                CollectionAssert.AreEqual(approximate, ItemKnnGraph.ApproximateNeighbours(unit, n, dim, k, seed: 1, lists: lists, probes: 3), "one thread");
+                CollectionAssert.AreEqual(exact, ItemKnnGraph.ExactNeighbours(unit, n, dim, k), "one thread");
+            }
+            finally
+            {
+                Parallelism.Options.MaxDegreeOfParallelism = threads;
+            }
+        }
+
+        // Ties across lists: rows 0-2 are e0, the others alternate (e0 + e1) and (e0 + e2), which e0
+        // scores the same (bitwise), so row 0's neighbours after rows 0-2 are the lowest other rows,
+        // whichever list a tied row comes from and whichever list is searched first.
+        {
+            const int n = 60, dim = 8, k = 10;
+            var vectors = new float[n * dim];
+            for (var r = 0; r < n; r++)
+            {
+                vectors[r * dim] = 1;
+                if (r >= 3) vectors[r * dim + 1 + r % 2] = 1;
+            }
+            var unit = ItemKnnGraph.UnitRows(vectors, Enumerable.Range(0, n).ToArray(), dim);
+            var index = ItemKnnGraph.BuildLists(unit, n, dim, seed: 1, lists: 3, probes: 3);
+            Assert.AreNotEqual(index.Probed[3 * 3], index.Probed[4 * 3], "the tied rows are in different lists");
+            var approximate = ItemKnnGraph.SearchLists(index, unit, n, dim, k);
+            CollectionAssert.AreEqual(Enumerable.Range(0, k).ToArray(), approximate.AsSpan(0, k).ToArray());
+            CollectionAssert.AreEqual(ItemKnnGraph.ExactNeighbours(unit, n, dim, k), approximate);
+        }
+    }
+
     [TestMethod]
     public void TheGraphIsNormalisedByRowDegreesAndSkipsItemsWithoutVectors()
     {

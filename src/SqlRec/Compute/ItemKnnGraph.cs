@@ -24,8 +24,13 @@ internal enum KnnMethod
 /// </summary>
 internal static class ItemKnnGraph
 {
-    /// <summary>Largest number of items with vectors for which <c>knn</c> 'auto' computes every pair (see the benchmark in the README).</summary>
-    public const int ExactLimit = 30_000;
+    /// <summary>
+    /// Largest number of items with vectors for which <c>knn</c> 'auto' computes every pair: the
+    /// measured crossover (tests/SqlRec.Benchmarks/README.md), below which the approximate search
+    /// is within noise of the exact one (its index and its larger share of pairs eat the saving) and
+    /// above which it is faster (1.5x-2.3x at 2,000 items, 3x-4x at 5,000, about 10x at 60,000).
+    /// </summary>
+    public const int ExactLimit = 2_000;
 
     /// <summary>Similarity scores one exact block may hold (floats), to bound each thread's buffer.</summary>
     private const int BlockBudget = 4 << 20;
@@ -55,10 +60,13 @@ internal static class ItemKnnGraph
         return Normalize(items, rows, neighbours, kEffective);
     }
 
-    /// <summary>The vectors of <paramref name="rows"/> scaled to unit length (rows x dim).</summary>
+    /// <summary>
+    /// The vectors of <paramref name="rows"/> scaled to unit length (rows x dim), followed by zero
+    /// rows up to a multiple of 4 rows (see <see cref="Similarities"/>).
+    /// </summary>
     internal static float[] UnitRows(float[] features, int[] rows, int dim)
     {
-        var unit = new float[(long)rows.Length * dim];
+        var unit = new float[(long)RoundUp4(rows.Length) * dim];
         Parallel.For(0, rows.Length, Parallelism.Options, r =>
         {
             var source = features.AsSpan((int)((long)rows[r] * dim), dim);
@@ -68,26 +76,55 @@ internal static class ItemKnnGraph
         return unit;
     }
 
+    private static int RoundUp4(int count) => (count + 3) & ~3;
+
+    /// <summary><paramref name="unit"/> itself when it has room for a multiple of 4 rows, else a copy that has.</summary>
+    private static float[] WithPadding(float[] unit, int n, int dim)
+    {
+        var length = (long)RoundUp4(n) * dim;
+        if (unit.Length >= length) return unit;
+        var padded = new float[length];
+        unit.AsSpan(0, n * dim).CopyTo(padded);
+        return padded;
+    }
+
+    /// <summary>
+    /// <c>sims</c> (rows x columns, row-major) = a (rows x dim) times b (columns x dim) transposed,
+    /// with rows and columns multiples of 4. Then <see cref="DenseMath.MultiplyTransposedAdd"/>
+    /// scores every pair in its 4 x 4 register block (no leftover rows, tiles of 128 columns), so a
+    /// pair's score is bitwise the same whatever block, list or search computes it: the
+    /// approximate search with every list probed returns exactly the exact neighbours, and neither
+    /// depends on how rows are grouped. What the padding rows hold does not matter (their scores
+    /// are never read and do not mix into the others).
+    /// </summary>
+    private static void Similarities(ReadOnlySpan<float> a, int rows, ReadOnlySpan<float> b, int columns, int dim, Span<float> sims)
+    {
+        System.Diagnostics.Debug.Assert(rows % 4 == 0 && columns % 4 == 0);
+        sims = sims[..(rows * columns)];
+        sims.Clear();
+        DenseMath.MultiplyTransposedAdd(a[..(rows * dim)], rows, b[..(columns * dim)], columns, dim, sims);
+    }
+
     /// <summary>
     /// The exact <c>min(k, n)</c> most similar rows of every row of <paramref name="unit"/> (n x dim,
     /// unit length): row r's neighbours are at <c>[r * kEffective ..]</c>, best first, ties to the
     /// lower index. Blocks of query rows run in parallel; each block's similarities are one
-    /// blocked matrix product (<see cref="DenseMath.MultiplyTransposedAdd"/>).
+    /// blocked matrix product (<see cref="Similarities"/>).
     /// </summary>
     internal static int[] ExactNeighbours(float[] unit, int n, int dim, int k, Action<int, int>? progress = null)
     {
+        unit = WithPadding(unit, n, dim);
         var kEffective = Math.Min(k, n);
         var result = new int[(long)n * kEffective];
-        var block = Math.Clamp(BlockBudget / Math.Max(1, n), 1, 64);
-        RunBlocks((n + block - 1) / block, () => new float[block * n], (b, scores) =>
+        var columns = RoundUp4(n);
+        var block = Math.Clamp(BlockBudget / columns / 4, 1, 16) * 4;
+        RunBlocks((n + block - 1) / block, () => new float[block * columns], (b, scores) =>
         {
             var first = b * block;
             var count = Math.Min(block, n - first);
-            var sims = scores.AsSpan(0, count * n);
-            sims.Clear();
-            DenseMath.MultiplyTransposedAdd(unit.AsSpan(first * dim, count * dim), count, unit, n, dim, sims);
+            Similarities(unit.AsSpan(first * dim), RoundUp4(count), unit, columns, dim, scores);
             for (var q = 0; q < count; q++)
-                TopK.Select(sims.Slice(q * n, n), kEffective, [], result.AsSpan((first + q) * kEffective, kEffective));
+                TopK.Select(scores.AsSpan(q * columns, n), kEffective, [], result.AsSpan((first + q) * kEffective, kEffective));
         }, progress);
         return result;
     }
@@ -113,84 +150,297 @@ internal static class ItemKnnGraph
     }
 
     /// <summary>
-    /// Approximate neighbours with an inverted-file index: the rows are clustered by spherical
-    /// k-means into about sqrt(n) lists (trained on a seeded sample), every row is filed under its
-    /// nearest centroid, and each query compares itself exactly with the members of its
-    /// <paramref name="probes"/> nearest lists only. Same output layout as <see cref="ExactNeighbours"/>;
-    /// deterministic for a seed. Recall against the exact graph is measured in the tests and the benchmark.
+    /// An inverted-file index over n unit rows: spherical k-means centroids, each row filed under
+    /// its nearest one, and each row's <see cref="Probes"/> nearest lists.
     /// </summary>
-    internal static int[] ApproximateNeighbours(float[] unit, int n, int dim, int k, int seed, Action<int, int>? progress = null, int lists = 0, int probes = 0)
+    internal sealed class InvertedLists
     {
-        var kEffective = Math.Min(k, n);
+        public required int Lists { get; init; }
+
+        public required int Probes { get; init; }
+
+        /// <summary>Unit centroids, <see cref="Lists"/> x dim and zero rows up to a multiple of 4.</summary>
+        public required float[] Centroids { get; init; }
+
+        /// <summary>List l's rows are <c>Members[Offsets[l] .. Offsets[l + 1]]</c>.</summary>
+        public required int[] Offsets { get; init; }
+
+        /// <summary>The rows in list order, ascending within each list.</summary>
+        public required int[] Members { get; init; }
+
+        /// <summary>Row r's <see cref="Probes"/> nearest lists at <c>[r * Probes ..]</c>, nearest first (the first is its own list).</summary>
+        public required int[] Probed { get; init; }
+
+        /// <summary>The members' vectors in list order, each list starting at a multiple of 4 rows (<see cref="VectorStart"/>) and padded with zero rows.</summary>
+        public required float[] Vectors { get; init; }
+
+        /// <summary>The row in <see cref="Vectors"/> where list l's first member is.</summary>
+        public required int[] VectorStart { get; init; }
+
+        public int Size(int list) => Offsets[list + 1] - Offsets[list];
+    }
+
+    /// <summary>
+    /// The inverted-file index: about sqrt(n) lists (or <paramref name="lists"/>) of spherical
+    /// k-means trained on a seeded sample, every row filed under its nearest centroid and
+    /// remembering its <c>max(8, lists / 16)</c> (or <paramref name="probes"/>) nearest lists.
+    /// </summary>
+    internal static InvertedLists BuildLists(float[] unit, int n, int dim, int seed, int lists = 0, int probes = 0)
+    {
+        unit = WithPadding(unit, n, dim);
         if (lists <= 0) lists = Math.Clamp((int)Math.Round(Math.Sqrt(n)), 1, 4096);
         lists = Math.Min(lists, n);
         if (probes <= 0) probes = Math.Max(8, lists / 16);
         probes = Math.Min(probes, lists);
-        var centroids = TrainCentroids(unit, n, dim, lists, seed);
+        var centroidRows = RoundUp4(lists);
+        var centroids = new float[centroidRows * dim];
+        TrainCentroids(unit, n, dim, lists, seed).CopyTo(centroids, 0);
 
-        // File every row under its nearest centroid; each list's members ascend.
-        var nearest = new int[n];
-        ForEachCentroidBlock(unit, n, dim, centroids, lists, (first, count, sims) =>
+        // Each row's nearest lists, nearest first; the nearest is where the row is filed.
+        var probed = new int[(long)n * probes];
+        const int block = 64;
+        Parallel.For(0, (n + block - 1) / block, Parallelism.Options, () => new float[block * centroidRows], (b, _, sims) =>
         {
-            for (var q = 0; q < count; q++) nearest[first + q] = ArgMax(sims.Slice(q * lists, lists));
-        });
+            var first = b * block;
+            var count = Math.Min(block, n - first);
+            Similarities(unit.AsSpan(first * dim), RoundUp4(count), centroids, centroidRows, dim, sims);
+            for (var q = 0; q < count; q++)
+                TopK.Select(sims.AsSpan(q * centroidRows, lists), probes, [], probed.AsSpan((first + q) * probes, probes));
+            return sims;
+        }, _ => { });
+
         var offsets = new int[lists + 1];
-        foreach (var list in nearest) offsets[list + 1]++;
+        for (var r = 0; r < n; r++) offsets[probed[r * probes] + 1]++;
         for (var l = 0; l < lists; l++) offsets[l + 1] += offsets[l];
         var cursor = offsets[..^1].ToArray();
         var members = new int[n];
-        for (var r = 0; r < n; r++) members[cursor[nearest[r]]++] = r;
+        for (var r = 0; r < n; r++) members[cursor[probed[r * probes]]++] = r;
 
-        var result = new int[(long)n * kEffective];
-        const int queryBlock = 64;
-        RunBlocks((n + queryBlock - 1) / queryBlock, () => new ProbeBuffers(queryBlock, lists, probes, n), (b, buffers) =>
+        // The vectors again in list order, so each list is one contiguous block of rows.
+        var vectorStart = new int[lists];
+        var vectorRows = 0;
+        for (var l = 0; l < lists; l++)
         {
-            var first = b * queryBlock;
-            var count = Math.Min(queryBlock, n - first);
-            var centroidSims = buffers.CentroidSims.AsSpan(0, count * lists);
-            centroidSims.Clear();
-            DenseMath.MultiplyTransposedAdd(unit.AsSpan(first * dim, count * dim), count, centroids, lists, dim, centroidSims);
-            for (var q = 0; q < count; q++)
-            {
-                var row = first + q;
-                var probed = buffers.Probed.AsSpan(0, probes);
-                TopK.Select(centroidSims.Slice(q * lists, lists), probes, [], probed);
-                var candidates = buffers.Candidates;
-                var total = 0;
-                foreach (var list in probed)
-                {
-                    var span = members.AsSpan(offsets[list], offsets[list + 1] - offsets[list]);
-                    span.CopyTo(candidates.AsSpan(total));
-                    total += span.Length;
-                }
-                if (total < kEffective)
-                {
-                    // Lists too small to hold k rows (tiny or lopsided data): this row searches everything.
-                    for (var c = 0; c < n; c++) candidates[c] = c;
-                    total = n;
-                }
-                // Ascending candidates make ties go to the lower row index, as in the exact search.
-                else Array.Sort(candidates, 0, total);
-                var query = unit.AsSpan(row * dim, dim);
-                var sims = buffers.CandidateSims.AsSpan(0, total);
-                for (var c = 0; c < total; c++) sims[c] = TensorPrimitives.Dot(query, unit.AsSpan(candidates[c] * dim, dim));
-                var target = result.AsSpan(row * kEffective, kEffective);
-                TopK.Select(sims, kEffective, [], target);
-                for (var j = 0; j < kEffective; j++) target[j] = candidates[target[j]];
-            }
-        }, progress);
+            vectorStart[l] = vectorRows;
+            vectorRows += RoundUp4(offsets[l + 1] - offsets[l]);
+        }
+        var vectors = new float[(long)vectorRows * dim];
+        Parallel.For(0, lists, Parallelism.Options, l =>
+        {
+            for (var p = offsets[l]; p < offsets[l + 1]; p++)
+                unit.AsSpan(members[p] * dim, dim).CopyTo(vectors.AsSpan((vectorStart[l] + p - offsets[l]) * dim, dim));
+        });
+        return new InvertedLists
+        {
+            Lists = lists, Probes = probes, Centroids = centroids, Offsets = offsets, Members = members, Probed = probed,
+            Vectors = vectors, VectorStart = vectorStart,
+        };
+    }
+
+    /// <summary>
+    /// Approximate neighbours with an inverted-file index (<see cref="BuildLists"/>): each query
+    /// compares itself exactly with the members of its <paramref name="probes"/> nearest lists
+    /// only, or with every row when those lists hold fewer than k rows. Same output layout and
+    /// order as <see cref="ExactNeighbours"/>, and the same scores for the pairs it compares;
+    /// deterministic for a seed. Recall against the exact graph is measured in the tests and the benchmark.
+    /// </summary>
+    internal static int[] ApproximateNeighbours(float[] unit, int n, int dim, int k, int seed, Action<int, int>? progress = null, int lists = 0, int probes = 0)
+    {
+        unit = WithPadding(unit, n, dim);
+        return SearchLists(BuildLists(unit, n, dim, seed, lists, probes), unit, n, dim, k, progress);
+    }
+
+    /// <summary>Queries one list block scores at most (a multiple of 4).</summary>
+    private const int ListQueryBlock = 128;
+
+    /// <summary>List members one list block scores at most (a multiple of 4).</summary>
+    private const int ListMemberBlock = 1024;
+
+    /// <summary>
+    /// The search of <see cref="ApproximateNeighbours"/> as dense blocks. Queries go in groups of
+    /// consecutive rows in list order (so a group's queries probe much the same lists); a group
+    /// walks the lists in order, and for each list it gathers the group's queries that probe it
+    /// into one block, scores that block against the list's contiguous members with one matrix
+    /// product (<see cref="Similarities"/>), and merges each query's scores into its running top-k.
+    /// One thread owns a group, its top-k heaps and its output rows, and merges lists in a fixed
+    /// order; as the order of the top-k is total (score, then lower row), the result does not
+    /// depend on the thread count. Each thread's buffers are bounded by the group size, the list
+    /// count and the block sizes.
+    /// </summary>
+    internal static int[] SearchLists(InvertedLists index, float[] unit, int n, int dim, int k, Action<int, int>? progress = null)
+    {
+        unit = WithPadding(unit, n, dim);
+        var kEffective = Math.Min(k, n);
+        var result = new int[(long)n * kEffective];
+        // About ListQueryBlock / 2 queries per list block on average (a group of g queries puts g * probes / lists in each).
+        var group = Math.Clamp(ListQueryBlock / 2 * index.Lists / index.Probes, 64, Math.Max(64, (1 << 20) / kEffective));
+        RunBlocks((n + group - 1) / group, () => new SearchBuffers(group, kEffective, index.Lists, index.Probes, dim),
+            (g, buffers) => SearchGroup(index, unit, dim, kEffective, g * group, Math.Min(group, n - g * group), buffers, result), progress);
         return result;
     }
 
-    private sealed class ProbeBuffers(int block, int lists, int probes, int n)
+    private sealed class SearchBuffers(int group, int k, int lists, int probes, int dim)
     {
-        public readonly float[] CentroidSims = new float[block * lists];
-        public readonly int[] Probed = new int[probes];
-        public readonly int[] Candidates = new int[n];
-        public readonly float[] CandidateSims = new float[n];
+        public readonly float[] HeapScores = new float[group * k];
+        public readonly int[] HeapRows = new int[group * k];
+        public readonly int[] HeapSizes = new int[group];
+        public readonly int[] BucketStart = new int[lists + 1];
+        public readonly int[] Next = new int[lists];
+        public readonly int[] Buckets = new int[group * probes];
+        public readonly int[] Everything = new int[group];
+        public readonly int[] BlockQueries = new int[ListQueryBlock];
+        public readonly float[] Queries = new float[ListQueryBlock * dim];
+        public readonly float[] Scores = new float[ListQueryBlock * ListMemberBlock];
     }
 
-    /// <summary>Spherical k-means on a seeded sample of at most 256 rows per list: 10 rounds of assign and re-normalised means.</summary>
+    /// <summary>Finds the neighbours of the queries at list positions <c>first .. first + count</c> (see <see cref="SearchLists"/>).</summary>
+    private static void SearchGroup(InvertedLists index, float[] unit, int dim, int k, int first, int count, SearchBuffers buffers, int[] result)
+    {
+        int lists = index.Lists, probes = index.Probes;
+        var queries = index.Members.AsSpan(first, count);
+
+        // Bucket the group's queries (positions in the group) by the lists they probe. Queries whose
+        // lists hold fewer than k rows (tiny or lopsided data) search everything: they join every list's block.
+        var bucketStart = buffers.BucketStart;
+        Array.Clear(bucketStart);
+        var everything = 0;
+        for (var q = 0; q < count; q++)
+        {
+            var probed = index.Probed.AsSpan(queries[q] * probes, probes);
+            var candidates = 0;
+            foreach (var list in probed) candidates += index.Size(list);
+            if (candidates < k) buffers.Everything[everything++] = q;
+            else foreach (var list in probed) bucketStart[list + 1]++;
+        }
+        for (var l = 0; l < lists; l++) bucketStart[l + 1] += bucketStart[l];
+        var next = buffers.Next;
+        bucketStart.AsSpan(0, lists).CopyTo(next);
+        for (int q = 0, e = 0; q < count; q++)
+        {
+            if (e < everything && buffers.Everything[e] == q)
+            {
+                e++;
+                continue;
+            }
+            foreach (var list in index.Probed.AsSpan(queries[q] * probes, probes)) buffers.Buckets[next[list]++] = q;
+        }
+
+        var heapScores = buffers.HeapScores;
+        var heapRows = buffers.HeapRows;
+        var heapSizes = buffers.HeapSizes;
+        Array.Clear(heapSizes, 0, count);
+        var blockQueries = buffers.BlockQueries;
+        var block = buffers.Queries;
+        var scores = buffers.Scores;
+        for (var list = 0; list < lists; list++)
+        {
+            var bucket = buffers.Buckets.AsSpan(bucketStart[list], bucketStart[list + 1] - bucketStart[list]);
+            var size = index.Size(list);
+            var total = bucket.Length + everything;
+            if (total == 0 || size == 0) continue;
+            var members = index.Members.AsSpan(index.Offsets[list], size);
+            for (var start = 0; start < total; start += ListQueryBlock)
+            {
+                var blockCount = Math.Min(ListQueryBlock, total - start);
+                for (var j = 0; j < blockCount; j++)
+                {
+                    var position = start + j;
+                    var q = position < bucket.Length ? bucket[position] : buffers.Everything[position - bucket.Length];
+                    blockQueries[j] = q;
+                    unit.AsSpan(queries[q] * dim, dim).CopyTo(block.AsSpan(j * dim, dim));
+                }
+                var blockRows = RoundUp4(blockCount);
+                for (var m = 0; m < size; m += ListMemberBlock)
+                {
+                    var memberCount = Math.Min(ListMemberBlock, size - m);
+                    var columns = RoundUp4(memberCount);
+                    Similarities(block, blockRows, index.Vectors.AsSpan((index.VectorStart[list] + m) * dim), columns, dim, scores);
+                    var rows = members.Slice(m, memberCount);
+                    for (var j = 0; j < blockCount; j++)
+                    {
+                        var q = blockQueries[j];
+                        Offer(scores.AsSpan(j * columns, memberCount), rows, heapScores.AsSpan(q * k, k), heapRows.AsSpan(q * k, k), ref heapSizes[q]);
+                    }
+                }
+            }
+        }
+
+        for (var q = 0; q < count; q++)
+        {
+            var heapScore = heapScores.AsSpan(q * k, k);
+            var heapRow = heapRows.AsSpan(q * k, k);
+            // Every query has at least k candidates (its lists, or everything), so its heap is full.
+            for (var end = k - 1; end > 0; end--)
+            {
+                (heapScore[0], heapScore[end]) = (heapScore[end], heapScore[0]);
+                (heapRow[0], heapRow[end]) = (heapRow[end], heapRow[0]);
+                SiftDown(heapScore, heapRow, 0, end);
+            }
+            heapRow.CopyTo(result.AsSpan(queries[q] * k, k));
+        }
+    }
+
+    /// <summary>
+    /// Offers the rows <paramref name="rows"/> with <paramref name="scores"/> to a min-heap of the
+    /// best k so far (the root is the worst kept), in <see cref="TopK"/>'s order: higher score
+    /// first, ties to the lower row, NaN last.
+    /// </summary>
+    private static void Offer(ReadOnlySpan<float> scores, ReadOnlySpan<int> rows, Span<float> heapScores, Span<int> heapRows, ref int size)
+    {
+        var k = heapScores.Length;
+        var i = 0;
+        for (; i < scores.Length && size < k; i++)
+        {
+            heapScores[size] = scores[i];
+            heapRows[size] = rows[i];
+            var child = size++;
+            while (child > 0)
+            {
+                var parent = (child - 1) / 2;
+                if (!Better(heapScores[parent], heapRows[parent], heapScores[child], heapRows[child])) break;
+                (heapScores[parent], heapScores[child]) = (heapScores[child], heapScores[parent]);
+                (heapRows[parent], heapRows[child]) = (heapRows[child], heapRows[parent]);
+                child = parent;
+            }
+        }
+        var worst = heapScores[0];
+        for (; i < scores.Length; i++)
+        {
+            var score = scores[i];
+            // Most candidates lose to the worst kept at once (false for NaN, which takes the full comparison).
+            if (score < worst || !Better(score, rows[i], worst, heapRows[0])) continue;
+            heapScores[0] = score;
+            heapRows[0] = rows[i];
+            SiftDown(heapScores, heapRows, 0, k);
+            worst = heapScores[0];
+        }
+    }
+
+    /// <summary>True when (score a, row a) ranks before (score b, row b), as <see cref="TopK.Better"/>.</summary>
+    private static bool Better(float scoreA, int rowA, float scoreB, int rowB)
+    {
+        if (float.IsNaN(scoreA)) return float.IsNaN(scoreB) && rowA < rowB;
+        if (float.IsNaN(scoreB)) return true;
+        return scoreA > scoreB || (scoreA == scoreB && rowA < rowB);
+    }
+
+    private static void SiftDown(Span<float> heapScores, Span<int> heapRows, int parent, int count)
+    {
+        while (true)
+        {
+            var worst = parent;
+            var left = 2 * parent + 1;
+            var right = left + 1;
+            if (left < count && Better(heapScores[worst], heapRows[worst], heapScores[left], heapRows[left])) worst = left;
+            if (right < count && Better(heapScores[worst], heapRows[worst], heapScores[right], heapRows[right])) worst = right;
+            if (worst == parent) return;
+            (heapScores[parent], heapScores[worst]) = (heapScores[worst], heapScores[parent]);
+            (heapRows[parent], heapRows[worst]) = (heapRows[worst], heapRows[parent]);
+            parent = worst;
+        }
+    }
+
+    /// <summary>Spherical k-means on a seeded sample of at most 256 rows per list: up to 10 rounds of assign and re-normalised means, fewer when the assignment settles.</summary>
     private static float[] TrainCentroids(float[] unit, int n, int dim, int lists, int seed)
     {
         var random = new SplitMix64((ulong)seed ^ 0x6B6E6E5FUL);
@@ -212,10 +462,19 @@ internal static class ItemKnnGraph
         var assignment = new int[sampleSize];
         for (var round = 0; round < 10; round++)
         {
+            var moved = round == 0;
             ForEachCentroidBlock(points, sampleSize, dim, centroids, lists, (first, count, sims) =>
             {
-                for (var q = 0; q < count; q++) assignment[first + q] = ArgMax(sims.Slice(q * lists, lists));
+                for (var q = 0; q < count; q++)
+                {
+                    var nearest = ArgMax(sims.Slice(q * lists, lists));
+                    if (assignment[first + q] == nearest) continue;
+                    assignment[first + q] = nearest;
+                    moved = true;
+                }
             });
+            // No point changed list: the means, and so every later round, would be the same.
+            if (!moved) break;
             var sums = new float[lists * dim];
             var counts = new int[lists];
             for (var s = 0; s < sampleSize; s++)

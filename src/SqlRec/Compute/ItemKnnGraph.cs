@@ -30,7 +30,7 @@ internal static class ItemKnnGraph
     /// is within noise of the exact one (its index and its larger share of pairs eat the saving) and
     /// above which it is faster (1.5x-2.3x at 2,000 items, 3x-4x at 5,000, about 10x at 60,000).
     /// </summary>
-    public const int ExactLimit = 2_000;
+    public const int ExactLimit = 5_000;
 
     /// <summary>Similarity scores one exact block may hold (floats), to bound each thread's buffer.</summary>
     private const int BlockBudget = 4 << 20;

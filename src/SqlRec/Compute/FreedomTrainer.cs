@@ -50,7 +50,9 @@ internal sealed class FreedomTrainer : SqlRec.Models.IFinalEmbeddings, IDisposab
     private readonly List<AdamParameter> _parameters = [];
     private readonly Modality[] _modalities;
     private float[] _userRows = [], _userRowGrad = [];
-    private int[] _tripleUserSlot = [], _tripleItemSlots = [];
+    private int[] _tripleUserSlot = [];
+    private double[] _margins = [];
+    private float[] _g = [], _y = [], _z = [];
     private int[] _lastTouched = [];
 
     /// <summary>One modality's features and projection, with their gradients.</summary>
@@ -309,10 +311,13 @@ internal sealed class FreedomTrainer : SqlRec.Models.IFinalEmbeddings, IDisposab
     }
 
     /// <summary>
-    /// reg_weight * sum_m mean BPR(F_u, T_m,p, T_m,n) of the batch: F at the batch's users comes from
-    /// the backend, the projections of the batch's items are computed here, and the gradient goes
-    /// to the backend's dF (users) and to W, b and X. Margins run in parallel; the scatter runs in
-    /// triple order, so the result does not depend on the threads.
+    /// reg_weight * sum_m mean BPR(F_u, T_m,p, T_m,n) of the batch, T = X W + b. The margin is
+    /// F_u . (T_p - T_n) = (W F_u) . (X_p - X_n): the bias cancels (its gradient is zero) and the
+    /// products run on the batch's distinct users rather than its distinct items (fewer on any
+    /// catalogue): Y = F W^T (users x width), margins Y_u . (X_p - X_n), then with
+    /// Z_u = sum_t g_t (X_p - X_n) over the user's triples: dF = Z W, dW = Z^T F, dX_i = sum ±g_t Y_u.
+    /// F at the batch's users comes from the backend and dF goes back to it. Every sum runs in a
+    /// fixed order, each output row on one thread, so the result does not depend on the threads.
     /// </summary>
     private double ModalityTerms(BprBatch batch)
     {
@@ -320,7 +325,8 @@ internal sealed class FreedomTrainer : SqlRec.Models.IFinalEmbeddings, IDisposab
         var dim = Dim;
         var weight = 1.0 / triples;
         var reg = _settings.RegWeight;
-        if (_userRows.Length < batch.UserRowCount * dim)
+        var userCount = batch.UserRowCount;
+        if (_userRows.Length < userCount * dim)
         {
             _userRows = new float[batch.UserRows.Length * dim];
             _userRowGrad = new float[batch.UserRows.Length * dim];
@@ -328,47 +334,84 @@ internal sealed class FreedomTrainer : SqlRec.Models.IFinalEmbeddings, IDisposab
         if (_tripleUserSlot.Length < triples)
         {
             _tripleUserSlot = new int[triples];
-            _tripleItemSlots = new int[2 * triples];
+            _margins = new double[triples];
+            _g = new float[triples];
         }
-        for (var r = 0; r < batch.UserRowCount; r++)
+        for (var r = 0; r < userCount; r++)
             for (var e = batch.UserOffsets[r]; e < batch.UserOffsets[r + 1]; e++) _tripleUserSlot[batch.UserEntries[e]] = r;
-        for (var r = 0; r < batch.ItemRowCount; r++)
-            for (var e = batch.ItemOffsets[r]; e < batch.ItemOffsets[r + 1]; e++) _tripleItemSlots[batch.ItemEntries[e]] = r;
         _backend.GetUserRows(batch, _userRows);
-        _userRowGrad.AsSpan(0, batch.UserRowCount * dim).Clear();
-
+        _userRowGrad.AsSpan(0, userCount * dim).Clear();
         var touched = batch.ItemRows.AsSpan(0, batch.ItemRowCount).ToArray();
+        var (users, positives, negatives, margins, g, slot) = (batch.Users, batch.Positives, batch.Negatives, _margins, _g, _tripleUserSlot);
         double total = 0;
-        var margins = new double[triples];
         foreach (var modality in _modalities)
         {
-            modality.Rows = new float[touched.Length * dim];
-            modality.RowGrad = new float[touched.Length * dim];
-            Kernels.ProjectRows(modality.Features.Values, modality.Width, touched, modality.Projection.Values, modality.Bias.Values, dim, modality.Rows);
-            var rows = modality.Rows;
+            var width = modality.Width;
+            var x = modality.Features.Values;
+            var w = modality.Projection.Values;
+            if (_y.Length < userCount * width)
+            {
+                _y = new float[batch.UserRows.Length * width];
+                _z = new float[batch.UserRows.Length * width];
+            }
+            var y = _y;
+            var z = _z;
+            Kernels.MultiplyTransposed(_userRows, userCount, w, width, dim, y);
             Parallel.For(0, triples, Parallelism.Options, t =>
             {
-                var fu = _userRows.AsSpan(_tripleUserSlot[t] * dim, dim);
-                margins[t] = (double)TensorPrimitives.Dot(fu, rows.AsSpan(_tripleItemSlots[2 * t] * dim, dim))
-                    - TensorPrimitives.Dot(fu, rows.AsSpan(_tripleItemSlots[2 * t + 1] * dim, dim));
+                var yu = y.AsSpan(slot[t] * width, width);
+                margins[t] = (double)TensorPrimitives.Dot(yu, x.AsSpan(positives[t] * width, width)) - TensorPrimitives.Dot(yu, x.AsSpan(negatives[t] * width, width));
             });
             for (var t = 0; t < triples; t++)
             {
-                var margin = margins[t];
-                total += Kernels.Softplus(-margin);
-                var gm = (float)(-reg * Kernels.Sigmoid(-margin) * weight);
-                int su = _tripleUserSlot[t] * dim, sp = _tripleItemSlots[2 * t] * dim, sn = _tripleItemSlots[2 * t + 1] * dim;
-                Kernels.BprScatter(_userRows.AsSpan(su, dim), rows.AsSpan(sp, dim), rows.AsSpan(sn, dim), gm,
-                    _userRowGrad.AsSpan(su, dim), modality.RowGrad.AsSpan(sp, dim), modality.RowGrad.AsSpan(sn, dim));
+                total += Kernels.Softplus(-margins[t]);
+                g[t] = (float)(-reg * Kernels.Sigmoid(-margins[t]) * weight);
             }
-            Kernels.ProjectionGradient(modality.Features.Values, modality.Width, touched, modality.RowGrad, dim, modality.Projection.Grad, modality.Bias.Grad);
+            // Z_u = sum over the user's triples, in triple order, of g_t (X_p - X_n).
+            Parallel.For(0, userCount, Parallelism.Options, r =>
+            {
+                var zu = z.AsSpan(r * width, width);
+                zu.Clear();
+                for (var e = batch.UserOffsets[r]; e < batch.UserOffsets[r + 1]; e++)
+                {
+                    var t = batch.UserEntries[e];
+                    TensorPrimitives.MultiplyAdd(x.AsSpan(positives[t] * width, width), g[t], zu, zu);
+                    TensorPrimitives.MultiplyAdd(x.AsSpan(negatives[t] * width, width), -g[t], zu, zu);
+                }
+            });
+            // dF += Z W (users x dim): the product with W^T's rows.
+            var wt = new float[dim * width];
+            Kernels.Transpose(w, width, dim, wt, width);
+            var df = new float[userCount * dim];
+            Kernels.MultiplyTransposed(z, userCount, wt, dim, width, df);
+            TensorPrimitives.Add(_userRowGrad.AsSpan(0, userCount * dim), df, _userRowGrad.AsSpan(0, userCount * dim));
+            // dW = Z^T F (width x dim), as one blocked product of the transposed blocks (users padded to a multiple of 8).
+            var stride = (userCount + 7) / 8 * 8;
+            var zt = new float[width * stride];
+            Kernels.Transpose(z.AsSpan(0, userCount * width), userCount, width, zt, stride);
+            var ft = new float[dim * stride];
+            Kernels.Transpose(_userRows.AsSpan(0, userCount * dim), userCount, dim, ft, stride);
+            Kernels.MultiplyTransposed(zt, width, ft, dim, stride, modality.Projection.Grad);
+            Array.Clear(modality.Bias.Grad);
             if (!_settings.TuneFeatures) continue;
+            // dX_i = sum over item i's occurrences, in triple order, of +-g_t Y_u (items with features only).
             var featureGrad = modality.Features.Grad;
-            foreach (var item in _lastTouched) featureGrad.AsSpan(item * modality.Width, modality.Width).Clear();
-            Kernels.FeatureGradient(modality.Projection.Values, modality.Width, touched, modality.Has, modality.RowGrad, dim, featureGrad);
+            foreach (var item in _lastTouched) featureGrad.AsSpan(item * width, width).Clear();
+            Parallel.For(0, batch.ItemRowCount, Parallelism.Options, r =>
+            {
+                var item = batch.ItemRows[r];
+                if (!modality.Has[item]) return;
+                var target = featureGrad.AsSpan(item * width, width);
+                for (var e = batch.ItemOffsets[r]; e < batch.ItemOffsets[r + 1]; e++)
+                {
+                    var entry = batch.ItemEntries[e];
+                    var t = entry >> 1;
+                    TensorPrimitives.MultiplyAdd(y.AsSpan(slot[t] * width, width), (entry & 1) == 0 ? g[t] : -g[t], target, target);
+                }
+            });
         }
         _lastTouched = touched;
-        _backend.AddUserGradient(batch, _userRowGrad.AsSpan(0, batch.UserRowCount * dim));
+        _backend.AddUserGradient(batch, _userRowGrad.AsSpan(0, userCount * dim));
         return reg * total * weight;
     }
 
@@ -486,10 +529,6 @@ internal sealed class FreedomTrainer : SqlRec.Models.IFinalEmbeddings, IDisposab
 /// <param name="trained">False for a frozen parameter: no gradient or moments are allocated.</param>
 internal sealed class AdamParameter(float[] values, bool trained = true)
 {
-    private const double Beta1 = 0.9;
-    private const double Beta2 = 0.999;
-    private const double Epsilon = 1e-8;
-
     /// <summary>The values.</summary>
     public float[] Values { get; } = values;
 
@@ -499,28 +538,16 @@ internal sealed class AdamParameter(float[] values, bool trained = true)
     private readonly float[] _m = trained ? new float[values.Length] : [];
     private readonly float[] _v = trained ? new float[values.Length] : [];
 
-    /// <summary>Adam step number <paramref name="step"/> (1-based) with bias correction, in parallel blocks.</summary>
+    /// <summary>Adam step number <paramref name="step"/> (1-based) with bias correction, in parallel blocks of the managed backend's SIMD Adam.</summary>
     public void Step(double learningRate, int step)
     {
-        var correction1 = 1 - Math.Pow(Beta1, step);
-        var root2 = (float)Math.Sqrt(1 - Math.Pow(Beta2, step));
+        var correction1 = 1 - Math.Pow(AdamConstants.Beta1, step);
+        var root2 = (float)Math.Sqrt(1 - Math.Pow(AdamConstants.Beta2, step));
         var stepSize = (float)(learningRate / correction1);
-        var parameters = Values;
-        var gradient = Grad;
-        var m = _m;
-        var v = _v;
-        var chunk = Math.Max(4096, Parallelism.ChunkSize(parameters.Length));
-        Parallel.For(0, (parameters.Length + chunk - 1) / chunk, Parallelism.Options, block =>
-        {
-            var end = Math.Min(parameters.Length, (block + 1) * chunk);
-            for (var x = block * chunk; x < end; x++)
-            {
-                var g = gradient[x];
-                var mx = m[x] = (float)Beta1 * m[x] + (float)(1 - Beta1) * g;
-                var vx = v[x] = (float)Beta2 * v[x] + (float)(1 - Beta2) * g * g;
-                parameters[x] -= stepSize * mx / (MathF.Sqrt(vx) / root2 + (float)Epsilon);
-            }
-        });
+        var length = Values.Length;
+        var chunk = Math.Max(1 << 14, Parallelism.ChunkSize(length));
+        Parallel.For(0, (length + chunk - 1) / chunk, Parallelism.Options, block =>
+            ManagedBackend.AdamRange(Values, Grad, _m, _v, block * chunk, Math.Min(length, (block + 1) * chunk), stepSize, root2));
     }
 }
 

@@ -328,7 +328,7 @@ internal sealed class ManagedBackend : ILightGcnBackend
         });
     }
 
-    private static void AdamRange(float[] parameters, float[] gradient, float[] m, float[] v, int start, int end, float stepSize, float root2)
+    internal static void AdamRange(float[] parameters, float[] gradient, float[] m, float[] v, int start, int end, float stepSize, float root2)
     {
         const float b1 = AdamConstants.Beta1, b2 = AdamConstants.Beta2, eps = AdamConstants.Epsilon;
         const float c1 = (float)(1 - (double)b1), c2 = (float)(1 - (double)b2);

@@ -40,6 +40,9 @@ public static class FreedomBenchmark
 {
     private const string TextModality = "SELECT id, emb FROM movie_text";
 
+    /// <summary>FREEDOM's modalities: the item text, and the second text when one is given.</summary>
+    private static string Modalities = $"json_array(json_object('name', 'text', 'source', '{TextModality}'))";
+
     /// <summary>Runs the comparison; arguments: [ml-100k folder] [seeds=1,2,3] [freedom.option=value ...] [lightgcn.option=value ...].</summary>
     public static int Run(string[] args)
     {
@@ -67,11 +70,20 @@ public static class FreedomBenchmark
             Execute(connection, "CREATE TABLE likes AS SELECT user_id, movie_id AS item_id FROM ratings WHERE rating >= 4");
             var text = Setting(args, "text", "title || ' ' || replace(coalesce(genres, ''), '|', ' ')");
             Execute(connection, $"CREATE TABLE movie_text AS SELECT id, rec_embed('hash', {text}) AS emb FROM movies");
+            // An optional second text modality (its own kNN graph, mixed with the first by 'second_weight').
+            var second = Setting(args, "text2", "");
+            if (second.Length > 0)
+            {
+                Execute(connection, $"CREATE TABLE movie_text2 AS SELECT id, rec_embed('hash', {second}) AS emb FROM movies");
+                Modalities = $"json_array(json_object('name', 'text', 'source', '{TextModality}', 'weight', {1 - double.Parse(Setting(args, "second_weight", "0.5"), CultureInfo.InvariantCulture)}), "
+                    + $"json_object('name', 'text2', 'source', 'SELECT id, emb FROM movie_text2', 'weight', {Setting(args, "second_weight", "0.5")}))";
+                Console.WriteLine($"second item text: {second}");
+            }
             Console.WriteLine($"item text: {text}");
             Console.WriteLine($"imported ML-100K and embedded {Scalar(connection, "SELECT count(*) FROM movie_text")} titles in {clock.Elapsed.TotalSeconds:F1} s; "
                 + $"{Scalar(connection, "SELECT count(*) FROM likes")} positives (ratings >= 4); {Environment.ProcessorCount} cores");
             Console.WriteLine($"lightgcn options: {lightGcnOptions}");
-            Console.WriteLine($"freedom options:  {freedomOptions}, 'modalities', json_array(json_object('name', 'text', 'source', '{TextModality}'))");
+            Console.WriteLine($"freedom options:  {freedomOptions}, 'modalities', {Modalities}");
             Console.WriteLine();
 
             var likes = ReadInteractions(connection, "SELECT user_id, item_id FROM likes");
@@ -142,7 +154,7 @@ public static class FreedomBenchmark
         yield return ("popular", $"json_object('model', 'popular', 'source', 'SELECT user_id, item_id FROM train')");
         yield return ("lightgcn", $"json_object('model', 'lightgcn', {common}, 'validation_ratio', 1.0 / 9, {lightGcn})");
         yield return ("freedom", $"json_object('model', 'freedom', {common}, 'validation_ratio', 1.0 / 9, {freedom}, "
-            + $"'modalities', json_array(json_object('name', 'text', 'source', '{TextModality}')))");
+            + $"'modalities', {Modalities})");
     }
 
     /// <summary>Trains through SQL while sampling the managed heap; returns seconds and the peak heap growth in bytes.</summary>

@@ -141,18 +141,7 @@ internal sealed class FreedomTrainer : SqlRec.Models.IFinalEmbeddings, IDisposab
             _backend.Dispose();
             throw;
         }
-        if (_backend is ManagedBackend managed)
-        {
-            // The managed path works on the host arrays themselves: no copies in or out.
-            _sharesHostArrays = true;
-            UserFinal = managed.UserFinal;
-            ItemFinal = managed.ItemFinal;
-        }
-        else
-        {
-            UserFinal = new float[users * dim];
-            ItemFinal = new float[items * dim];
-        }
+        (UserFinal, ItemFinal, _sharesHostArrays) = BackendHost.FinalArrays(_backend, users, items, dim);
     }
 
     private void FillUniform(float[] target, double bound)
@@ -552,7 +541,7 @@ internal sealed class AdamParameter(float[] values, bool trained = true)
 }
 
 /// <summary>
-/// FREEDOM's CPU kernels, each on plain arrays: the operations a device backend would provide.
+/// Host-side helpers of FREEDOM's modality terms (and the managed backend's item-item path), on plain arrays.
 /// Outputs of parallel kernels are split into disjoint rows, so results do not depend on threads.
 /// </summary>
 internal static class Kernels
@@ -562,19 +551,6 @@ internal static class Kernels
 
     /// <summary>1 / (1 + e^-x).</summary>
     public static double Sigmoid(double x) => 1 / (1 + Math.Exp(-x));
-
-    /// <summary>
-    /// The BPR gradient of one triple with coefficient <paramref name="g"/> = dLoss/dmargin:
-    /// du += g (pos - neg), dpos += g user, dneg -= g user.
-    /// </summary>
-    public static void BprScatter(ReadOnlySpan<float> user, ReadOnlySpan<float> positive, ReadOnlySpan<float> negative, float g,
-        Span<float> userGrad, Span<float> positiveGrad, Span<float> negativeGrad)
-    {
-        TensorPrimitives.MultiplyAdd(positive, g, userGrad, userGrad);
-        TensorPrimitives.MultiplyAdd(negative, -g, userGrad, userGrad);
-        TensorPrimitives.MultiplyAdd(user, g, positiveGrad, positiveGrad);
-        TensorPrimitives.MultiplyAdd(user, -g, negativeGrad, negativeGrad);
-    }
 
     /// <summary>
     /// <c>c = a b^T</c> (overwriting c) for row-major a (aRows x k) and b (bRows x k): the blocked
@@ -601,59 +577,6 @@ internal static class Kernels
             for (var c = 0; c < columns; c++) output[c * stride + r] = input[r * columns + c];
     }
 
-    /// <summary><c>output[r] = features[rows[r]] W + b</c> for each listed row (features items x width, W width x dim).</summary>
-    public static void ProjectRows(float[] features, int width, int[] rows, float[] projection, float[] bias, int dim, float[] output)
-    {
-        var gathered = new float[rows.Length * width];
-        for (var r = 0; r < rows.Length; r++) features.AsSpan(rows[r] * width, width).CopyTo(gathered.AsSpan(r * width, width));
-        var transposed = new float[dim * width];
-        Transpose(projection, width, dim, transposed, width);
-        MultiplyTransposed(gathered, rows.Length, transposed, dim, width, output);
-        for (var r = 0; r < rows.Length; r++)
-        {
-            var target = output.AsSpan(r * dim, dim);
-            TensorPrimitives.Add(target, bias, target);
-        }
-    }
-
-    /// <summary>
-    /// dW = sum_r features[rows[r]]^T rowGrad[r] and db = sum_r rowGrad[r] (overwriting both), as one
-    /// blocked product of the transposed blocks (rows padded to a multiple of 8 with zeros).
-    /// </summary>
-    public static void ProjectionGradient(float[] features, int width, int[] rows, float[] rowGrad, int dim, float[] projectionGrad, float[] biasGrad)
-    {
-        var stride = (rows.Length + 7) / 8 * 8;
-        var featuresT = new float[width * stride];
-        for (var r = 0; r < rows.Length; r++)
-        {
-            var x = features.AsSpan(rows[r] * width, width);
-            for (var a = 0; a < width; a++) featuresT[a * stride + r] = x[a];
-        }
-        var gradT = new float[dim * stride];
-        Transpose(rowGrad.AsSpan(0, rows.Length * dim), rows.Length, dim, gradT, stride);
-        MultiplyTransposed(featuresT, width, gradT, dim, stride, projectionGrad);
-        Array.Clear(biasGrad);
-        for (var r = 0; r < rows.Length; r++) TensorPrimitives.Add(biasGrad, rowGrad.AsSpan(r * dim, dim), biasGrad);
-    }
-
-    /// <summary>dX[rows[r]] = rowGrad[r] W^T for the listed rows that have features (others keep zero gradient).</summary>
-    public static void FeatureGradient(float[] projection, int width, int[] rows, bool[] has, float[] rowGrad, int dim, float[] featureGrad)
-    {
-        var product = new float[rows.Length * width];
-        MultiplyTransposed(rowGrad, rows.Length, projection, width, dim, product);
-        for (var r = 0; r < rows.Length; r++)
-        {
-            if (has[rows[r]]) product.AsSpan(r * width, width).CopyTo(featureGrad.AsSpan(rows[r] * width, width));
-        }
-    }
-
-    /// <summary>target[row] += scale * source[row] for one row of width <paramref name="dim"/>.</summary>
-    public static void AddScaledRow(float[] source, float[] target, int row, int dim, float scale)
-    {
-        var to = target.AsSpan(row * dim, dim);
-        TensorPrimitives.MultiplyAdd(source.AsSpan(row * dim, dim), scale, to, to);
-    }
-
     /// <summary>target += source, in parallel blocks.</summary>
     public static void Add(float[] source, float[] target)
     {
@@ -667,16 +590,4 @@ internal static class Kernels
         });
     }
 
-    /// <summary>target *= scale, in parallel blocks.</summary>
-    public static void Scale(float[] target, float scale)
-    {
-        var chunk = Math.Max(4096, Parallelism.ChunkSize(target.Length));
-        Parallel.For(0, (target.Length + chunk - 1) / chunk, Parallelism.Options, block =>
-        {
-            var start = block * chunk;
-            var length = Math.Min(target.Length, start + chunk) - start;
-            var to = target.AsSpan(start, length);
-            TensorPrimitives.Multiply(to, scale, to);
-        });
-    }
 }

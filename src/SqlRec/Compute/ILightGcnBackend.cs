@@ -105,6 +105,18 @@ internal interface ILightGcnBackend : IDisposable
     void TopK(ReadOnlySpan<int> users, int k, Span<int> items, Span<float> scores, Span<int> found);
 }
 
+/// <summary>What the trainers on a backend share.</summary>
+internal static class BackendHost
+{
+    /// <summary>
+    /// The arrays a trainer exposes as its final vectors: the managed backend's own (it works on the
+    /// host arrays themselves, no copies in or out), or new host arrays that a device backend's
+    /// results are copied into.
+    /// </summary>
+    public static (float[] Users, float[] Items, bool Shared) FinalArrays(ILightGcnBackend backend, int users, int items, int dim) =>
+        backend is ManagedBackend managed ? (managed.UserFinal, managed.ItemFinal, true) : (new float[users * dim], new float[items * dim], false);
+}
+
 /// <summary>Adam's constants (torch.optim.Adam's defaults).</summary>
 internal static class AdamConstants
 {

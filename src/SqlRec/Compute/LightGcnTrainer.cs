@@ -62,18 +62,7 @@ internal sealed class LightGcnTrainer : IDisposable, SqlRec.Models.IFinalEmbeddi
         _random = new SplitMix64((ulong)seed ^ 0x5DEECE66DUL);
 
         _backend = device.CreateBackend(Graph, GraphTransposed, dim, layers, UserE0, ItemE0);
-        if (_backend is ManagedBackend managed)
-        {
-            // The managed path works on the host arrays themselves: no copies in or out.
-            _sharesHostArrays = true;
-            UserFinal = managed.UserFinal;
-            ItemFinal = managed.ItemFinal;
-        }
-        else
-        {
-            UserFinal = new float[users * dim];
-            ItemFinal = new float[items * dim];
-        }
+        (UserFinal, ItemFinal, _sharesHostArrays) = BackendHost.FinalArrays(_backend, users, items, dim);
     }
 
     public int Users { get; }

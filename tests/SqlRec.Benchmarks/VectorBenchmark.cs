@@ -51,7 +51,7 @@ public static class VectorBenchmark
         if (gowalla)
         {
             var folder = Path.Combine(RepositoryParent(), "shared", "data", "lightgcn", "gowalla");
-            LoadPairs(connection, Path.Combine(folder, "train.txt"), "train");
+            GowallaBenchmark.Load(connection, Path.Combine(folder, "train.txt"), "train");
             Scalar(connection, "SELECT rec_train('lgcn', json_object('model','lightgcn','source','SELECT user_id, item_id FROM train','epochs',3,'batch',32768,'lr',0.01))");
             Scalar(connection, "SELECT rec_publish('lgcn', json_object('table', 'mips'))");
             source = "lgcn";
@@ -250,29 +250,6 @@ public static class VectorBenchmark
         var rows = new List<object>();
         while (reader.Read()) rows.Add(reader.GetValue(0));
         return rows;
-    }
-
-    private static void LoadPairs(SqliteConnection connection, string path, string table)
-    {
-        Execute(connection, $"CREATE TABLE {table}(user_id INTEGER, item_id INTEGER)");
-        using var transaction = connection.BeginTransaction();
-        using var insert = connection.CreateCommand();
-        insert.Transaction = transaction;
-        insert.CommandText = $"INSERT INTO {table} VALUES ($u, $i)";
-        var u = insert.Parameters.Add("$u", SqliteType.Integer);
-        var i = insert.Parameters.Add("$i", SqliteType.Integer);
-        insert.Prepare();
-        foreach (var line in File.ReadLines(path))
-        {
-            var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            for (var p = 1; p < parts.Length; p++)
-            {
-                u.Value = long.Parse(parts[0], CultureInfo.InvariantCulture);
-                i.Value = long.Parse(parts[p], CultureInfo.InvariantCulture);
-                insert.ExecuteNonQuery();
-            }
-        }
-        transaction.Commit();
     }
 
     private static string RepositoryParent()

@@ -415,9 +415,8 @@ internal sealed class FreedomTrainer : SqlRec.Models.IFinalEmbeddings, IDisposab
     private void Adam(double learningRate)
     {
         Steps++;
-        var correction1 = 1 - Math.Pow(AdamConstants.Beta1, Steps);
-        var correction2 = 1 - Math.Pow(AdamConstants.Beta2, Steps);
-        _backend.Adam((float)(learningRate / correction1), (float)Math.Sqrt(correction2));
+        var (stepSize, root2) = AdamConstants.Corrections(learningRate, Steps);
+        _backend.Adam(stepSize, root2);
         // The modality parameters have a zero gradient with reg_weight 0: Adam would leave them as they are.
         if (_settings.RegWeight == 0) return;
         foreach (var parameter in _parameters) parameter.Step(learningRate, Steps);
@@ -530,9 +529,7 @@ internal sealed class AdamParameter(float[] values, bool trained = true)
     /// <summary>Adam step number <paramref name="step"/> (1-based) with bias correction, in parallel blocks of the managed backend's SIMD Adam.</summary>
     public void Step(double learningRate, int step)
     {
-        var correction1 = 1 - Math.Pow(AdamConstants.Beta1, step);
-        var root2 = (float)Math.Sqrt(1 - Math.Pow(AdamConstants.Beta2, step));
-        var stepSize = (float)(learningRate / correction1);
+        var (stepSize, root2) = AdamConstants.Corrections(learningRate, step);
         var length = Values.Length;
         var chunk = Math.Max(1 << 14, Parallelism.ChunkSize(length));
         Parallel.For(0, (length + chunk - 1) / chunk, Parallelism.Options, block =>

@@ -123,6 +123,13 @@ internal static class AdamConstants
     public const float Beta1 = 0.9f;
     public const float Beta2 = 0.999f;
     public const float Epsilon = 1e-8f;
+
+    /// <summary>
+    /// Step <paramref name="step"/>'s (1-based) scalars for <see cref="ILightGcnBackend.Adam"/>: the
+    /// learning rate over the first moment's bias correction, and the square root of the second's.
+    /// </summary>
+    public static (float StepSize, float Root2) Corrections(double learningRate, int step) =>
+        ((float)(learningRate / (1 - Math.Pow(Beta1, step))), (float)Math.Sqrt(1 - Math.Pow(Beta2, step)));
 }
 
 /// <summary>

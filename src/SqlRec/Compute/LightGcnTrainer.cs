@@ -159,9 +159,8 @@ internal sealed class LightGcnTrainer : IDisposable, SqlRec.Models.IFinalEmbeddi
     private void Step(double learningRate)
     {
         Steps++;
-        var correction1 = 1 - Math.Pow(AdamConstants.Beta1, Steps);
-        var correction2 = 1 - Math.Pow(AdamConstants.Beta2, Steps);
-        _backend.Adam((float)(learningRate / correction1), (float)Math.Sqrt(correction2));
+        var (stepSize, root2) = AdamConstants.Corrections(learningRate, Steps);
+        _backend.Adam(stepSize, root2);
     }
 
     /// <summary>

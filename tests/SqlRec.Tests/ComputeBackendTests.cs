@@ -152,6 +152,71 @@ public sealed class ComputeBackendTests
     [TestMethod]
     [DataRow("cpu")]
     [DataRow("ilgpu-cpu")]
+    public void ReplacedGraphsPropagateAsTheReference(string device)
+    {
+        // FREEDOM hands the backend a pruned graph each epoch and the full one back; a device
+        // backend must also take a graph with more non-zeros than the one it started with.
+        const int users = 12, items = 10, dim = 8, layers = 2;
+        using var f = new Fixture(device, users, items, dim, layers, seed: 3);
+        f.Trainer.SetInitial(RandomFloats(users * dim, 4), RandomFloats(items * dim, 5));
+        foreach (var density in new[] { 0.1, 0.6, 0.3 })
+        {
+            var (offsets, columns) = RandomGraph(users, items, density, seed: (int)(density * 10));
+            var ones = Enumerable.Repeat(1f, columns.Length).ToArray();
+            var graph = new SparseMatrix(users, items, offsets, columns, ones).NormalizeSymmetric();
+            var transposed = graph.Transpose();
+            f.Backend.SetGraph(graph, transposed);
+            f.Backend.SetE0(f.Trainer.UserE0, f.Trainer.ItemE0);
+            f.Backend.Forward();
+            var (gotUsers, gotItems) = (new float[users * dim], new float[items * dim]);
+            f.Backend.GetFinal(gotUsers, gotItems);
+            var (expectedUsers, expectedItems) = ReferenceSmooth(graph, transposed, ToDouble(f.Trainer.UserE0), ToDouble(f.Trainer.ItemE0), dim, layers);
+            AssertClose(expectedUsers, gotUsers, 1e-5, $"{device} density {density} users");
+            AssertClose(expectedItems, gotItems, 1e-5, $"{device} density {density} items");
+        }
+        Assert.ThrowsExactly<ArgumentException>(() => f.Backend.SetGraph(new SparseMatrix(users, users, new int[users + 1], [], []), new SparseMatrix(users, users, new int[users + 1], [], [])));
+    }
+
+    [TestMethod]
+    [DataRow("cpu")]
+    [DataRow("ilgpu-cpu")]
+    public void UserRowsAreReadAndTheirGradientAdded(string device)
+    {
+        const int users = 9, items = 7, dim = 8;
+        using var f = new Fixture(device, users, items, dim, layers: 1, seed: 6);
+        f.Trainer.SetInitial(RandomFloats(users * dim, 7), RandomFloats(items * dim, 8));
+        var batch = new BprBatch(users, items, 3, 1);
+        batch.Set([4, 1, 4], [f.Columns[f.Offsets[4]], f.Columns[f.Offsets[1]], f.Columns[f.Offsets[4]]], [f.Columns[f.Offsets[2]], f.Columns[f.Offsets[3]], f.Columns[f.Offsets[5]]]);
+        f.Backend.SetE0(f.Trainer.UserE0, f.Trainer.ItemE0);
+        f.Backend.ForwardForBatch(batch);
+        var rows = new float[batch.UserRowCount * dim];
+        f.Backend.GetUserRows(batch, rows);
+        f.Backend.Forward();
+        var (finalUsers, finalItems) = (new float[users * dim], new float[items * dim]);
+        f.Backend.GetFinal(finalUsers, finalItems);
+        CollectionAssert.AreEqual(new[] { 4, 1 }, batch.UserRows[..batch.UserRowCount]);
+        CollectionAssert.AreEqual(finalUsers.AsSpan(4 * dim, dim).ToArray(), rows.AsSpan(0, dim).ToArray(), "F of the first distinct user");
+        CollectionAssert.AreEqual(finalUsers.AsSpan(1 * dim, dim).ToArray(), rows.AsSpan(dim, dim).ToArray(), "F of the second");
+
+        f.Backend.Bpr(batch, 0);
+        var before = (new float[users * dim], new float[items * dim]);
+        f.Backend.GetFinalGradient(before.Item1, before.Item2);
+        var extra = RandomFloats(batch.UserRowCount * dim, 9);
+        f.Backend.AddUserGradient(batch, extra);
+        var after = (new float[users * dim], new float[items * dim]);
+        f.Backend.GetFinalGradient(after.Item1, after.Item2);
+        for (var x = 0; x < users * dim; x++)
+        {
+            var slot = x / dim == 4 ? 0 : x / dim == 1 ? 1 : -1;
+            var expected = before.Item1[x] + (slot < 0 ? 0 : extra[slot * dim + x % dim]);
+            Assert.AreEqual(expected, after.Item1[x], 1e-6, $"{device} dF[{x}]");
+        }
+        CollectionAssert.AreEqual(before.Item2, after.Item2, "item rows untouched");
+    }
+
+    [TestMethod]
+    [DataRow("cpu")]
+    [DataRow("ilgpu-cpu")]
     public void PropagationMatchesTheReference(string device)
     {
         // dim 24 covers a partial 64-wide register block and dim 72 a full one plus a remainder on the managed path.

@@ -13,7 +13,7 @@ namespace SqlRec.Benchmarks;
 /// text embedding against ONNX Runtime's <c>Run</c> alone, on a generated MiniLM-shaped model.</item>
 /// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- freedom [ml-100k folder]</c>: the FREEDOM quality
 /// comparison on MovieLens 100K (popular, lightgcn, freedom on the same 8:1:1 splits, seeds 1-3; cold-start items; time and memory per epoch).</item>
-/// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- knn [--noise x] [item counts]</c>: FREEDOM's item-item kNN graph, exact
+/// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- knn [--noise x] [item counts] | --gowalla | --ml100k</c>: FREEDOM's item-item kNN graph, exact
 /// against approximate (time and recall), on generated vectors.</item>
 /// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- vectors [--gowalla] [--mips-only|--text-only]</c>:
 /// vector search, SqlRec's exact top-k against sqlite-vec's vec0 on the same vectors (<see cref="VectorBenchmark"/>).</item>

@@ -69,17 +69,40 @@ public static class FreedomBenchmark
             connection.UseSqlRec();
             Execute(connection, "CREATE TABLE likes AS SELECT user_id, movie_id AS item_id FROM ratings WHERE rating >= 4");
             var text = Setting(args, "text", "title || ' ' || replace(coalesce(genres, ''), '|', ' ')");
-            Execute(connection, $"CREATE TABLE movie_text AS SELECT id, rec_embed('hash', {text}) AS emb FROM movies");
+            var embedder = Setting(args, "embedder", "hash");
+            if (embedder == "minilm")
+            {
+                // The real sentence model, when its weights are at hand (none can be downloaded here).
+                var model = Environment.GetEnvironmentVariable("SQLREC_MINILM_ONNX");
+                var vocab = Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(folder))!, "data", "models", "all-MiniLM-L6-v2", "vocab.txt");
+                vocab = File.Exists(vocab) ? vocab : Path.Combine(folder, "..", "models", "all-MiniLM-L6-v2", "vocab.txt");
+                if (string.IsNullOrEmpty(model) || !File.Exists(model) || !File.Exists(vocab))
+                {
+                    Console.Error.WriteLine("embedder=minilm needs SQLREC_MINILM_ONNX set to an all-MiniLM-L6-v2 model.onnx and its vocab.txt in ../shared/data/models.");
+                    return 2;
+                }
+                using var register = connection.CreateCommand();
+                register.CommandText = "SELECT rec_register_embedder('minilm', json_object('model', $model, 'tokenizer', $vocab))";
+                register.Parameters.AddWithValue("$model", model);
+                register.Parameters.AddWithValue("$vocab", vocab);
+                register.ExecuteScalar();
+            }
+            else if (embedder != "hash")
+            {
+                Console.Error.WriteLine($"embedder must be 'hash' or 'minilm', not '{embedder}'.");
+                return 2;
+            }
+            Execute(connection, $"CREATE TABLE movie_text AS SELECT id, rec_embed('{embedder}', {text}) AS emb FROM movies");
             // An optional second text modality (its own kNN graph, mixed with the first by 'second_weight').
             var second = Setting(args, "text2", "");
             if (second.Length > 0)
             {
-                Execute(connection, $"CREATE TABLE movie_text2 AS SELECT id, rec_embed('hash', {second}) AS emb FROM movies");
+                Execute(connection, $"CREATE TABLE movie_text2 AS SELECT id, rec_embed('{embedder}', {second}) AS emb FROM movies");
                 Modalities = $"json_array(json_object('name', 'text', 'source', '{TextModality}', 'weight', {1 - double.Parse(Setting(args, "second_weight", "0.5"), CultureInfo.InvariantCulture)}), "
                     + $"json_object('name', 'text2', 'source', 'SELECT id, emb FROM movie_text2', 'weight', {Setting(args, "second_weight", "0.5")}))";
                 Console.WriteLine($"second item text: {second}");
             }
-            Console.WriteLine($"item text: {text}");
+            Console.WriteLine($"item text: {text} (embedder '{embedder}')");
             Console.WriteLine($"imported ML-100K and embedded {Scalar(connection, "SELECT count(*) FROM movie_text")} titles in {clock.Elapsed.TotalSeconds:F1} s; "
                 + $"{Scalar(connection, "SELECT count(*) FROM likes")} positives (ratings >= 4); {Environment.ProcessorCount} cores");
             Console.WriteLine($"lightgcn options: {lightGcnOptions}");

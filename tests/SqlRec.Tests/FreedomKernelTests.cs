@@ -96,6 +96,39 @@ public sealed class FreedomKernelTests
         CollectionAssert.AreEqual(ItemKnnGraph.ExactNeighbours(unit.AsSpan(0, 30 * dim).ToArray(), 30, dim, k), tiny);
     }
 
+    [TestMethod]
+    public void ApproximateKnnProbesMoreListsUntilTheSampledRecallReachesTheTarget()
+    {
+        const int n = 3000, dim = 16, k = 10;
+        var rows = Enumerable.Range(0, n).ToArray();
+        double Recall(int[] exact, int[] approximate) =>
+            (double)Enumerable.Range(0, n).Sum(q => exact.AsSpan(q * k, k).ToArray().Intersect(approximate.AsSpan(q * k, k).ToArray()).Count()) / (n * k);
+        foreach (var (spread, expectMore) in new[] { (0.5, false), (4.0, true) })
+        {
+            // Tight clusters: the default probes already find the neighbours. Clusters lost in noise: more lists are needed.
+            var unit = ItemKnnGraph.UnitRows(ClusteredVectors(n, dim, 40, spread, seed: 8), rows, dim);
+            var exact = ItemKnnGraph.ExactNeighbours(unit, n, dim, k);
+            var index = ItemKnnGraph.BuildLists(unit, n, dim, seed: 1);
+            var defaultRecall = Recall(exact, ItemKnnGraph.SearchLists(index, unit, n, dim, k));
+            ItemKnnGraph.Calibration? reported = null;
+            var calibrated = ItemKnnGraph.ApproximateNeighbours(unit, n, dim, k, seed: 1, calibration: c => reported = c);
+            var recall = Recall(exact, calibrated);
+            Console.WriteLine($"spread {spread}: default {index.Probes} probes recall {defaultRecall:F4}; calibrated {reported} recall {recall:F4}");
+            Assert.IsNotNull(reported);
+            Assert.AreEqual(index.Lists, reported.Value.Lists);
+            if (expectMore)
+            {
+                Assert.IsLessThan(ItemKnnGraph.TargetRecall, defaultRecall, "the noisy case needs more than the default probes");
+                Assert.IsGreaterThan(index.Probes, reported.Value.Probes);
+            }
+            else Assert.AreEqual(index.Probes, reported.Value.Probes);
+            Assert.IsGreaterThanOrEqualTo(ItemKnnGraph.TargetRecall, reported.Value.EstimatedRecall);
+            Assert.IsGreaterThan(ItemKnnGraph.TargetRecall - 0.01, recall, "the sample's estimate holds for all rows");
+            // The calibrated search is the plain search with the chosen probes over the same centroids.
+            CollectionAssert.AreEqual(ItemKnnGraph.SearchLists(ItemKnnGraph.BuildLists(unit, n, dim, seed: 1, probes: reported.Value.Probes), unit, n, dim, k), calibrated);
+        }
+    }
+
     /// <summary>
     /// The score the graph's kernels give a pair of rows, computed alone: one 4 x 4 block of
     /// <see cref="DenseMath.MultiplyTransposedAdd"/> with the other three rows on each side zero.

@@ -143,6 +143,11 @@ public sealed class FreedomTests
         Assert.AreEqual(metrics.GetProperty("best_epoch").GetInt32() + 2, epochs);
         Assert.IsGreaterThan(0.3, metrics.GetProperty("validation_recall@20").GetDouble());
         Assert.AreEqual("approximate", metrics.GetProperty("knn").GetProperty("image").GetString());
+        var calibration = metrics.GetProperty("knn_approximate").GetProperty("image");
+        // 40 vectors: 6 lists, and the default max(8, lists / 16) probes are all of them.
+        Assert.AreEqual(6, calibration.GetProperty("lists").GetInt32());
+        Assert.AreEqual(6, calibration.GetProperty("probes").GetInt32());
+        Assert.AreEqual(1.0, calibration.GetProperty("estimated_recall").GetDouble());
         var weights = JsonDocument.Parse((string)db.Scalar("SELECT options FROM rec_models WHERE name = 'v'")!).RootElement.GetProperty("modalities");
         Assert.AreEqual(0.9, weights[0].GetProperty("weight").GetDouble(), 1e-12, "text: 1 - image_weight");
         Assert.AreEqual(0.1, weights[1].GetProperty("weight").GetDouble(), 1e-12, "image: image_weight, as in the paper");

@@ -48,14 +48,16 @@ internal static class ItemKnnGraph
     /// <param name="method">Exact or approximate search.</param>
     /// <param name="seed">Seeds the approximate index's k-means.</param>
     /// <param name="progress">Called with (done, total) as query blocks finish.</param>
-    public static SparseMatrix Build(float[] features, bool[] has, int dim, int k, KnnMethod method, int seed, Action<int, int>? progress = null)
+    /// <param name="calibration">Approximate search only: called with its probes, its lists and the recall estimated on a sample (<see cref="Calibrate"/>).</param>
+    public static SparseMatrix Build(float[] features, bool[] has, int dim, int k, KnnMethod method, int seed, Action<int, int>? progress = null,
+        Action<Calibration>? calibration = null)
     {
         var items = has.Length;
         var rows = Enumerable.Range(0, items).Where(i => has[i]).ToArray();
         var unit = UnitRows(features, rows, dim);
         var neighbours = method == KnnMethod.Exact
             ? ExactNeighbours(unit, rows.Length, dim, k, progress)
-            : ApproximateNeighbours(unit, rows.Length, dim, k, seed, progress);
+            : ApproximateNeighbours(unit, rows.Length, dim, k, seed, progress, calibration: calibration);
         var kEffective = Math.Min(k, rows.Length);
         return Normalize(items, rows, neighbours, kEffective);
     }
@@ -183,18 +185,20 @@ internal static class ItemKnnGraph
     /// <summary>
     /// The inverted-file index: about sqrt(n) lists (or <paramref name="lists"/>) of spherical
     /// k-means trained on a seeded sample, every row filed under its nearest centroid and
-    /// remembering its <c>max(8, lists / 16)</c> (or <paramref name="probes"/>) nearest lists.
+    /// remembering its <c>max(8, lists / 16)</c> (or <paramref name="probes"/>) nearest lists; with
+    /// <paramref name="centroids"/> (an index's own, padded), k-means is skipped and those are used.
     /// </summary>
-    internal static InvertedLists BuildLists(float[] unit, int n, int dim, int seed, int lists = 0, int probes = 0)
+    internal static InvertedLists BuildLists(float[] unit, int n, int dim, int seed, int lists = 0, int probes = 0, float[]? centroids = null)
     {
         unit = WithPadding(unit, n, dim);
-        if (lists <= 0) lists = Math.Clamp((int)Math.Round(Math.Sqrt(n)), 1, 4096);
-        lists = Math.Min(lists, n);
-        if (probes <= 0) probes = Math.Max(8, lists / 16);
-        probes = Math.Min(probes, lists);
+        lists = lists <= 0 ? DefaultLists(n) : Math.Min(lists, n);
+        probes = probes <= 0 ? DefaultProbes(lists) : Math.Min(probes, lists);
         var centroidRows = RoundUp4(lists);
-        var centroids = new float[centroidRows * dim];
-        TrainCentroids(unit, n, dim, lists, seed).CopyTo(centroids, 0);
+        if (centroids is null)
+        {
+            centroids = new float[centroidRows * dim];
+            TrainCentroids(unit, n, dim, lists, seed).CopyTo(centroids, 0);
+        }
 
         // Each row's nearest lists, nearest first; the nearest is where the row is filed.
         var probed = new int[(long)n * probes];
@@ -244,10 +248,105 @@ internal static class ItemKnnGraph
     /// order as <see cref="ExactNeighbours"/>, and the same scores for the pairs it compares;
     /// deterministic for a seed. Recall against the exact graph is measured in the tests and the benchmark.
     /// </summary>
-    internal static int[] ApproximateNeighbours(float[] unit, int n, int dim, int k, int seed, Action<int, int>? progress = null, int lists = 0, int probes = 0)
+    internal static int[] ApproximateNeighbours(float[] unit, int n, int dim, int k, int seed, Action<int, int>? progress = null, int lists = 0, int probes = 0,
+        Action<Calibration>? calibration = null)
     {
         unit = WithPadding(unit, n, dim);
-        return SearchLists(BuildLists(unit, n, dim, seed, lists, probes), unit, n, dim, k, progress);
+        var index = BuildLists(unit, n, dim, seed, lists, probes);
+        if (probes <= 0)
+        {
+            var (calibrated, result) = Calibrate(index, unit, n, dim, k, seed);
+            index = calibrated;
+            calibration?.Invoke(result);
+        }
+        return SearchLists(index, unit, n, dim, k, progress);
+    }
+
+    /// <summary>Recall of the exact neighbours the approximate search aims for, estimated on a sample of rows (<see cref="Calibrate"/>).</summary>
+    public const double TargetRecall = 0.99;
+
+    /// <summary>Rows the calibration checks against their exact neighbours.</summary>
+    private const int CalibrationSample = 256;
+
+    /// <summary>What <see cref="Calibrate"/> chose: probes per row out of the lists, and the recall@k it measured with them on the sample.</summary>
+    internal readonly record struct Calibration(int Probes, int Lists, double EstimatedRecall);
+
+    private static int DefaultLists(int n) => Math.Min(n, Math.Clamp((int)Math.Round(Math.Sqrt(n)), 1, 4096));
+
+    private static int DefaultProbes(int lists) => Math.Min(lists, Math.Max(8, lists / 16));
+
+    /// <summary>
+    /// Chooses how many lists each row probes so that the search keeps <see cref="TargetRecall"/> of
+    /// the exact neighbours, as measured on a seeded sample of rows: their exact top-k (against
+    /// every row) against the top-k among the members of their p nearest lists, for p = the
+    /// index's probes (the default max(8, lists / 16)), then doubling, at most 4 times. Vectors in
+    /// clean clusters stop at the default; vectors that share many small components (text n-gram
+    /// features, for example) take more. Returns the index with the chosen probes (its probed
+    /// lists recomputed from the same centroids when they change) and the estimate.
+    /// </summary>
+    internal static (InvertedLists Index, Calibration Result) Calibrate(InvertedLists index, float[] unit, int n, int dim, int k, int seed)
+    {
+        var kEffective = Math.Min(k, n);
+        var lists = index.Lists;
+        var maxProbes = Math.Min(lists, 16 * index.Probes);
+        var random = new SplitMix64((ulong)seed ^ 0x63616C6962UL);
+        var sample = Enumerable.Range(0, n).ToArray();
+        var size = Math.Min(n, CalibrationSample);
+        for (var i = 0; i < size; i++)
+        {
+            var j = i + random.NextInt(n - i);
+            (sample[i], sample[j]) = (sample[j], sample[i]);
+        }
+        sample = sample[..size];
+
+        // The sample's exact neighbours (as sets) and nearest lists (nearest first).
+        var exact = new HashSet<int>[size];
+        var nearest = new int[size * maxProbes];
+        Parallel.For(0, size, Parallelism.Options, () => new float[Math.Max(n, lists)], (q, _, scores) =>
+        {
+            var query = unit.AsSpan(sample[q] * dim, dim);
+            for (var r = 0; r < n; r++) scores[r] = TensorPrimitives.Dot(query, unit.AsSpan(r * dim, dim));
+            var top = new int[kEffective];
+            TopK.Select(scores.AsSpan(0, n), kEffective, [], top);
+            exact[q] = [.. top];
+            for (var l = 0; l < lists; l++) scores[l] = TensorPrimitives.Dot(query, index.Centroids.AsSpan(l * dim, dim));
+            TopK.Select(scores.AsSpan(0, lists), maxProbes, [], nearest.AsSpan(q * maxProbes, maxProbes));
+            return scores;
+        }, _ => { });
+
+        double Recall(int probes)
+        {
+            var found = new int[size];
+            Parallel.For(0, size, Parallelism.Options, q =>
+            {
+                var candidates = new List<int>();
+                foreach (var list in nearest.AsSpan(q * maxProbes, probes)) candidates.AddRange(index.Members.AsSpan(index.Offsets[list], index.Size(list)));
+                // Fewer than k rows in the probed lists: the search looks at every row (see SearchLists).
+                if (candidates.Count < kEffective)
+                {
+                    found[q] = kEffective;
+                    return;
+                }
+                candidates.Sort();
+                var query = unit.AsSpan(sample[q] * dim, dim);
+                var scores = new float[candidates.Count];
+                for (var c = 0; c < scores.Length; c++) scores[c] = TensorPrimitives.Dot(query, unit.AsSpan(candidates[c] * dim, dim));
+                var top = new int[kEffective];
+                TopK.Select(scores, kEffective, [], top);
+                foreach (var t in top) if (exact[q].Contains(candidates[t])) found[q]++;
+            });
+            return (double)found.Sum() / ((long)size * kEffective);
+        }
+
+        var chosen = index.Probes;
+        var recall = Recall(chosen);
+        while (recall < TargetRecall && chosen < maxProbes)
+        {
+            chosen = Math.Min(maxProbes, chosen * 2);
+            recall = Recall(chosen);
+        }
+        if (chosen != index.Probes) index = BuildLists(unit, n, dim, seed, lists, chosen, index.Centroids);
+        return (index, new Calibration(chosen, lists, recall));
     }
 
     /// <summary>Queries one list block scores at most (a multiple of 4).</summary>

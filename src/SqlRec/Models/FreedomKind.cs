@@ -234,6 +234,7 @@ internal sealed class FreedomKind : IContentModelKind
         var clock = Stopwatch.StartNew();
         var graphs = new List<(SparseMatrix Graph, double Weight)>();
         var methods = new JsonObject();
+        var calibrations = new JsonObject();
         foreach (var modality in content.Modalities)
         {
             var method = options.Knn switch
@@ -244,11 +245,18 @@ internal sealed class FreedomKind : IContentModelKind
             };
             methods[modality.Name] = method == KnnMethod.Exact ? "exact" : "approximate";
             var graph = ItemKnnGraph.Build(modality.Features, modality.Has, modality.Dimension, options.KnnK, method, options.Seed,
-                (done, total) => context.Report("initialising", done, total, $"item-item graph of modality '{modality.Name}'"));
+                (done, total) => context.Report("initialising", done, total, $"item-item graph of modality '{modality.Name}'"),
+                c => calibrations[modality.Name] = new JsonObject
+                {
+                    ["probes"] = c.Probes,
+                    ["lists"] = c.Lists,
+                    ["estimated_recall"] = Math.Round(c.EstimatedRecall, 4),
+                });
             graphs.Add((graph, modality.Weight));
         }
         var itemGraph = ItemKnnGraph.Mix(graphs);
         artifacts.Metrics["knn"] = methods;
+        if (calibrations.Count > 0) artifacts.Metrics["knn_approximate"] = calibrations;
         artifacts.Metrics["knn_seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 3);
         artifacts.Metrics["item_graph_edges"] = itemGraph.NonZeros;
 

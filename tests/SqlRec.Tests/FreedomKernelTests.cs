@@ -480,16 +480,8 @@ public sealed class FreedomKernelTests
     private static double[,] ReferenceFinal(double[,] a, double[,] s, double[,] e, int layers, int itemLayers)
     {
         int n = e.GetLength(0), dim = e.GetLength(1), users = n - Setup.Items;
-        var sum = (double[,])e.Clone();
-        var current = (double[,])e.Clone();
-        for (var l = 0; l < layers; l++)
-        {
-            var next = new double[n, dim];
-            for (var x = 0; x < n; x++) for (var y = 0; y < n; y++) for (var c = 0; c < dim; c++) next[x, c] += a[x, y] * current[y, c];
-            current = next;
-            for (var x = 0; x < n; x++) for (var c = 0; c < dim; c++) sum[x, c] += next[x, c];
-        }
-        for (var x = 0; x < n; x++) for (var c = 0; c < dim; c++) sum[x, c] /= layers + 1;
+        // LightGCN's layer mean over the user-item graph, plus the item-item path.
+        var sum = LightGcnTests.ReferenceFinal(a, e, layers);
         var h = new double[Setup.Items, dim];
         for (var i = 0; i < Setup.Items; i++) for (var c = 0; c < dim; c++) h[i, c] = e[users + i, c];
         for (var l = 0; l < itemLayers; l++)

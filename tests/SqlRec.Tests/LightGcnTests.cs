@@ -54,7 +54,7 @@ public sealed class LightGcnTests
     }
 
     /// <summary>F = mean(E, A^ E, ..., A^^L E) with E given as (users + items) x dim.</summary>
-    private static double[,] ReferenceFinal(double[,] a, double[,] e, int layers)
+    internal static double[,] ReferenceFinal(double[,] a, double[,] e, int layers)
     {
         int n = e.GetLength(0), dim = e.GetLength(1);
         var sum = (double[,])e.Clone();

@@ -2,7 +2,7 @@ namespace SqlRec.Cli;
 
 /// <summary>
 /// Every message the CLI itself shows a user, one method each (SqlRec's SQL errors come from
-/// <see cref="SqlRec.Errors"/>). Each says what is wrong, names the file, line or option, and
+/// the library, as SQL error messages). Each says what is wrong, names the file, line or option, and
 /// says how to fix it where there is a fix. Tests build the text they expect with these methods.
 /// </summary>
 internal static class CliErrors

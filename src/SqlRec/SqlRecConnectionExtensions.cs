@@ -77,7 +77,7 @@ public static class SqlRecConnectionExtensions
     {
         var path = options.ResolveVectorExtensionPath();
         if (!File.Exists(path))
-            throw new SqlRecException($"UseSqlRec(): the sqlite-vec extension was not found at '{path}'; the build copies it next to SqlRec.dll (see native/sqlite-vec), or set SqlRecOptions.VectorExtensionPath, or LoadVectorExtension = false to run without vector search.");
+            throw Errors.VectorExtensionMissing(path);
         connection.EnableExtensions(true);
         try
         {
@@ -85,7 +85,7 @@ public static class SqlRecConnectionExtensions
         }
         catch (SqliteException e)
         {
-            throw new SqlRecException($"UseSqlRec(): loading sqlite-vec from '{path}' failed: {e.Message}", e);
+            throw Errors.VectorExtensionLoadFailed(path, e.Message, e);
         }
         finally
         {

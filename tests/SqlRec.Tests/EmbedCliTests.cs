@@ -93,7 +93,7 @@ public sealed class EmbedCliTests
         StringAssert.Contains(unknown.Output, "error: " + Errors.UnknownEmbedder("rec_embed", "nope", ["hash"]).Message);
         var badQuery = Run("embed", db, "hash", "--query", "SELECT title FROM books", "--table", "v");
         Assert.AreEqual(1, badQuery.Code);
-        StringAssert.Contains(badQuery.Output, "error: " + Errors.EmbedQueryColumns("rec_embed_each", 1).Message);
+        StringAssert.Contains(badQuery.Output, "error: " + Errors.QueryColumns("rec_embed_each", QueryRole.EmbedQuery, 1).Message);
         Assert.AreEqual(0L, Count(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'v'"), "a failed embed leaves no table behind");
         var badColumn = Run("embed", db, "hash", "--query", "SELECT id, title FROM books", "--table", "v", "--column", "my vec");
         Assert.AreEqual(1, badColumn.Code);

@@ -140,12 +140,12 @@ public sealed class EmbedSqlTests
         db.AssertError("SELECT * FROM rec_embed_each('hash', NULL)",
             Errors.ArgumentNull(f, "query", "pass a SELECT returning (id, text), e.g. 'SELECT id, title FROM items'").Message);
         db.AssertError("SELECT * FROM rec_embed_each('hash')", Errors.TableArgumentMissing(f, "query", "SELECT id, embedding FROM rec_embed_each(embedder, 'SELECT id, text FROM ...')").Message);
-        db.AssertError("SELECT * FROM rec_embed_each('hash', 'DELETE FROM t')", Errors.EmbedQueryNotSelect(f, "DELETE FROM t").Message);
-        db.AssertError("SELECT * FROM rec_embed_each('hash', 'SELECT 1, 2; DELETE FROM t')", Errors.EmbedQuerySeveralStatements(f, " DELETE FROM t").Message);
-        db.AssertError("SELECT * FROM rec_embed_each('hash', 'SELECT id FROM nowhere')", Errors.EmbedQueryFailed(f, "no such table: nowhere").Message);
-        db.AssertError("SELECT * FROM rec_embed_each('hash', 'SELECT body FROM t')", Errors.EmbedQueryColumns(f, 1).Message);
+        db.AssertError("SELECT * FROM rec_embed_each('hash', 'DELETE FROM t')", Errors.QueryNotSelect(f, QueryRole.EmbedQuery, "DELETE FROM t").Message);
+        db.AssertError("SELECT * FROM rec_embed_each('hash', 'SELECT 1, 2; DELETE FROM t')", Errors.QuerySeveralStatements(f, QueryRole.EmbedQuery, " DELETE FROM t").Message);
+        db.AssertError("SELECT * FROM rec_embed_each('hash', 'SELECT id FROM nowhere')", Errors.QueryFailed(f, QueryRole.EmbedQuery, "no such table: nowhere").Message);
+        db.AssertError("SELECT * FROM rec_embed_each('hash', 'SELECT body FROM t')", Errors.QueryColumns(f, QueryRole.EmbedQuery, 1).Message);
         db.AssertError("SELECT * FROM rec_embed_each('hash', 'SELECT id, body FROM t ORDER BY rowid')", Errors.EmbedQueryBadText(f, 3, 3L, 3L).Message);
-        db.AssertError("SELECT * FROM rec_embed_each('hash', 'SELECT id, body FROM t WHERE rowid = 4')", Errors.EmbedQueryBadId(f, 1, new byte[] { 1 }).Message);
+        db.AssertError("SELECT * FROM rec_embed_each('hash', 'SELECT id, body FROM t WHERE rowid = 4')", Errors.QueryBadId(f, QueryRole.EmbedQuery, "id", 1, new byte[] { 1 }).Message);
         db.AssertError("SELECT * FROM rec_embed_each('hash', 'SELECT id, body FROM t WHERE rowid = 5')", Errors.EmbedQueryEmptyText(f, 1, 5L).Message);
         // A failure part way through an INSERT changes nothing.
         db.Execute("CREATE TABLE out(id, e)");

@@ -310,18 +310,18 @@ public sealed class EvaluationTests
         var before = Snapshot(db);
         var cases = new (string Query, string Message)[]
         {
-            ("DELETE FROM held_out", Errors.TestNotSelect(F, "DELETE FROM held_out").Message),
-            ("WITH x AS (SELECT 1) DELETE FROM held_out", Errors.TestNotSelect(F, "WITH x AS (SELECT 1) DELETE FROM held_out").Message),
-            ("SELECT * FROM held_out; DELETE FROM held_out", Errors.TestSeveralStatements(F, " DELETE FROM held_out").Message),
-            ("SELECT * FROM nowhere", Errors.TestFailed(F, "no such table: nowhere").Message),
-            ("SELECT user_id FROM held_out", Errors.TestColumns(F, 1).Message),
-            ("SELECT user_id, item_id, 1 FROM held_out", Errors.TestColumns(F, 3).Message),
-            ("SELECT * FROM held_out WHERE 0", Errors.TestEmpty(F).Message),
-            ("SELECT NULL, 1", Errors.TestBadId(F, "user", 1, null).Message),
-            ("SELECT 1, 12 UNION ALL SELECT 1, x'00'", Errors.TestBadId(F, "item", 2, new byte[] { 0 }).Message),
-            ("SELECT 9, NULL", Errors.TestBadId(F, "item", 1, null).Message),
-            ("SELECT 1, 2.5", Errors.TestBadId(F, "item", 1, 2.5).Message),
-            ("SELECT 1, 12 UNION ALL SELECT abs(-9223372036854775808), 1", Errors.TestFailed(F, "integer overflow").Message),
+            ("DELETE FROM held_out", Errors.QueryNotSelect(F, QueryRole.Test, "DELETE FROM held_out").Message),
+            ("WITH x AS (SELECT 1) DELETE FROM held_out", Errors.QueryNotSelect(F, QueryRole.Test, "WITH x AS (SELECT 1) DELETE FROM held_out").Message),
+            ("SELECT * FROM held_out; DELETE FROM held_out", Errors.QuerySeveralStatements(F, QueryRole.Test, " DELETE FROM held_out").Message),
+            ("SELECT * FROM nowhere", Errors.QueryFailed(F, QueryRole.Test, "no such table: nowhere").Message),
+            ("SELECT user_id FROM held_out", Errors.QueryColumns(F, QueryRole.Test, 1).Message),
+            ("SELECT user_id, item_id, 1 FROM held_out", Errors.QueryColumns(F, QueryRole.Test, 3).Message),
+            ("SELECT * FROM held_out WHERE 0", Errors.QueryEmpty(F, QueryRole.Test).Message),
+            ("SELECT NULL, 1", Errors.QueryBadId(F, QueryRole.Test, "user", 1, null).Message),
+            ("SELECT 1, 12 UNION ALL SELECT 1, x'00'", Errors.QueryBadId(F, QueryRole.Test, "item", 2, new byte[] { 0 }).Message),
+            ("SELECT 9, NULL", Errors.QueryBadId(F, QueryRole.Test, "item", 1, null).Message),
+            ("SELECT 1, 2.5", Errors.QueryBadId(F, QueryRole.Test, "item", 1, 2.5).Message),
+            ("SELECT 1, 12 UNION ALL SELECT abs(-9223372036854775808), 1", Errors.QueryFailed(F, QueryRole.Test, "integer overflow").Message),
             ("VALUES (9, 10), (8, 10), (2, 10)", Errors.NothingToEvaluate(F, "pop", 2, 1).Message),
             ("VALUES ('1', 12)", Errors.NothingToEvaluate(F, "pop", 1, 0).Message),
         };
@@ -345,8 +345,8 @@ public sealed class EvaluationTests
         Assert.AreEqual(before, Snapshot(db));
         // The stored source is run again as it is now.
         db.Execute("ALTER TABLE likes RENAME TO old_likes");
-        db.AssertError($"SELECT {F}('pop', json_object('split', 'random'))", Errors.SourceFailed(F, "no such table: likes").Message);
+        db.AssertError($"SELECT {F}('pop', json_object('split', 'random'))", Errors.QueryFailed(F, QueryRole.Source, "no such table: likes").Message);
         db.Execute("ALTER TABLE old_likes RENAME TO likes; DELETE FROM likes;");
-        db.AssertError($"SELECT {F}('pop', json_object('split', 'random'))", Errors.SourceEmpty(F).Message);
+        db.AssertError($"SELECT {F}('pop', json_object('split', 'random'))", Errors.QueryEmpty(F, QueryRole.Source).Message);
     }
 }

@@ -223,11 +223,11 @@ public sealed class FreedomTests
             db.AssertError(Train("g", "", $"json_array(json_object('name', 'text', 'source', '{query.Replace("'", "''")}'))"), message);
         }
         const string one = "X'0000803F'";
-        Refused("DELETE FROM items", Errors.ModalityNotSelect(f, "text", "DELETE FROM items").Message);
-        Refused("SELECT id, 1 FROM items; DELETE FROM items", Errors.ModalitySeveralStatements(f, "text", " DELETE FROM items").Message);
-        Refused("SELECT id, v FROM nowhere", Errors.ModalityFailed(f, "text", "no such table: nowhere").Message);
-        Refused("SELECT id, 1, 2 FROM items", Errors.ModalityColumns(f, "text", 3).Message);
-        Refused("SELECT NULL, X'0000803F'", Errors.ModalityBadId(f, "text", 1, null).Message);
+        Refused("DELETE FROM items", Errors.QueryNotSelect(f, QueryRole.Modality("text"), "DELETE FROM items").Message);
+        Refused("SELECT id, 1 FROM items; DELETE FROM items", Errors.QuerySeveralStatements(f, QueryRole.Modality("text"), " DELETE FROM items").Message);
+        Refused("SELECT id, v FROM nowhere", Errors.QueryFailed(f, QueryRole.Modality("text"), "no such table: nowhere").Message);
+        Refused("SELECT id, 1, 2 FROM items", Errors.QueryColumns(f, QueryRole.Modality("text"), 3).Message);
+        Refused("SELECT NULL, X'0000803F'", Errors.QueryBadId(f, QueryRole.Modality("text"), "item", 1, null).Message);
         Refused("SELECT 5, '[1, 2]'", Errors.ModalityBadVector(f, "text", 1, ExternalId.Of(5), "[1, 2]").Message);
         Assert.AreEqual("rec_train(): modality 'text': row 1 (item INTEGER 5): the vector must be a BLOB of little-endian float32 values (what rec_embed returns), got TEXT '[1, 2]'; convert JSON text with vec_f32(...).",
             Errors.ModalityBadVector(f, "text", 1, ExternalId.Of(5), "[1, 2]").Message);
@@ -245,7 +245,7 @@ public sealed class FreedomTests
         Refused("SELECT id, NULL FROM items", Errors.ModalityEmpty(f, "text", 80).Message);
         Refused("SELECT id, rec_embed('hash', description) FROM items WHERE 0", Errors.ModalityEmpty(f, "text", 0).Message);
         // Failures of the query's own functions surface with the modality's name.
-        Refused("SELECT id, rec_embed('nope', description) FROM items", Errors.ModalityFailed(f, "text", Errors.UnknownEmbedder("rec_embed", "nope", ["hash"]).Message).Message);
+        Refused("SELECT id, rec_embed('nope', description) FROM items", Errors.QueryFailed(f, QueryRole.Modality("text"), Errors.UnknownEmbedder("rec_embed", "nope", ["hash"]).Message).Message);
         Assert.AreEqual(0L, db.Scalar("SELECT count(*) FROM sqlite_schema WHERE name = 'rec_models'"), "nothing was written");
 
         // A failed retraining leaves the serving version as it was.

@@ -177,12 +177,12 @@ public sealed class PublishTests
         Fails("SELECT rec_publish('nope')", Errors.UnknownVectorSource(f, "nope", ["pop"], ["tags"]));
         Fails("SELECT rec_publish('pop')", Errors.NoVectors(f, "model 'pop' (kind 'popular')", "item", ModelVectors.NoVectorsHint));
         Fails("SELECT rec_publish('pop', json_object('source', 'SELECT id, v FROM iv'))", Errors.CollectionNameIsModel(f, "pop"));
-        Fails("SELECT rec_publish('x', json_object('source', 'DELETE FROM iv'))", Errors.SourceNotSelect(f, "DELETE FROM iv"));
-        Fails("SELECT rec_publish('x', json_object('source', 'SELECT id, v FROM iv; DROP TABLE iv'))", Errors.SourceSeveralStatements(f, " DROP TABLE iv"));
-        Fails("SELECT rec_publish('x', json_object('source', 'SELECT id, v FROM nowhere'))", Errors.SourceFailed(f, "no such table: nowhere"));
-        Fails("SELECT rec_publish('x', json_object('source', 'SELECT id FROM iv'))", Errors.CollectionSourceColumns(f, 1));
-        Fails("SELECT rec_publish('x', json_object('source', 'SELECT id, v FROM iv WHERE 0'))", Errors.CollectionSourceEmpty(f));
-        Fails("SELECT rec_publish('x', json_object('source', 'SELECT NULL, v FROM iv'))", Errors.SourceBadId(f, "id", 1, null));
+        Fails("SELECT rec_publish('x', json_object('source', 'DELETE FROM iv'))", Errors.QueryNotSelect(f, QueryRole.Source, "DELETE FROM iv"));
+        Fails("SELECT rec_publish('x', json_object('source', 'SELECT id, v FROM iv; DROP TABLE iv'))", Errors.QuerySeveralStatements(f, QueryRole.Source, " DROP TABLE iv"));
+        Fails("SELECT rec_publish('x', json_object('source', 'SELECT id, v FROM nowhere'))", Errors.QueryFailed(f, QueryRole.Source, "no such table: nowhere"));
+        Fails("SELECT rec_publish('x', json_object('source', 'SELECT id FROM iv'))", Errors.QueryColumns(f, QueryRole.CollectionSource, 1));
+        Fails("SELECT rec_publish('x', json_object('source', 'SELECT id, v FROM iv WHERE 0'))", Errors.QueryEmpty(f, QueryRole.CollectionSource));
+        Fails("SELECT rec_publish('x', json_object('source', 'SELECT NULL, v FROM iv'))", Errors.QueryBadId(f, QueryRole.Source, "id", 1, null));
         Fails("SELECT rec_publish('x', json_object('source', 'SELECT 10, v FROM iv'))", Errors.CollectionDuplicateId(f, 10L, 1, 2));
         Fails("SELECT rec_publish('x', json_object('source', 'SELECT id, CASE id WHEN 11 THEN ''[1, 2]'' ELSE v END FROM iv ORDER BY id'))",
             Errors.VectorNotBlob(f, "the 'source' query's vector in row 2", "[1, 2]"));

@@ -145,11 +145,11 @@ public sealed class RecSearchTests
         db.AssertError("SELECT rec_search('c', $1, 10001)", Errors.KOutOfRange(f, 10001L).Message, good);
         db.AssertError("SELECT rec_search('c', $1, 'ten')", Errors.ArgumentType(f, "k", "an INTEGER", "ten").Message, good);
         db.AssertError("SELECT rec_search('c', $1, 3, json_object('candidates', 'UPDATE items SET in_stock = 1 RETURNING id'))",
-            Errors.CandidatesNotSelect(f, "UPDATE items SET in_stock = 1 RETURNING id").Message, good);
+            Errors.QueryNotSelect(f, QueryRole.Candidates, "UPDATE items SET in_stock = 1 RETURNING id").Message, good);
         db.AssertError("SELECT rec_search('c', $1, 3, json_object('candidates', 'WITH x AS (SELECT 1) DELETE FROM items'))",
-            Errors.CandidatesNotSelect(f, "WITH x AS (SELECT 1) DELETE FROM items").Message, good);
+            Errors.QueryNotSelect(f, QueryRole.Candidates, "WITH x AS (SELECT 1) DELETE FROM items").Message, good);
         Assert.AreEqual(30L, db.Scalar("SELECT count(*) FROM items WHERE in_stock"), "a refused candidates query changed nothing");
-        db.AssertError("SELECT rec_search('c', $1, 3, json_object('candidates', 'SELECT 2.5'))", Errors.CandidatesBadId(f, 1, 2.5).Message, good);
+        db.AssertError("SELECT rec_search('c', $1, 3, json_object('candidates', 'SELECT 2.5'))", Errors.QueryBadId(f, QueryRole.Candidates, "id", 1, 2.5).Message, good);
         db.AssertError("SELECT rec_search('nope', $1, 3)", Errors.UnknownVectorSource(f, "nope", [], ["c"]).Message, good);
         db.AssertError("SELECT rec_search(5, $1, 3)", Errors.ArgumentType(f, "model", "TEXT", 5L).Message, good);
         db.AssertError("SELECT * FROM rec_search WHERE model = 'c' AND k = 3", Errors.TableArgumentMissing(f, "query", "SELECT * FROM rec_search(model, query, k[, options])").Message);

@@ -69,17 +69,17 @@ public sealed class RecommendFilterTests
         using var db = TestDb.InMemory().Execute(RecommendTests.Likes);
         db.Scalar(RecommendTests.TrainPopular);
         const string f = "recommend";
-        db.AssertError("SELECT recommend(1, 3, 'pop', json_object('candidates', 'DELETE FROM items'))", Errors.CandidatesNotSelect(f, "DELETE FROM items").Message);
-        db.AssertError("SELECT recommend(1, 3, 'pop', json_object('candidates', 'SELECT id, title FROM items'))", Errors.CandidatesColumns(f, 2).Message);
-        db.AssertError("SELECT recommend(1, 3, 'pop', json_object('candidates', 'SELECT 1.5'))", Errors.CandidatesBadId(f, 1, 1.5).Message);
-        db.AssertError("SELECT recommend(1, 3, 'pop', json_object('candidates', 'SELECT x''00'''))", Errors.CandidatesBadId(f, 1, new byte[1]).Message);
+        db.AssertError("SELECT recommend(1, 3, 'pop', json_object('candidates', 'DELETE FROM items'))", Errors.QueryNotSelect(f, QueryRole.Candidates, "DELETE FROM items").Message);
+        db.AssertError("SELECT recommend(1, 3, 'pop', json_object('candidates', 'SELECT id, title FROM items'))", Errors.QueryColumns(f, QueryRole.Candidates, 2).Message);
+        db.AssertError("SELECT recommend(1, 3, 'pop', json_object('candidates', 'SELECT 1.5'))", Errors.QueryBadId(f, QueryRole.Candidates, "id", 1, 1.5).Message);
+        db.AssertError("SELECT recommend(1, 3, 'pop', json_object('candidates', 'SELECT x''00'''))", Errors.QueryBadId(f, QueryRole.Candidates, "id", 1, new byte[1]).Message);
         db.AssertError("SELECT recommend(1, 3, 'pop', json_object('candidates', 7))", Errors.OptionType(f, "candidates", "a string", "7").Message);
-        db.AssertError("SELECT recommend(1, 3, 'pop', json_object('candidates', 'SELECT id FROM nowhere'))", Errors.CandidatesFailed(f, "no such table: nowhere").Message);
+        db.AssertError("SELECT recommend(1, 3, 'pop', json_object('candidates', 'SELECT id FROM nowhere'))", Errors.QueryFailed(f, QueryRole.Candidates, "no such table: nowhere").Message);
         db.AssertError("SELECT recommend(1, 3, 'pop', json_object('exclude', json_array(json('true'))))",
             Errors.OptionType(f, "exclude", "an array of ids (integers or strings)", "true at position 1 of the array").Message);
         db.AssertError("SELECT recommend(1, 3, 'pop', json_object('exclude', 'x'))", Errors.OptionType(f, "exclude", "an array of ids (integers or strings)", "the string \"x\"").Message);
         // Table form, and the candidates query is checked even for a cold-start user.
-        db.AssertError("SELECT * FROM recommend(999, 3, 'pop', json_object('candidates', 'DROP TABLE items'))", Errors.CandidatesNotSelect(f, "DROP TABLE items").Message);
+        db.AssertError("SELECT * FROM recommend(999, 3, 'pop', json_object('candidates', 'DROP TABLE items'))", Errors.QueryNotSelect(f, QueryRole.Candidates, "DROP TABLE items").Message);
         Assert.AreEqual(5L, db.Scalar("SELECT count(*) FROM items"));
     }
 }

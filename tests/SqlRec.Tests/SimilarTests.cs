@@ -138,13 +138,13 @@ public sealed class SimilarTests
             Errors.OptionType(f, "exclude", "an array of ids (integers or strings)", "true at position 2 of the array").Message);
         db.AssertError("SELECT similar_items(1, 3, 'c', json_object('exclude', json_array(1.5)))",
             Errors.OptionType(f, "exclude", "an array of ids (integers or strings)", "1.5 at position 1 of the array").Message);
-        db.AssertError("SELECT similar_items(1, 3, 'c', json_object('candidates', 'DELETE FROM items'))", Errors.CandidatesNotSelect(f, "DELETE FROM items").Message);
-        db.AssertError("SELECT similar_items(1, 3, 'c', json_object('candidates', 'SELECT id FROM items; DELETE FROM items'))", Errors.CandidatesSeveralStatements(f, " DELETE FROM items").Message);
-        db.AssertError("SELECT similar_items(1, 3, 'c', json_object('candidates', 'SELECT id FROM nowhere'))", Errors.CandidatesFailed(f, "no such table: nowhere").Message);
-        db.AssertError("SELECT similar_items(1, 3, 'c', json_object('candidates', 'SELECT id, in_stock FROM items'))", Errors.CandidatesColumns(f, 2).Message);
-        db.AssertError("SELECT similar_items(1, 3, 'c', json_object('candidates', 'SELECT NULL'))", Errors.CandidatesBadId(f, 1, null).Message);
-        db.AssertError("SELECT similar_items(1, 3, 'c', json_object('candidates', 'SELECT id + 0.5 FROM items'))", Errors.CandidatesBadId(f, 1, 1.5).Message);
-        db.AssertError("SELECT similar_items(1, 3, 'c', json_object('candidates', 'SELECT emb FROM vecs'))", Errors.CandidatesBadId(f, 1, new byte[48]).Message);
+        db.AssertError("SELECT similar_items(1, 3, 'c', json_object('candidates', 'DELETE FROM items'))", Errors.QueryNotSelect(f, QueryRole.Candidates, "DELETE FROM items").Message);
+        db.AssertError("SELECT similar_items(1, 3, 'c', json_object('candidates', 'SELECT id FROM items; DELETE FROM items'))", Errors.QuerySeveralStatements(f, QueryRole.Candidates, " DELETE FROM items").Message);
+        db.AssertError("SELECT similar_items(1, 3, 'c', json_object('candidates', 'SELECT id FROM nowhere'))", Errors.QueryFailed(f, QueryRole.Candidates, "no such table: nowhere").Message);
+        db.AssertError("SELECT similar_items(1, 3, 'c', json_object('candidates', 'SELECT id, in_stock FROM items'))", Errors.QueryColumns(f, QueryRole.Candidates, 2).Message);
+        db.AssertError("SELECT similar_items(1, 3, 'c', json_object('candidates', 'SELECT NULL'))", Errors.QueryBadId(f, QueryRole.Candidates, "id", 1, null).Message);
+        db.AssertError("SELECT similar_items(1, 3, 'c', json_object('candidates', 'SELECT id + 0.5 FROM items'))", Errors.QueryBadId(f, QueryRole.Candidates, "id", 1, 1.5).Message);
+        db.AssertError("SELECT similar_items(1, 3, 'c', json_object('candidates', 'SELECT emb FROM vecs'))", Errors.QueryBadId(f, QueryRole.Candidates, "id", 1, new byte[48]).Message);
         db.AssertError("SELECT * FROM similar_items WHERE k = 3", Errors.TableArgumentMissing(f, "item", "SELECT * FROM similar_items(item, k[, model[, options]])").Message);
         Assert.AreEqual(db.Scalar("SELECT similar_items(1, 3, 'c')"), db.Scalar("SELECT similar_items(1, 3, NULL)"), "the only collection needs no name");
     }
@@ -219,6 +219,6 @@ public sealed class SimilarTests
         db.AssertError("SELECT * FROM similar_users WHERE k = 3", Errors.TableArgumentMissing(f, "user", "SELECT * FROM similar_users(user, k[, model[, options]])").Message);
         using var lg = WithLightGcn();
         lg.AssertError("SELECT similar_users(12345, 3, 'lg')", Errors.UnknownVectorId(f, "user", 12345L, "model 'lg'").Message);
-        lg.AssertError("SELECT similar_users(1, 3, 'lg', json_object('candidates', 'SELECT 1, 2'))", Errors.CandidatesColumns(f, 2).Message);
+        lg.AssertError("SELECT similar_users(1, 3, 'lg', json_object('candidates', 'SELECT 1, 2'))", Errors.QueryColumns(f, QueryRole.Candidates, 2).Message);
     }
 }

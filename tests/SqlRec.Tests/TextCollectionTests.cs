@@ -163,12 +163,12 @@ public sealed class TextCollectionTests
         Fails("SELECT rec_publish('x', json_object('source', 'SELECT id, v FROM iv', 'embedder', 'minilm'))", Errors.UnknownEmbedder(f, "minilm", ["hash"]));
         Fails("SELECT rec_publish('x', json_object('source', 'SELECT id, v FROM iv', 'embedder', 'hash'))", Errors.PublishEmbedderDimension(f, 3, "hash", 512));
         Fails($"SELECT rec_publish('pop', {TextOptions})", Errors.CollectionNameIsModel(f, "pop"));
-        Fails("SELECT rec_publish('x', json_object('text', 'DELETE FROM films', 'embedder', 'hash'))", Errors.TextSourceNotSelect(f, "DELETE FROM films"));
-        Fails("SELECT rec_publish('x', json_object('text', 'SELECT id, title FROM films; DROP TABLE films', 'embedder', 'hash'))", Errors.TextSourceSeveralStatements(f, " DROP TABLE films"));
-        Fails("SELECT rec_publish('x', json_object('text', 'SELECT id, title FROM nowhere', 'embedder', 'hash'))", Errors.TextSourceFailed(f, "no such table: nowhere"));
-        Fails("SELECT rec_publish('x', json_object('text', 'SELECT title FROM films', 'embedder', 'hash'))", Errors.TextSourceColumns(f, 1));
-        Fails("SELECT rec_publish('x', json_object('text', 'SELECT id, title FROM films WHERE 0', 'embedder', 'hash'))", Errors.TextSourceEmpty(f));
-        Fails("SELECT rec_publish('x', json_object('text', 'SELECT CASE id WHEN 3 THEN 2.5 ELSE id END, title FROM films ORDER BY id', 'embedder', 'hash'))", Errors.TextSourceBadId(f, 3, 2.5));
+        Fails("SELECT rec_publish('x', json_object('text', 'DELETE FROM films', 'embedder', 'hash'))", Errors.QueryNotSelect(f, QueryRole.Text, "DELETE FROM films"));
+        Fails("SELECT rec_publish('x', json_object('text', 'SELECT id, title FROM films; DROP TABLE films', 'embedder', 'hash'))", Errors.QuerySeveralStatements(f, QueryRole.Text, " DROP TABLE films"));
+        Fails("SELECT rec_publish('x', json_object('text', 'SELECT id, title FROM nowhere', 'embedder', 'hash'))", Errors.QueryFailed(f, QueryRole.Text, "no such table: nowhere"));
+        Fails("SELECT rec_publish('x', json_object('text', 'SELECT title FROM films', 'embedder', 'hash'))", Errors.QueryColumns(f, QueryRole.Text, 1));
+        Fails("SELECT rec_publish('x', json_object('text', 'SELECT id, title FROM films WHERE 0', 'embedder', 'hash'))", Errors.QueryEmpty(f, QueryRole.Text));
+        Fails("SELECT rec_publish('x', json_object('text', 'SELECT CASE id WHEN 3 THEN 2.5 ELSE id END, title FROM films ORDER BY id', 'embedder', 'hash'))", Errors.QueryBadId(f, QueryRole.Text, "id", 3, 2.5));
         Fails("SELECT rec_publish('x', json_object('text', 'SELECT id, CASE id WHEN 2 THEN NULL ELSE title END FROM films ORDER BY id', 'embedder', 'hash'))", Errors.TextSourceBadText(f, 2, 2L, null));
         Fails("SELECT rec_publish('x', json_object('text', 'SELECT id, CASE id WHEN 4 THEN 42 ELSE title END FROM films ORDER BY id', 'embedder', 'hash'))", Errors.TextSourceBadText(f, 4, 4L, 42L));
         Fails("SELECT rec_publish('x', json_object('text', 'SELECT id, CASE id WHEN 5 THEN ''  '' ELSE title END FROM films ORDER BY id', 'embedder', 'hash'))", Errors.TextSourceBadText(f, 5, 5L, "  "));

@@ -151,10 +151,10 @@ public sealed class TrainTests
         foreach (var text in new[] { "{model: popular}", "{\"model\": \"popular\",}", "{", "not json" })
         {
             var parseError = Assert.Throws<JsonException>(() => JsonDocument.Parse(text), text);
-            db.AssertError("SELECT rec_train('m', $1)", Errors.OptionsMalformed("rec_train", SqlRec.Models.OptionReader.JsonErrorDetail(parseError)).Message, text);
+            db.AssertError("SELECT rec_train('m', $1)", Errors.OptionsMalformed("rec_train", OptionReader.JsonErrorDetail(parseError)).Message, text);
         }
         // The detail says what is wrong and where, e.g. "'m' is an invalid start of a property name ... LineNumber: 0 | BytePositionInLine: 1".
-        StringAssert.Contains(SqlRec.Models.OptionReader.JsonErrorDetail(Assert.Throws<JsonException>(() => JsonDocument.Parse("{model: 1}"))), "BytePositionInLine: 1");
+        StringAssert.Contains(OptionReader.JsonErrorDetail(Assert.Throws<JsonException>(() => JsonDocument.Parse("{model: 1}"))), "BytePositionInLine: 1");
     }
 
     [TestMethod]
@@ -166,24 +166,24 @@ public sealed class TrainTests
         var before = Snapshot(db);
         var cases = new (string Source, string Message)[]
         {
-            ("DELETE FROM likes", Errors.SourceNotSelect("rec_train", "DELETE FROM likes").Message),
-            ("WITH x AS (SELECT 1) DELETE FROM likes", Errors.SourceNotSelect("rec_train", "WITH x AS (SELECT 1) DELETE FROM likes").Message),
-            ("PRAGMA table_info(likes)", Errors.SourceNotSelect("rec_train", "PRAGMA table_info(likes)").Message),
-            ("SELECT user_id, item_id FROM likes; DELETE FROM likes", Errors.SourceSeveralStatements("rec_train", " DELETE FROM likes").Message),
-            ("SELECT * FROM nowhere", Errors.SourceFailed("rec_train", "no such table: nowhere").Message),
-            ("SELECT user_id FROM likes", Errors.SourceColumns("rec_train", 1).Message),
-            ("SELECT user_id, item_id, stars, 0, 0 FROM likes", Errors.SourceColumns("rec_train", 5).Message),
-            ("SELECT user_id, item_id FROM likes WHERE 0", Errors.SourceEmpty("rec_train").Message),
-            ("SELECT NULL, 1", Errors.SourceBadId("rec_train", "user", 1, null).Message),
-            ("SELECT 1, 2 UNION ALL SELECT 1, x'00'", Errors.SourceBadId("rec_train", "item", 2, new byte[] { 0 }).Message),
-            ("SELECT 1, 2.5", Errors.SourceBadId("rec_train", "item", 1, 2.5).Message),
+            ("DELETE FROM likes", Errors.QueryNotSelect("rec_train", QueryRole.Source, "DELETE FROM likes").Message),
+            ("WITH x AS (SELECT 1) DELETE FROM likes", Errors.QueryNotSelect("rec_train", QueryRole.Source, "WITH x AS (SELECT 1) DELETE FROM likes").Message),
+            ("PRAGMA table_info(likes)", Errors.QueryNotSelect("rec_train", QueryRole.Source, "PRAGMA table_info(likes)").Message),
+            ("SELECT user_id, item_id FROM likes; DELETE FROM likes", Errors.QuerySeveralStatements("rec_train", QueryRole.Source, " DELETE FROM likes").Message),
+            ("SELECT * FROM nowhere", Errors.QueryFailed("rec_train", QueryRole.Source, "no such table: nowhere").Message),
+            ("SELECT user_id FROM likes", Errors.QueryColumns("rec_train", QueryRole.Source, 1).Message),
+            ("SELECT user_id, item_id, stars, 0, 0 FROM likes", Errors.QueryColumns("rec_train", QueryRole.Source, 5).Message),
+            ("SELECT user_id, item_id FROM likes WHERE 0", Errors.QueryEmpty("rec_train", QueryRole.Source).Message),
+            ("SELECT NULL, 1", Errors.QueryBadId("rec_train", QueryRole.Source, "user", 1, null).Message),
+            ("SELECT 1, 2 UNION ALL SELECT 1, x'00'", Errors.QueryBadId("rec_train", QueryRole.Source, "item", 2, new byte[] { 0 }).Message),
+            ("SELECT 1, 2.5", Errors.QueryBadId("rec_train", QueryRole.Source, "item", 1, 2.5).Message),
             ("SELECT 1, 2, -1", Errors.SourceBadWeight("rec_train", 1, -1L).Message),
             ("SELECT 1, 2, 'heavy'", Errors.SourceBadWeight("rec_train", 1, "heavy").Message),
             ("SELECT 1, 2, NULL", Errors.SourceBadWeight("rec_train", 1, null).Message),
             ("SELECT 1, 2, 1e999", Errors.SourceBadWeight("rec_train", 1, double.PositiveInfinity).Message),
             ("SELECT 1, 2, 1, 'yesterday'", Errors.SourceBadTimestamp("rec_train", 1, "yesterday").Message),
             ("SELECT 1, 2, 1, NULL", Errors.SourceBadTimestamp("rec_train", 1, null).Message),
-            ("SELECT 1, 2 UNION ALL SELECT abs(-9223372036854775808), 1", Errors.SourceFailed("rec_train", "integer overflow").Message),
+            ("SELECT 1, 2 UNION ALL SELECT abs(-9223372036854775808), 1", Errors.QueryFailed("rec_train", QueryRole.Source, "integer overflow").Message),
         };
         foreach (var (source, message) in cases)
         {

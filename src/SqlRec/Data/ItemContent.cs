@@ -90,11 +90,8 @@ internal static class ItemContentReader
     private static (List<ExternalId> Ids, List<float> Vectors, int Dimension) ReadRows(nint db, string function, ModalitySource source, Action<long> onRows)
     {
         var name = source.Name;
-        using var statement = SourceReader.PrepareQuery(db, source.Query, new SourceReader.QueryErrors(
-            () => Errors.ModalityNotSelect(function, name, source.Query),
-            tail => Errors.ModalitySeveralStatements(function, name, tail),
-            message => Errors.ModalityFailed(function, name, message)));
-        if (statement.ColumnCount != 2) throw Errors.ModalityColumns(function, name, statement.ColumnCount);
+        using var statement = SourceReader.PrepareQuery(db, source.Query, function, QueryRole.Modality(name));
+        if (statement.ColumnCount != 2) throw Errors.QueryColumns(function, QueryRole.Modality(name), statement.ColumnCount);
         var ids = new List<ExternalId>();
         var vectors = new List<float>();
         var firstRow = new Dictionary<ExternalId, long>();
@@ -106,7 +103,7 @@ internal static class ItemContentReader
             while (statement.Step())
             {
                 row++;
-                var id = statement.GetId(0) ?? throw Errors.ModalityBadId(function, name, row, statement.GetValue(0));
+                var id = statement.GetId(0) ?? throw Errors.QueryBadId(function, QueryRole.Modality(name), "item", row, statement.GetValue(0));
                 if (row % 100_000 == 0) onRows(row);
                 var type = statement.ColumnType(1);
                 if (type == Sqlite3.SQLITE_NULL) continue;
@@ -135,7 +132,7 @@ internal static class ItemContentReader
         }
         catch (SqliteCallException e)
         {
-            throw Errors.ModalityFailed(function, name, e.Message);
+            throw Errors.QueryFailed(function, QueryRole.Modality(name), e.Message);
         }
         if (ids.Count == 0) throw Errors.ModalityEmpty(function, name, row);
         onRows(row);

@@ -43,7 +43,7 @@ internal static class LiveRows
         {
             row++;
             any = true;
-            var id = statement.GetId(0) ?? throw Errors.SourceBadId(Function, "item", row, statement.GetValue(0));
+            var id = statement.GetId(0) ?? throw Errors.QueryBadId(Function, QueryRole.Source, "item", row, statement.GetValue(0));
             var weight = 1f;
             if (useWeights && statement.ColumnCount >= 2)
             {

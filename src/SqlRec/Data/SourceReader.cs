@@ -27,14 +27,11 @@ internal sealed class SourceReader : IDisposable
     /// <summary>Prepares and checks the source query; nothing is executed yet.</summary>
     public static SourceReader Open(nint db, string function, string sql)
     {
-        var statement = PrepareQuery(db, sql, new QueryErrors(
-            () => Errors.SourceNotSelect(function, sql),
-            tail => Errors.SourceSeveralStatements(function, tail),
-            message => Errors.SourceFailed(function, message)));
+        var statement = PrepareQuery(db, sql, function, QueryRole.Source);
         try
         {
             var columns = statement.ColumnCount;
-            if (columns < 2 || columns > 4) throw Errors.SourceColumns(function, columns);
+            if (columns < 2 || columns > 4) throw Errors.QueryColumns(function, QueryRole.Source, columns);
             return new SourceReader(function, statement);
         }
         catch
@@ -44,27 +41,21 @@ internal sealed class SourceReader : IDisposable
         }
     }
 
-    /// <summary>The errors <see cref="PrepareQuery"/> raises, so each user-given query names its own option.</summary>
-    /// <param name="NotSelect">The text is not a read-only query.</param>
-    /// <param name="SeveralStatements">More statements follow the first (gets the rest).</param>
-    /// <param name="Failed">SQLite refused to prepare it (gets SQLite's message).</param>
-    internal sealed record QueryErrors(Func<SqlRecException> NotSelect, Func<string, SqlRecException> SeveralStatements, Func<string, SqlRecException> Failed);
-
     /// <summary>
     /// Prepares a user-given query after checking it is a single read-only SELECT (or WITH ...
     /// SELECT, VALUES); nothing is executed yet. The caller owns the statement.
     /// </summary>
-    internal static Statement PrepareQuery(nint db, string sql, QueryErrors errors)
+    internal static Statement PrepareQuery(nint db, string sql, string function, QueryRole role)
     {
-        if (!LooksLikeQuery(sql)) throw errors.NotSelect();
+        if (!LooksLikeQuery(sql)) throw Errors.QueryNotSelect(function, role, sql);
         Statement statement;
         string tail;
         try { statement = Statement.Prepare(db, sql, out tail); }
-        catch (SqliteCallException e) { throw errors.Failed(e.Message); }
+        catch (SqliteCallException e) { throw Errors.QueryFailed(function, role, e.Message); }
         try
         {
-            if (!string.IsNullOrWhiteSpace(StripComments(tail))) throw errors.SeveralStatements(tail);
-            if (!statement.IsReadOnly) throw errors.NotSelect();
+            if (!string.IsNullOrWhiteSpace(StripComments(tail))) throw Errors.QuerySeveralStatements(function, role, tail);
+            if (!statement.IsReadOnly) throw Errors.QueryNotSelect(function, role, sql);
             return statement;
         }
         catch
@@ -130,9 +121,9 @@ internal sealed class SourceReader : IDisposable
         }
         catch (SqliteCallException e)
         {
-            throw Errors.SourceFailed(_function, e.Message);
+            throw Errors.QueryFailed(_function, QueryRole.Source, e.Message);
         }
-        if (row == 0) throw Errors.SourceEmpty(_function);
+        if (row == 0) throw Errors.QueryEmpty(_function, QueryRole.Source);
         onRows?.Invoke(row);
         return Interactions.Build(userIds, itemIds, [.. rowUsers], [.. rowItems], [.. rowWeights], rowTimes?.ToArray());
     }
@@ -147,7 +138,7 @@ internal sealed class SourceReader : IDisposable
     }
 
     private ExternalId ReadId(int column, string name, long row) =>
-        _statement.GetId(column) ?? throw Errors.SourceBadId(_function, name, row, _statement.GetValue(column));
+        _statement.GetId(column) ?? throw Errors.QueryBadId(_function, QueryRole.Source, name, row, _statement.GetValue(column));
 
     private float ReadWeight(long row)
     {

@@ -87,8 +87,8 @@ internal static class EmbedFunctions
         }
 
         private static readonly TextRowErrors RowErrors = new(
-            message => Errors.EmbedQueryFailed(FunctionName, message),
-            (row, got) => Errors.EmbedQueryBadId(FunctionName, row, got),
+            message => Errors.QueryFailed(FunctionName, QueryRole.EmbedQuery, message),
+            (row, got) => Errors.QueryBadId(FunctionName, QueryRole.EmbedQuery, "id", row, got),
             (row, id, got) => Errors.EmbedQueryBadText(FunctionName, row, id, got),
             (row, id, _) => Errors.EmbedQueryEmptyText(FunctionName, row, id),
             NullText: null);
@@ -105,15 +105,12 @@ internal static class EmbedFunctions
                 string text => text,
                 var other => throw Errors.ArgumentType(function, "query", "TEXT holding a SELECT statement", other),
             };
-            var statement = SourceReader.PrepareQuery(session.Handle, query, new SourceReader.QueryErrors(
-                () => Errors.EmbedQueryNotSelect(function, query),
-                tail => Errors.EmbedQuerySeveralStatements(function, tail),
-                message => Errors.EmbedQueryFailed(function, message)));
+            var statement = SourceReader.PrepareQuery(session.Handle, query, function, QueryRole.EmbedQuery);
             if (statement.ColumnCount != 2)
             {
                 var columns = statement.ColumnCount;
                 statement.Dispose();
-                throw Errors.EmbedQueryColumns(function, columns);
+                throw Errors.QueryColumns(function, QueryRole.EmbedQuery, columns);
             }
             return new BulkEmbedding(session, function, name, embedder, statement, RowErrors);
         }

@@ -173,7 +173,7 @@ internal static class EmbedderCache
             if (Entries.TryGetValue(key, out entry) && Stamp(row.Options, baseFolder) == entry.Stamp) return Check(function, row, entry.Embedder);
             EmbedderDefinition definition;
             try { definition = EmbedderDefinition.Parse(function, row.Options, baseFolder); }
-            catch (SqlRecException e) { throw Errors.EmbedderRowInvalid(function, row.Name, e.Message[(function.Length + 4)..].TrimEnd('.')); }
+            catch (SqlRecException e) { throw Errors.EmbedderRowInvalid(function, row.Name, e.Problem ?? e.Message); }
             var embedder = Load(function, row.Name, definition, baseFolder);
             if (entry is not null) entry.Live = false;
             Entries[key] = new Entry(embedder, Stamp(row.Options, baseFolder));

@@ -239,7 +239,7 @@ internal sealed partial class OnnxEmbedder : Embedder, IDisposable
                         TensorPrimitives.Divide(row, count, row);
                         break;
                 }
-                var bad = Vectors.VectorBlob.IndexOfNonFinite(row);
+                var bad = VectorBlob.IndexOfNonFinite(row);
                 if (bad >= 0) throw Errors.EmbeddingNotFinite(function, name, bad, row[bad]);
                 if (_definition.Normalize) NormalizeL2(row);
             }

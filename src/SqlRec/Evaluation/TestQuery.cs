@@ -23,11 +23,8 @@ internal static class TestQuery
     /// <summary>Runs the query and maps its pairs onto <paramref name="model"/>.</summary>
     public static TestSet Read(nint db, string function, string sql, LoadedModel model)
     {
-        using var statement = SourceReader.PrepareQuery(db, sql, new SourceReader.QueryErrors(
-            () => Errors.TestNotSelect(function, sql),
-            tail => Errors.TestSeveralStatements(function, tail),
-            message => Errors.TestFailed(function, message)));
-        if (statement.ColumnCount != 2) throw Errors.TestColumns(function, statement.ColumnCount);
+        using var statement = SourceReader.PrepareQuery(db, sql, function, QueryRole.Test);
+        if (statement.ColumnCount != 2) throw Errors.QueryColumns(function, QueryRole.Test, statement.ColumnCount);
         var skippedUsers = new HashSet<ExternalId>();
         var knownPairs = new HashSet<long>();
         var unknownPairs = new HashSet<(int User, ExternalId Item)>();
@@ -58,12 +55,12 @@ internal static class TestQuery
         }
         catch (SqliteCallException e)
         {
-            throw Errors.TestFailed(function, e.Message);
+            throw Errors.QueryFailed(function, QueryRole.Test, e.Message);
         }
-        if (row == 0) throw Errors.TestEmpty(function);
+        if (row == 0) throw Errors.QueryEmpty(function, QueryRole.Test);
         return new TestSet(heldOut.Build(), skippedUsers.Count, dropped, row);
     }
 
     private static ExternalId ReadId(Statement statement, string function, int column, string name, long row) =>
-        statement.GetId(column) ?? throw Errors.TestBadId(function, name, row, statement.GetValue(column));
+        statement.GetId(column) ?? throw Errors.QueryBadId(function, QueryRole.Test, name, row, statement.GetValue(column));
 }

@@ -12,7 +12,7 @@ namespace SqlRec.Serving;
 /// <param name="Item">The application's item id.</param>
 /// <param name="Score">The model's score (higher is better).</param>
 /// <param name="Source">What produced the row: the model kind, or <c>popular</c> for the cold-start fallback.</param>
-public sealed record Recommendation(int Rank, ExternalId Item, double Score, string Source);
+internal sealed record Recommendation(int Rank, ExternalId Item, double Score, string Source);
 
 /// <summary>A model version loaded for serving: id maps, seen items, popularity and the kind's scorer.</summary>
 internal sealed class LoadedModel

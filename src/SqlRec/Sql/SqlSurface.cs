@@ -108,7 +108,7 @@ internal static unsafe class SqlSurface
         }
         // On failure SQLite has already called xDestroy, which freed the handle.
         if (rc != Sqlite3.SQLITE_OK)
-            throw new SqlRecException($"UseSqlRec(): registering SQL function {function.Name}/{function.ArgumentCount} failed: {Sqlite3.ErrorMessage(session.Handle)}.");
+            throw Errors.RegisterFunctionFailed(function.Name, function.ArgumentCount, Sqlite3.ErrorMessage(session.Handle));
     }
 
     /// <summary>Registers a table-valued function as an eponymous-only virtual table module.</summary>
@@ -119,7 +119,7 @@ internal static unsafe class SqlSurface
         int rc;
         fixed (byte* p = name) rc = Sqlite3.sqlite3_create_module_v2(session.Handle, p, Module, GCHandle.ToIntPtr(handle), &ReleaseHandle);
         if (rc != Sqlite3.SQLITE_OK)
-            throw new SqlRecException($"UseSqlRec(): registering table-valued function {function.Name} failed: {Sqlite3.ErrorMessage(session.Handle)}.");
+            throw Errors.RegisterModuleFailed(function.Name, Sqlite3.ErrorMessage(session.Handle));
     }
 
     private static SqliteModule* CreateModule()

@@ -90,11 +90,8 @@ internal static class Collections
     /// </summary>
     public static (IdIndex Ids, float[] Data, int Dimensions) ReadSource(nint db, string function, string sql)
     {
-        using var statement = SourceReader.PrepareQuery(db, sql, new SourceReader.QueryErrors(
-            () => Errors.SourceNotSelect(function, sql),
-            tail => Errors.SourceSeveralStatements(function, tail),
-            message => Errors.SourceFailed(function, message)));
-        if (statement.ColumnCount != 2) throw Errors.CollectionSourceColumns(function, statement.ColumnCount);
+        using var statement = SourceReader.PrepareQuery(db, sql, function, QueryRole.CollectionSource);
+        if (statement.ColumnCount != 2) throw Errors.QueryColumns(function, QueryRole.CollectionSource, statement.ColumnCount);
         var rows = new List<(ExternalId Id, float[] Vector)>();
         var firstRow = new Dictionary<ExternalId, long>();
         var dimensions = 0;
@@ -104,7 +101,7 @@ internal static class Collections
             while (statement.Step())
             {
                 row++;
-                var id = statement.GetId(0) ?? throw Errors.SourceBadId(function, "id", row, statement.GetValue(0));
+                var id = statement.GetId(0) ?? throw Errors.QueryBadId(function, QueryRole.CollectionSource, "id", row, statement.GetValue(0));
                 if (!firstRow.TryAdd(id, row)) throw Errors.CollectionDuplicateId(function, id.ToValue(), firstRow[id], row);
                 var what = $"the 'source' query's vector in row {row}";
                 var vector = statement.ColumnType(1) == Sqlite3.SQLITE_BLOB
@@ -117,9 +114,9 @@ internal static class Collections
         }
         catch (SqliteCallException e)
         {
-            throw Errors.SourceFailed(function, e.Message);
+            throw Errors.QueryFailed(function, QueryRole.CollectionSource, e.Message);
         }
-        if (rows.Count == 0) throw Errors.CollectionSourceEmpty(function);
+        if (rows.Count == 0) throw Errors.QueryEmpty(function, QueryRole.CollectionSource);
         return Sorted(rows, dimensions);
     }
 
@@ -131,19 +128,16 @@ internal static class Collections
     /// </summary>
     public static (IdIndex Ids, float[] Data, int Dimensions) ReadTexts(SqlRecSession session, string function, string sql, string embedderName, Embedder embedder)
     {
-        var statement = SourceReader.PrepareQuery(session.Handle, sql, new SourceReader.QueryErrors(
-            () => Errors.TextSourceNotSelect(function, sql),
-            tail => Errors.TextSourceSeveralStatements(function, tail),
-            message => Errors.TextSourceFailed(function, message)));
+        var statement = SourceReader.PrepareQuery(session.Handle, sql, function, QueryRole.Text);
         if (statement.ColumnCount != 2)
         {
             var columns = statement.ColumnCount;
             statement.Dispose();
-            throw Errors.TextSourceColumns(function, columns);
+            throw Errors.QueryColumns(function, QueryRole.Text, columns);
         }
         var errors = new TextRowErrors(
-            message => Errors.TextSourceFailed(function, message),
-            (row, got) => Errors.TextSourceBadId(function, row, got),
+            message => Errors.QueryFailed(function, QueryRole.Text, message),
+            (row, got) => Errors.QueryBadId(function, QueryRole.Text, "id", row, got),
             (row, id, got) => Errors.TextSourceBadText(function, row, id, got),
             (row, id, got) => Errors.TextSourceBadText(function, row, id, got),
             (row, id, got) => Errors.TextSourceBadText(function, row, id, got));
@@ -158,7 +152,7 @@ internal static class Collections
                 rows.Add((id, MemoryMarshal.Cast<byte, float>((byte[])embedding.Current[1]!).ToArray()));
             }
         }
-        if (rows.Count == 0) throw Errors.TextSourceEmpty(function);
+        if (rows.Count == 0) throw Errors.QueryEmpty(function, QueryRole.Text);
         return Sorted(rows, embedder.Dimension);
     }
 

@@ -29,11 +29,8 @@ internal static class ItemFilters
     /// </summary>
     public static int[] ReadCandidates(nint db, string function, string sql, IdIndex ids)
     {
-        using var statement = SourceReader.PrepareQuery(db, sql, new SourceReader.QueryErrors(
-            () => Errors.CandidatesNotSelect(function, sql),
-            tail => Errors.CandidatesSeveralStatements(function, tail),
-            message => Errors.CandidatesFailed(function, message)));
-        if (statement.ColumnCount != 1) throw Errors.CandidatesColumns(function, statement.ColumnCount);
+        using var statement = SourceReader.PrepareQuery(db, sql, function, QueryRole.Candidates);
+        if (statement.ColumnCount != 1) throw Errors.QueryColumns(function, QueryRole.Candidates, statement.ColumnCount);
         var rows = new List<int>();
         long row = 0;
         try
@@ -41,13 +38,13 @@ internal static class ItemFilters
             while (statement.Step())
             {
                 row++;
-                var id = statement.GetId(0) ?? throw Errors.CandidatesBadId(function, row, statement.GetValue(0));
+                var id = statement.GetId(0) ?? throw Errors.QueryBadId(function, QueryRole.Candidates, "id", row, statement.GetValue(0));
                 if (ids.TryGetIndex(id, out var index)) rows.Add(index);
             }
         }
         catch (SqliteCallException e)
         {
-            throw Errors.CandidatesFailed(function, e.Message);
+            throw Errors.QueryFailed(function, QueryRole.Candidates, e.Message);
         }
         rows.Sort();
         var distinct = new List<int>(rows.Count);

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 
-namespace SqlRec.Models;
+namespace SqlRec.Common;
 
 /// <summary>
 /// Reads a JSON options object strictly: every option is taken by name with its type and range

@@ -1,13 +1,13 @@
 using System.Globalization;
 
-namespace SqlRec;
+namespace SqlRec.Common;
 
 /// <summary>
 /// A user or item id as the application stores it: any SQLite INTEGER or TEXT value. REAL values
 /// with no fraction are taken as the INTEGER of the same value (SQLite compares them equal).
 /// Ordered INTEGER first (by value), then TEXT (ordinal), which fixes the dense index order.
 /// </summary>
-public readonly record struct ExternalId : IComparable<ExternalId>
+internal readonly record struct ExternalId : IComparable<ExternalId>
 {
     private ExternalId(long integer, string? text)
     {

@@ -1,5 +1,3 @@
-using SqlRec.Models;
-
 namespace SqlRec;
 
 /// <summary>Settings for <see cref="SqlRecConnectionExtensions.UseSqlRec"/>. Defaults suit most applications.</summary>

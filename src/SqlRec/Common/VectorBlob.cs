@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 
-namespace SqlRec.Vectors;
+namespace SqlRec.Common;
 
 /// <summary>
 /// Vectors as SQL values: a BLOB of little-endian IEEE float32 values, 4 bytes each, no header -

@@ -1,0 +1,53 @@
+namespace SqlRec.Common;
+
+/// <summary>Errors of rec_train: the training data, the kinds' needs, the training lease, memory and devices.</summary>
+internal static partial class Errors
+{
+    /// <summary>The weight column holds a value that cannot be a weight.</summary>
+    public static SqlRecException SourceBadWeight(string function, long row, object? got) =>
+        Fail(function, $"the 'source' query's weight column must be a finite number >= 0, got {Describe(got)} in row {row}.");
+
+    /// <summary>The timestamp column holds a value that cannot be a time.</summary>
+    public static SqlRecException SourceBadTimestamp(string function, long row, object? got) =>
+        Fail(function, $"the 'source' query's timestamp column must be unix seconds or ISO-8601 text, got {Describe(got)} in row {row}.");
+
+    /// <summary>Time decay asked for without a timestamp column.</summary>
+    public static SqlRecException DecayNeedsTimestamp(string function) =>
+        Fail(function, "option 'half_life_days' needs a timestamp: the 'source' query must return 4 columns (user, item, weight, timestamp).");
+
+    /// <summary>The source holds too few users or items for the model kind.</summary>
+    public static SqlRecException SourceTooSmall(string function, string kind, string what) =>
+        Fail(function, $"model kind '{kind}' needs {what} in the 'source' data.");
+
+    /// <summary>Another training of the same model is running.</summary>
+    public static SqlRecException TrainingInProgress(string function, string name, string since) =>
+        Fail(function, $"model '{name}' is already being trained (since {since}); wait for that training to finish.");
+
+    /// <summary>A training failed for an unexpected reason; the previous version keeps serving.</summary>
+    public static SqlRecException TrainingFailed(string function, string name, string reason) =>
+        Fail(function, $"training model '{name}' failed: {reason}; the previous version, if any, keeps serving.");
+
+    /// <summary>A model would need more memory than the process can use.</summary>
+    public static SqlRecException ModelTooLarge(string function, string kind, string what, long neededBytes, long availableBytes, string fix) =>
+        Fail(function, $"model kind '{kind}' with {what} needs about {neededBytes / (1024.0 * 1024 * 1024):F1} GiB, more than the {availableBytes / (1024.0 * 1024 * 1024):F1} GiB this process can use; {fix}.");
+
+    /// <summary>A live model's source query, run for one user's current rows, failed.</summary>
+    public static SqlRecException LiveSourceFailed(string function, string model, string sqliteMessage) =>
+        Fail(function, $"model '{model}' reads each user's current rows with its training source, which failed: {sqliteMessage}; restore the source tables, or retrain with 'live' false.");
+
+    /// <summary>A training stopped because the caller interrupted it.</summary>
+    public static SqlRecException TrainingInterrupted(string function, string name) =>
+        Fail(function, $"training model '{name}' was interrupted; nothing was changed and the previous version, if any, keeps serving.");
+
+    /// <summary>A training device was asked for that this machine does not have (or that failed to start); says why.</summary>
+    public static SqlRecException DeviceUnavailable(string function, string device, string reason) =>
+        Fail(function, $"device '{device}' is not available: {reason}; use 'auto' (a GPU when there is one, else the CPU) or 'cpu'.");
+
+    /// <summary>Some users interacted with every item, so no negative item can be sampled for them.</summary>
+    public static SqlRecException NoNegativeItems(string function, string kind, int users, int items) =>
+        Fail(function, $"model kind '{kind}' samples items each user has not interacted with, but {users} user(s) interacted with all {items} items in the 'source' data; add items or leave such users out of the source.");
+
+    /// <summary>Some users interacted with every item a content model samples negatives from.</summary>
+    public static SqlRecException NoNegativeInteractedItems(string function, string kind, int users, int items) =>
+        Fail(function, $"model kind '{kind}' samples negatives among the items that have interactions, but {users} user(s) interacted with all {items} of them in the 'source' data; add interactions with other items or leave such users out of the source.");
+}

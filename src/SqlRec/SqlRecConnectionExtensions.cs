@@ -1,15 +1,15 @@
 using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
-using SqlRec.Native;
+using SqlRec.Sqlite;
 using SqlRec.Sql;
 
 namespace SqlRec;
 
 /// <summary>The state SqlRec keeps for one native connection: its handle, options and identity.</summary>
-internal sealed class SqlRecSession(nint handle, SqlRecOptions options, string databaseKey)
+internal sealed class SqlRecSession(SqliteDb db, SqlRecOptions options, string databaseKey)
 {
-    /// <summary>The raw sqlite3* handle.</summary>
-    public nint Handle { get; } = handle;
+    /// <summary>The connection.</summary>
+    public SqliteDb Db { get; } = db;
 
     /// <summary>The options given to UseSqlRec.</summary>
     public SqlRecOptions Options { get; } = options;
@@ -61,17 +61,18 @@ public static class SqlRecConnectionExtensions
 
     private static void Apply(SqliteConnection connection, SqlRecOptions options)
     {
-        var handle = connection.Handle!.DangerousGetHandle();
-        if (options.LoadVectorExtension && !HasFunction(handle, "vec_version")) LoadVectorExtension(connection, options);
-        if (options.BusyTimeout > TimeSpan.Zero && NativeDb.Scalar(handle, "PRAGMA busy_timeout") is 0L)
-            NativeDb.Execute(handle, $"PRAGMA busy_timeout = {(long)options.BusyTimeout.TotalMilliseconds}");
-        var file = NativeDb.MainFileName(handle);
-        var key = file.Length > 0 ? Path.GetFullPath(file) : $"memory:{handle:x}";
-        new SqlRecSession(handle, options, key).RegisterAll();
+        SqliteApi.UseBundledLibrary();
+        var db = new SqliteDb(connection.Handle!.DangerousGetHandle());
+        if (options.LoadVectorExtension && !HasFunction(db, "vec_version")) LoadVectorExtension(connection, options);
+        if (options.BusyTimeout > TimeSpan.Zero && db.Scalar("PRAGMA busy_timeout") is 0L)
+            db.Execute($"PRAGMA busy_timeout = {(long)options.BusyTimeout.TotalMilliseconds}");
+        var file = db.MainFileName;
+        var key = file.Length > 0 ? Path.GetFullPath(file) : $"memory:{db.Handle:x}";
+        new SqlRecSession(db, options, key).RegisterAll();
     }
 
-    private static bool HasFunction(nint handle, string name) =>
-        NativeDb.Scalar(handle, "SELECT 1 FROM pragma_function_list WHERE name = ?1", name) is not null;
+    private static bool HasFunction(SqliteDb db, string name) =>
+        db.Scalar("SELECT 1 FROM pragma_function_list WHERE name = ?1", name) is not null;
 
     private static void LoadVectorExtension(SqliteConnection connection, SqlRecOptions options)
     {

@@ -1,4 +1,4 @@
-using SqlRec.Native;
+using SqlRec.Sqlite;
 using SqlRec.Vectors;
 
 namespace SqlRec.Data;
@@ -60,7 +60,7 @@ internal static class ItemContentReader
     /// vectors, and returns the extended data with the modalities aligned to its item index.
     /// Nothing is written; a failure leaves the database as it was.
     /// </summary>
-    public static (Interactions Data, ItemContent Content) Read(nint db, string function, IReadOnlyList<ModalitySource> sources, Interactions data,
+    public static (Interactions Data, ItemContent Content) Read(SqliteDb db, string function, IReadOnlyList<ModalitySource> sources, Interactions data,
         Action<string, long>? progress = null)
     {
         var read = new List<(ModalitySource Source, List<ExternalId> Ids, List<float> Vectors, int Dimension)>();
@@ -87,7 +87,7 @@ internal static class ItemContentReader
         return (extended, new ItemContent { Modalities = modalities, Items = items });
     }
 
-    private static (List<ExternalId> Ids, List<float> Vectors, int Dimension) ReadRows(nint db, string function, ModalitySource source, Action<long> onRows)
+    private static (List<ExternalId> Ids, List<float> Vectors, int Dimension) ReadRows(SqliteDb db, string function, ModalitySource source, Action<long> onRows)
     {
         var name = source.Name;
         using var statement = SourceReader.PrepareQuery(db, source.Query, function, QueryRole.Modality(name));
@@ -106,8 +106,8 @@ internal static class ItemContentReader
                 var id = statement.GetId(0) ?? throw Errors.QueryBadId(function, QueryRole.Modality(name), "item", row, statement.GetValue(0));
                 if (row % 100_000 == 0) onRows(row);
                 var type = statement.ColumnType(1);
-                if (type == Sqlite3.SQLITE_NULL) continue;
-                if (type != Sqlite3.SQLITE_BLOB) throw Errors.ModalityBadVector(function, name, row, id, statement.GetValue(1));
+                if (type == SqliteApi.SQLITE_NULL) continue;
+                if (type != SqliteApi.SQLITE_BLOB) throw Errors.ModalityBadVector(function, name, row, id, statement.GetValue(1));
                 var blob = statement.GetBlobSpan(1);
                 if (blob.Length == 0 || blob.Length % VectorBlob.ElementSize != 0) throw Errors.ModalityVectorLength(function, name, row, id, blob.Length);
                 var length = blob.Length / VectorBlob.ElementSize;

@@ -1,4 +1,4 @@
-using SqlRec.Native;
+using SqlRec.Sqlite;
 
 namespace SqlRec.Data;
 
@@ -32,9 +32,9 @@ internal static class LiveRows
     }
 
     /// <summary>Reads the user's row; null when the user has no rows at all.</summary>
-    public static UserRow? Read(nint db, string wrappedQuery, ExternalId user, IdIndex items, bool useWeights)
+    public static UserRow? Read(SqliteDb db, string wrappedQuery, ExternalId user, IdIndex items, bool useWeights)
     {
-        using var statement = Statement.Prepare(db, wrappedQuery);
+        using var statement = db.Prepare(wrappedQuery);
         statement.Bind(1, user.ToValue());
         var weights = new Dictionary<int, float>();
         var any = false;

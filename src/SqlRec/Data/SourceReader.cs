@@ -1,5 +1,5 @@
 using System.Globalization;
-using SqlRec.Native;
+using SqlRec.Sqlite;
 
 namespace SqlRec.Data;
 
@@ -25,7 +25,7 @@ internal sealed class SourceReader : IDisposable
     public bool HasTimestamp => ColumnCount >= 4;
 
     /// <summary>Prepares and checks the source query; nothing is executed yet.</summary>
-    public static SourceReader Open(nint db, string function, string sql)
+    public static SourceReader Open(SqliteDb db, string function, string sql)
     {
         var statement = PrepareQuery(db, sql, function, QueryRole.Source);
         try
@@ -45,12 +45,12 @@ internal sealed class SourceReader : IDisposable
     /// Prepares a user-given query after checking it is a single read-only SELECT (or WITH ...
     /// SELECT, VALUES); nothing is executed yet. The caller owns the statement.
     /// </summary>
-    internal static Statement PrepareQuery(nint db, string sql, string function, QueryRole role)
+    internal static Statement PrepareQuery(SqliteDb db, string sql, string function, QueryRole role)
     {
         if (!LooksLikeQuery(sql)) throw Errors.QueryNotSelect(function, role, sql);
         Statement statement;
         string tail;
-        try { statement = Statement.Prepare(db, sql, out tail); }
+        try { statement = db.Prepare(sql, out tail); }
         catch (SqliteCallException e) { throw Errors.QueryFailed(function, role, e.Message); }
         try
         {
@@ -143,7 +143,7 @@ internal sealed class SourceReader : IDisposable
     private float ReadWeight(long row)
     {
         var type = _statement.ColumnType(2);
-        if (type is Sqlite3.SQLITE_INTEGER or Sqlite3.SQLITE_FLOAT)
+        if (type is SqliteApi.SQLITE_INTEGER or SqliteApi.SQLITE_FLOAT)
         {
             var weight = _statement.GetDouble(2);
             if (double.IsFinite(weight) && weight >= 0 && weight <= float.MaxValue) return (float)weight;
@@ -155,12 +155,12 @@ internal sealed class SourceReader : IDisposable
     {
         switch (_statement.ColumnType(3))
         {
-            case Sqlite3.SQLITE_INTEGER:
-            case Sqlite3.SQLITE_FLOAT:
+            case SqliteApi.SQLITE_INTEGER:
+            case SqliteApi.SQLITE_FLOAT:
                 var seconds = _statement.GetDouble(3);
                 if (double.IsFinite(seconds)) return seconds;
                 break;
-            case Sqlite3.SQLITE_TEXT:
+            case SqliteApi.SQLITE_TEXT:
                 if (DateTimeOffset.TryParse(_statement.GetText(3), CultureInfo.InvariantCulture,
                         DateTimeStyles.AssumeUniversal | DateTimeStyles.AllowWhiteSpaces, out var time))
                     return time.ToUnixTimeMilliseconds() / 1000.0;

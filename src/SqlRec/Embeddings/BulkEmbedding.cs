@@ -1,5 +1,5 @@
 using System.Collections;
-using SqlRec.Native;
+using SqlRec.Sqlite;
 using SqlRec.Vectors;
 
 namespace SqlRec.Embeddings;
@@ -58,7 +58,7 @@ internal sealed class BulkEmbedding(SqlRecSession session, string function, stri
 
     private bool ReadWindow()
     {
-        if (Sqlite3.sqlite3_is_interrupted(session.Handle) != 0) throw Errors.EmbeddingInterrupted(function, RowsRead);
+        if (session.Db.IsInterrupted) throw Errors.EmbeddingInterrupted(function, RowsRead);
         _window.Clear();
         _position = 0;
         var texts = new List<string>();
@@ -76,10 +76,10 @@ internal sealed class BulkEmbedding(SqlRecSession session, string function, stri
                 var id = statement.GetId(0)?.ToValue() ?? throw errors.BadId(RowsRead, statement.GetValue(0));
                 switch (statement.ColumnType(1))
                 {
-                    case Sqlite3.SQLITE_NULL:
+                    case SqliteApi.SQLITE_NULL:
                         if (errors.NullText is { } nullText) throw nullText(RowsRead, id, null);
                         break;
-                    case Sqlite3.SQLITE_TEXT:
+                    case SqliteApi.SQLITE_TEXT:
                         var text = statement.GetText(1)!;
                         if (string.IsNullOrWhiteSpace(text)) throw errors.EmptyText(RowsRead, id, text);
                         texts.Add(text);
@@ -93,7 +93,7 @@ internal sealed class BulkEmbedding(SqlRecSession session, string function, stri
         }
         catch (SqliteCallException e)
         {
-            if (e.ResultCode == Sqlite3.SQLITE_INTERRUPT) throw Errors.EmbeddingInterrupted(function, RowsRead - 1);
+            if (e.ResultCode == SqliteApi.SQLITE_INTERRUPT) throw Errors.EmbeddingInterrupted(function, RowsRead - 1);
             throw errors.Failed(e.Message);
         }
         if (texts.Count > 0)

@@ -1,5 +1,5 @@
 using SqlRec.Data;
-using SqlRec.Native;
+using SqlRec.Sqlite;
 using SqlRec.Sql;
 using SqlRec.Vectors;
 
@@ -105,7 +105,7 @@ internal static class EmbedFunctions
                 string text => text,
                 var other => throw Errors.ArgumentType(function, "query", "TEXT holding a SELECT statement", other),
             };
-            var statement = SourceReader.PrepareQuery(session.Handle, query, function, QueryRole.EmbedQuery);
+            var statement = SourceReader.PrepareQuery(session.Db, query, function, QueryRole.EmbedQuery);
             if (statement.ColumnCount != 2)
             {
                 var columns = statement.ColumnCount;

@@ -3,7 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
-using SqlRec.Native;
+using SqlRec.Sqlite;
 using SqlRec.Store;
 
 namespace SqlRec.Embeddings;
@@ -27,14 +27,14 @@ internal static class EmbedderRegistry
         value is string { Length: > 0 and <= Errors.MaxModelNameLength } name && name.Trim().Length > 0
             ? name : throw Errors.EmbedderNameInvalid(function, argument, value);
 
-    private static bool TableExists(nint db) =>
-        NativeDb.Scalar(db, "SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = 'rec_embedders'") is not null;
+    private static bool TableExists(SqliteDb db) =>
+        db.Scalar("SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = 'rec_embedders'") is not null;
 
     /// <summary>The row of <paramref name="name"/>, or null.</summary>
-    public static Row? Find(nint db, string name)
+    public static Row? Find(SqliteDb db, string name)
     {
         Statement statement;
-        try { statement = Statement.Prepare(db, "SELECT kind, options, dimension FROM main.rec_embedders WHERE name = ?1"); }
+        try { statement = db.Prepare("SELECT kind, options, dimension FROM main.rec_embedders WHERE name = ?1"); }
         catch (SqliteCallException) when (!TableExists(db)) { return null; }
         using (statement)
         {
@@ -44,11 +44,11 @@ internal static class EmbedderRegistry
     }
 
     /// <summary>Every embedder name usable here: <c>hash</c>, then the registered ones.</summary>
-    public static List<string> Names(nint db)
+    public static List<string> Names(SqliteDb db)
     {
         var names = new List<string> { HashEmbedder.BuiltInName };
         if (!TableExists(db)) return names;
-        using var statement = Statement.Prepare(db, "SELECT name FROM main.rec_embedders ORDER BY name");
+        using var statement = db.Prepare("SELECT name FROM main.rec_embedders ORDER BY name");
         while (statement.Step()) names.Add(statement.GetText(0)!);
         return names;
     }
@@ -67,10 +67,10 @@ internal static class EmbedderRegistry
     public static Embedder Resolve(SqlRecSession session, string function, string name)
     {
         if (name == HashEmbedder.BuiltInName) return HashEmbedder.BuiltIn;
-        var stamp = Sqlite3.ChangeStamp(session.Handle);
+        var stamp = session.Db.ChangeStamp();
         if (LastResolved.TryGetValue(session, out var last) && last.Name == name && last.Stamp == stamp)
             return EmbedderCache.Get(function, last.Row, BaseFolder(session), last.Embedder);
-        var row = Find(session.Handle, name) ?? throw Errors.UnknownEmbedder(function, name, Names(session.Handle));
+        var row = Find(session.Db, name) ?? throw Errors.UnknownEmbedder(function, name, Names(session.Db));
         var embedder = EmbedderCache.Get(function, row, BaseFolder(session));
         LastResolved.AddOrUpdate(session, new Resolved(name, stamp, row, embedder));
         return embedder;
@@ -88,12 +88,12 @@ internal static class EmbedderRegistry
         var definition = EmbedderDefinition.Parse(function, optionsJson, baseFolder);
         var embedder = EmbedderCache.Load(function, name, definition, baseFolder);
         var options = embedder.Definition.ToJson().ToJsonString();
-        var existing = Find(session.Handle, name);
+        var existing = Find(session.Db, name);
         if (existing is not null && existing.Options != options) throw Errors.EmbedderExists(function, name);
         if (existing is null)
         {
-            new ModelStore(session.Handle).EnsureSchema();
-            NativeDb.Execute(session.Handle, "INSERT INTO main.rec_embedders(name, kind, options, dimension, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            new ModelStore(session.Db).EnsureSchema();
+            session.Db.Execute("INSERT INTO main.rec_embedders(name, kind, options, dimension, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                 name, definition.Kind, options, embedder.Dimension,
                 DateTimeOffset.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture));
         }
@@ -110,8 +110,8 @@ internal static class EmbedderRegistry
     public static long Drop(SqlRecSession session, string function, string name)
     {
         if (name == HashEmbedder.BuiltInName) throw Errors.EmbedderBuiltIn(function, name);
-        if (Find(session.Handle, name) is null) throw Errors.UnknownEmbedder(function, name, Names(session.Handle));
-        NativeDb.Execute(session.Handle, "DELETE FROM main.rec_embedders WHERE name = ?1", name);
+        if (Find(session.Db, name) is null) throw Errors.UnknownEmbedder(function, name, Names(session.Db));
+        session.Db.Execute("DELETE FROM main.rec_embedders WHERE name = ?1", name);
         return 1;
     }
 }

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using SqlRec.Data;
 using SqlRec.Models;
-using SqlRec.Native;
+using SqlRec.Sqlite;
 using SqlRec.Serving;
 using SqlRec.Store;
 
@@ -27,7 +27,7 @@ internal static class Evaluator
     {
         var options = EvaluationOptions.Parse(Function, optionsJson);
         var clock = Stopwatch.StartNew();
-        var store = new ModelStore(session.Handle);
+        var store = new ModelStore(session.Db);
         var version = store.Resolve(Function, modelName);
         var progress = session.Options.Progress;
 
@@ -37,7 +37,7 @@ internal static class Evaluator
         if (options.TestQuery is { } test)
         {
             model = ModelCache.Get(store, version);
-            var set = TestQuery.Read(session.Handle, Function, test, model);
+            var set = TestQuery.Read(session.Db, Function, test, model);
             (heldOut, skippedUsers, droppedPairs) = (set.HeldOut, set.SkippedUsers, set.DroppedPairs);
             if (heldOut.UserCount == 0) throw Errors.NothingToEvaluate(Function, version.Model, skippedUsers, droppedPairs);
         }
@@ -76,7 +76,7 @@ internal static class Evaluator
         report["metrics"] = metrics;
         report["seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 3);
         var json = report.ToJsonString();
-        if (options.Save) Save(session.Handle, version, json);
+        if (options.Save) Save(session.Db, version, json);
         return json;
     }
 
@@ -86,18 +86,18 @@ internal static class Evaluator
     /// </summary>
     private static (LoadedModel Model, HeldOut HeldOut) TrainOnSplit(SqlRecSession session, ServingVersion version, SplitMethod split, double ratio, int seed)
     {
-        var stored = NativeDb.Scalar(session.Handle, "SELECT options FROM rec_model_versions WHERE model = ?1 AND version = ?2", version.Model, version.Version) as string;
+        var stored = session.Db.Scalar("SELECT options FROM rec_model_versions WHERE model = ?1 AND version = ?2", version.Model, version.Version) as string;
         var plan = Trainer.ReadOptions(Function, stored);
         var context = new TrainingContext(version.Model, session.Options.Progress, CancellationToken.None);
         Interactions data;
-        using (var source = SourceReader.Open(session.Handle, Function, plan.Source))
+        using (var source = SourceReader.Open(session.Db, Function, plan.Source))
         {
             if (split == SplitMethod.Last && !source.HasTimestamp) throw Errors.SplitNeedsTimestamp(Function, version.Model, source.ColumnCount);
             plan.Kind.CheckSource(plan.Options, source.ColumnCount);
             data = source.ReadAll(rows => context.Report("reading", rows, null));
         }
         // A content kind knows every item with features: the split keeps them all, so no held-out item is unknown to it.
-        (data, var content) = ContentLoader.Load(session.Handle, Function, plan.Kind, plan.Options, data, context);
+        (data, var content) = ContentLoader.Load(session.Db, Function, plan.Kind, plan.Options, data, context);
         var parts = Splits.Split(data, split, ratio, seed, keepAllItems: content is not null);
         if (parts.HeldOut.UserCount == 0) throw Errors.SplitEmpty(Function, EvaluationOptions.SplitName(split), version.Model);
         plan.Kind.CheckData(parts.Train, plan.Options);
@@ -108,29 +108,14 @@ internal static class Evaluator
     }
 
     /// <summary>Stores the report under "evaluation" in the version's metrics and, while it serves, the model's.</summary>
-    private static void Save(nint db, ServingVersion version, string report)
+    private static void Save(SqliteDb db, ServingVersion version, string report)
     {
-        NativeDb.Execute(db, "SAVEPOINT sqlrec_evaluate");
-        try
+        db.InSavepoint("sqlrec_evaluate", () =>
         {
-            NativeDb.Execute(db, "UPDATE rec_model_versions SET metrics = json_set(metrics, '$.evaluation', json(?3)) WHERE model = ?1 AND version = ?2",
+            db.Execute("UPDATE rec_model_versions SET metrics = json_set(metrics, '$.evaluation', json(?3)) WHERE model = ?1 AND version = ?2",
                 version.Model, version.Version, report);
-            NativeDb.Execute(db, "UPDATE rec_models SET metrics = json_set(coalesce(metrics, '{}'), '$.evaluation', json(?3)) WHERE name = ?1 AND current_version = ?2",
+            db.Execute("UPDATE rec_models SET metrics = json_set(coalesce(metrics, '{}'), '$.evaluation', json(?3)) WHERE name = ?1 AND current_version = ?2",
                 version.Model, version.Version, report);
-            NativeDb.Execute(db, "RELEASE sqlrec_evaluate");
-        }
-        catch
-        {
-            try
-            {
-                NativeDb.Execute(db, "ROLLBACK TO sqlrec_evaluate");
-                NativeDb.Execute(db, "RELEASE sqlrec_evaluate");
-            }
-            catch (SqliteCallException)
-            {
-                // SQLite already rolled the whole transaction back.
-            }
-            throw;
-        }
+        });
     }
 }

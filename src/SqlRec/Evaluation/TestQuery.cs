@@ -1,5 +1,5 @@
 using SqlRec.Data;
-using SqlRec.Native;
+using SqlRec.Sqlite;
 using SqlRec.Serving;
 
 namespace SqlRec.Evaluation;
@@ -21,7 +21,7 @@ internal sealed record TestSet(HeldOut HeldOut, long SkippedUsers, long DroppedP
 internal static class TestQuery
 {
     /// <summary>Runs the query and maps its pairs onto <paramref name="model"/>.</summary>
-    public static TestSet Read(nint db, string function, string sql, LoadedModel model)
+    public static TestSet Read(SqliteDb db, string function, string sql, LoadedModel model)
     {
         using var statement = SourceReader.PrepareQuery(db, sql, function, QueryRole.Test);
         if (statement.ColumnCount != 2) throw Errors.QueryColumns(function, QueryRole.Test, statement.ColumnCount);

@@ -1,3 +1,4 @@
+using SqlRec.Sqlite;
 using SqlRec.Data;
 
 namespace SqlRec.Models;
@@ -29,7 +30,7 @@ internal static class ContentLoader
     /// the item space extended by the items that have vectors and the content aligned to it, after
     /// <see cref="IContentModelKind.CheckContent"/>. For any other kind: the data as it is and no content.
     /// </summary>
-    public static (Interactions Data, ItemContent? Content) Load(nint db, string function, IModelKind kind, IKindOptions options, Interactions data,
+    public static (Interactions Data, ItemContent? Content) Load(SqliteDb db, string function, IModelKind kind, IKindOptions options, Interactions data,
         TrainingContext context)
     {
         if (kind is not IContentModelKind contentKind) return (data, null);

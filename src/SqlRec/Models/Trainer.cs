@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using SqlRec.Data;
-using SqlRec.Native;
+using SqlRec.Sqlite;
 using SqlRec.Store;
 
 namespace SqlRec.Models;
@@ -36,18 +36,18 @@ internal static class Trainer
         {
             var context = new TrainingContext(name, session.Options.Progress, cancellation)
             {
-                Interrupted = () => Sqlite3.sqlite3_is_interrupted(session.Handle) != 0,
+                Interrupted = () => session.Db.IsInterrupted,
             };
             var clock = Stopwatch.StartNew();
             Interactions data;
-            using (var sourceReader = SourceReader.Open(session.Handle, Function, source))
+            using (var sourceReader = SourceReader.Open(session.Db, Function, source))
             {
                 kind.CheckSource(kindOptions, sourceReader.ColumnCount);
                 data = sourceReader.ReadAll(rows => context.Report("reading", rows, null));
             }
-            (data, var content) = ContentLoader.Load(session.Handle, Function, kind, kindOptions, data, context);
+            (data, var content) = ContentLoader.Load(session.Db, Function, kind, kindOptions, data, context);
             kind.CheckData(data, kindOptions);
-            var store = new ModelStore(session.Handle);
+            var store = new ModelStore(session.Db);
             owner = OwnerPrefix + Guid.NewGuid().ToString("N");
             lock (Running) LiveOwners.Add(owner);
             // A lease of this process whose training is no longer running was abandoned (see ModelStore.AcquireLease).
@@ -103,7 +103,7 @@ internal static class Trainer
         {
             throw Errors.TrainingInterrupted(Function, name);
         }
-        catch (SqlRecException) when (Sqlite3.sqlite3_is_interrupted(session.Handle) != 0)
+        catch (SqlRecException) when (session.Db.IsInterrupted)
         {
             // Interrupted while reading the source (before anything was written).
             throw Errors.TrainingInterrupted(Function, name);
@@ -125,24 +125,21 @@ internal static class Trainer
     /// </summary>
     private static void ReleaseOnSideConnection(SqlRecSession session, Lease lease)
     {
-        var file = NativeDb.MainFileName(session.Handle);
+        var file = session.Db.MainFileName;
         if (file.Length == 0) return;
         try
         {
-            using var side = new Microsoft.Data.Sqlite.SqliteConnection(
-                new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder { DataSource = file, Pooling = false }.ToString());
-            side.Open();
-            var handle = side.Handle!.DangerousGetHandle();
-            NativeDb.Execute(handle, "PRAGMA busy_timeout = 2000");
-            new ModelStore(handle).ReleaseAfterFailure(lease);
+            var side = SqliteDb.OpenSide(file, busyTimeoutMilliseconds: 2000);
+            try { new ModelStore(side).ReleaseAfterFailure(lease); }
+            finally { side.Close(); }
         }
-        catch (Exception e) when (e is SqliteCallException or Microsoft.Data.Sqlite.SqliteException or IOException)
+        catch (SqliteCallException)
         {
             // The lease then expires after ModelStore.LeaseTimeout.
         }
     }
 
-    private static bool IsInterrupt(Exception failure) => failure is SqliteCallException { ResultCode: Sqlite3.SQLITE_INTERRUPT };
+    private static bool IsInterrupt(Exception failure) => failure is SqliteCallException { ResultCode: SqliteApi.SQLITE_INTERRUPT };
 
     /// <summary>
     /// Reads and validates training options (<c>model</c>, <c>source</c> and the kind's own), as

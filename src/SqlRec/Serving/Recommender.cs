@@ -1,3 +1,4 @@
+using SqlRec.Sqlite;
 using System.Collections.Concurrent;
 using SqlRec.Compute;
 using SqlRec.Data;
@@ -240,7 +241,7 @@ internal static class Recommender
     /// current rows through <paramref name="db"/> and scores them; other models use the training
     /// snapshot. Users with no rows get the popular fallback.
     /// </summary>
-    public static List<Recommendation> Recommend(LoadedModel model, ExternalId user, int k, RecommendOptions options, nint db)
+    public static List<Recommendation> Recommend(LoadedModel model, ExternalId user, int k, RecommendOptions options, SqliteDb db)
     {
         var top = new int[Math.Min(k, model.Items.Count)];
         // Candidates and exclusions restrict every path below (model, live row, cold start) before the top-k, so results are never short.
@@ -312,13 +313,13 @@ internal sealed class LiveSource
     }
 
     /// <summary>The user's current row; null when the user has no rows.</summary>
-    public UserRow? Read(nint db, ExternalId user, IdIndex items)
+    public UserRow? Read(SqliteDb db, ExternalId user, IdIndex items)
     {
         try
         {
             return LiveRows.Read(db, Query, user, items, UseWeights);
         }
-        catch (Native.SqliteCallException e)
+        catch (SqliteCallException e)
         {
             throw Errors.LiveSourceFailed("recommend", Model, e.Message);
         }

@@ -1,5 +1,5 @@
 using System.Text;
-using SqlRec.Native;
+using SqlRec.Sqlite;
 
 namespace SqlRec.Sql;
 
@@ -18,28 +18,28 @@ internal readonly unsafe ref struct SqlArgs
     public int Count => _values.Length;
 
     /// <summary>SQLite storage class of argument <paramref name="i"/> (NULL when absent).</summary>
-    public int Type(int i) => i >= _values.Length || _values[i] == 0 ? Sqlite3.SQLITE_NULL : Sqlite3.sqlite3_value_type(_values[i]);
+    public int Type(int i) => i >= _values.Length || _values[i] == 0 ? SqliteApi.SQLITE_NULL : SqliteApi.value_type(_values[i]);
 
     /// <summary>True when argument <paramref name="i"/> is NULL or absent.</summary>
-    public bool IsNull(int i) => Type(i) == Sqlite3.SQLITE_NULL;
+    public bool IsNull(int i) => Type(i) == SqliteApi.SQLITE_NULL;
 
     /// <summary>The argument as a managed value: long, double, string, byte[] or null.</summary>
     public object? Value(int i)
     {
         switch (Type(i))
         {
-            case Sqlite3.SQLITE_INTEGER: return Sqlite3.sqlite3_value_int64(_values[i]);
-            case Sqlite3.SQLITE_FLOAT: return Sqlite3.sqlite3_value_double(_values[i]);
-            case Sqlite3.SQLITE_TEXT:
+            case SqliteApi.SQLITE_INTEGER: return SqliteApi.value_int64(_values[i]);
+            case SqliteApi.SQLITE_FLOAT: return SqliteApi.value_double(_values[i]);
+            case SqliteApi.SQLITE_TEXT:
                 {
-                    var p = Sqlite3.sqlite3_value_text(_values[i]);
-                    var n = Sqlite3.sqlite3_value_bytes(_values[i]);
+                    var p = SqliteApi.value_text(_values[i]);
+                    var n = SqliteApi.value_bytes(_values[i]);
                     return Encoding.UTF8.GetString(p, n);
                 }
-            case Sqlite3.SQLITE_BLOB:
+            case SqliteApi.SQLITE_BLOB:
                 {
-                    var p = Sqlite3.sqlite3_value_blob(_values[i]);
-                    var n = Sqlite3.sqlite3_value_bytes(_values[i]);
+                    var p = SqliteApi.value_blob(_values[i]);
+                    var n = SqliteApi.value_bytes(_values[i]);
                     return p == null ? [] : new ReadOnlySpan<byte>(p, n).ToArray();
                 }
             default: return null;

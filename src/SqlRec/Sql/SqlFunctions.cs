@@ -68,10 +68,10 @@ internal static class SqlFunctions
         var k = (int)args.Integer(RecommendName, 1, "k", 1, Errors.MaxK, "pass how many items to return");
         var model = args.OptionalText(RecommendName, 2, "model");
         var options = RecommendOptions.Parse(RecommendName, args.OptionalText(RecommendName, 3, "options"));
-        var store = new ModelStore(session.Handle);
+        var store = new ModelStore(session.Db);
         var version = store.Resolve(RecommendName, model);
         var loaded = ModelCache.Get(store, version);
-        return Recommender.Recommend(loaded, user, k, options, session.Handle);
+        return Recommender.Recommend(loaded, user, k, options, session.Db);
     }
 
     private static object? RecommendScalar(SqlRecSession session, SqlArgs args)
@@ -126,8 +126,8 @@ internal static class SqlFunctions
         const string function = "rec_drop";
         var name = ModelName(function, args);
         // A vector collection (not a model of that name) is dropped with its vec0 tables.
-        if (VectorFunctions.DropCollection(session.Handle, name)) return 1L;
-        return new ModelStore(session.Handle).Drop(function, name);
+        if (VectorFunctions.DropCollection(session.Db, name)) return 1L;
+        return new ModelStore(session.Db).Drop(function, name);
     }
 
     // ---- evaluation ------------------------------------------------------------------------

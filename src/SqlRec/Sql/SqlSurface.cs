@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Text;
-using SqlRec.Native;
+using SqlRec.Sqlite;
 
 namespace SqlRec.Sql;
 
@@ -10,11 +10,11 @@ internal enum FunctionFlags
 {
     None = 0,
     /// <summary>Same inputs, same result within one statement.</summary>
-    Deterministic = Sqlite3.SQLITE_DETERMINISTIC,
+    Deterministic = SqliteApi.SQLITE_DETERMINISTIC,
     /// <summary>Only from top-level SQL: not from triggers, views, CHECK constraints or generated columns.</summary>
-    DirectOnly = Sqlite3.SQLITE_DIRECTONLY,
+    DirectOnly = SqliteApi.SQLITE_DIRECTONLY,
     /// <summary>No side effects and no leak of information; safe anywhere.</summary>
-    Innocuous = Sqlite3.SQLITE_INNOCUOUS,
+    Innocuous = SqliteApi.SQLITE_INNOCUOUS,
 }
 
 /// <summary>The body of a scalar SQL function. Returns null, long, double, string or byte[].</summary>
@@ -102,13 +102,13 @@ internal static unsafe class SqlSurface
         int rc;
         fixed (byte* p = name)
         {
-            rc = Sqlite3.sqlite3_create_function_v2(session.Handle, p, function.ArgumentCount,
-                Sqlite3.SQLITE_UTF8 | (int)function.Flags, GCHandle.ToIntPtr(handle),
+            rc = SqliteApi.create_function_v2(session.Db.Handle, p, function.ArgumentCount,
+                SqliteApi.SQLITE_UTF8 | (int)function.Flags, GCHandle.ToIntPtr(handle),
                 &InvokeScalar, 0, 0, &ReleaseHandle);
         }
         // On failure SQLite has already called xDestroy, which freed the handle.
-        if (rc != Sqlite3.SQLITE_OK)
-            throw Errors.RegisterFunctionFailed(function.Name, function.ArgumentCount, Sqlite3.ErrorMessage(session.Handle));
+        if (rc != SqliteApi.SQLITE_OK)
+            throw Errors.RegisterFunctionFailed(function.Name, function.ArgumentCount, session.Db.ErrorMessage);
     }
 
     /// <summary>Registers a table-valued function as an eponymous-only virtual table module.</summary>
@@ -117,9 +117,9 @@ internal static unsafe class SqlSurface
         var handle = GCHandle.Alloc(new TableBinding(session, function));
         var name = Encoding.UTF8.GetBytes(function.Name + "\0");
         int rc;
-        fixed (byte* p = name) rc = Sqlite3.sqlite3_create_module_v2(session.Handle, p, Module, GCHandle.ToIntPtr(handle), &ReleaseHandle);
-        if (rc != Sqlite3.SQLITE_OK)
-            throw Errors.RegisterModuleFailed(function.Name, Sqlite3.ErrorMessage(session.Handle));
+        fixed (byte* p = name) rc = SqliteApi.create_module_v2(session.Db.Handle, p, Module, GCHandle.ToIntPtr(handle), &ReleaseHandle);
+        if (rc != SqliteApi.SQLITE_OK)
+            throw Errors.RegisterModuleFailed(function.Name, session.Db.ErrorMessage);
     }
 
     private static SqliteModule* CreateModule()
@@ -147,17 +147,39 @@ internal static unsafe class SqlSurface
     {
         switch (value)
         {
-            case null: Sqlite3.sqlite3_result_null(context); break;
-            case long l: Sqlite3.sqlite3_result_int64(context, l); break;
-            case int i: Sqlite3.sqlite3_result_int64(context, i); break;
-            case double d: Sqlite3.sqlite3_result_double(context, d); break;
-            case float f: Sqlite3.sqlite3_result_double(context, f); break;
-            case string s: Sqlite3.ResultText(context, s); break;
+            case null: SqliteApi.result_null(context); break;
+            case long l: SqliteApi.result_int64(context, l); break;
+            case int i: SqliteApi.result_int64(context, i); break;
+            case double d: SqliteApi.result_double(context, d); break;
+            case float f: SqliteApi.result_double(context, f); break;
+            case string s: ResultText(context, s); break;
             case byte[] b:
-                fixed (byte* p = b) Sqlite3.sqlite3_result_blob(context, p, b.Length, Sqlite3.Transient);
+                fixed (byte* p = b) SqliteApi.result_blob(context, p, b.Length, SqliteApi.Transient);
                 break;
             default: throw new InvalidOperationException($"cannot return a {value.GetType().Name} to SQL");
         }
+    }
+
+    /// <summary>Sets a function result to UTF-8 text; SQLite copies it.</summary>
+    private static void ResultText(nint context, string text)
+    {
+        var byteCount = Encoding.UTF8.GetByteCount(text);
+        if (byteCount <= 512)
+        {
+            Span<byte> buffer = stackalloc byte[byteCount];
+            Encoding.UTF8.GetBytes(text, buffer);
+            fixed (byte* p = buffer) SqliteApi.result_text(context, p, byteCount, SqliteApi.Transient);
+            return;
+        }
+        var bytes = Encoding.UTF8.GetBytes(text);
+        fixed (byte* p = bytes) SqliteApi.result_text(context, p, bytes.Length, SqliteApi.Transient);
+    }
+
+    /// <summary>Sets a function result to an error message; SQLite copies it.</summary>
+    private static void ResultError(nint context, string message)
+    {
+        var bytes = Encoding.UTF8.GetBytes(message);
+        fixed (byte* p = bytes) SqliteApi.result_error(context, p, bytes.Length);
     }
 
     private static string ErrorText(string function, Exception exception) => exception switch
@@ -175,18 +197,18 @@ internal static unsafe class SqlSurface
         ScalarBinding? binding = null;
         try
         {
-            binding = (ScalarBinding)GCHandle.FromIntPtr(Sqlite3.sqlite3_user_data(context)).Target!;
+            binding = (ScalarBinding)GCHandle.FromIntPtr(SqliteApi.user_data(context)).Target!;
             var result = binding.Function.Handler(binding.Session, new SqlArgs(new ReadOnlySpan<nint>(argv, argc)));
             SetResult(context, result);
         }
         catch (OutOfMemoryException)
         {
-            Sqlite3.sqlite3_result_error_nomem(context);
+            SqliteApi.result_error_nomem(context);
         }
         catch (Exception exception)
         {
-            try { Sqlite3.ResultError(context, ErrorText(binding?.Function.Name ?? "sqlrec", exception)); }
-            catch { Sqlite3.sqlite3_result_error_nomem(context); }
+            try { ResultError(context, ErrorText(binding?.Function.Name ?? "sqlrec", exception)); }
+            catch { SqliteApi.result_error_nomem(context); }
         }
     }
 
@@ -205,8 +227,8 @@ internal static unsafe class SqlSurface
 
     private static void SetError(NativeVirtualTable* vtab, string message)
     {
-        if (vtab->zErrMsg != null) Sqlite3.sqlite3_free(vtab->zErrMsg);
-        vtab->zErrMsg = Sqlite3.AllocUtf8(message);
+        if (vtab->zErrMsg != null) SqliteApi.free(vtab->zErrMsg);
+        vtab->zErrMsg = SqliteApi.AllocUtf8(message);
     }
 
     [UnmanagedCallersOnly]
@@ -217,19 +239,19 @@ internal static unsafe class SqlSurface
             var binding = (TableBinding)GCHandle.FromIntPtr(aux).Target!;
             var declaration = Encoding.UTF8.GetBytes(binding.Function.Declaration + "\0");
             int rc;
-            fixed (byte* p = declaration) rc = Sqlite3.sqlite3_declare_vtab(db, p);
-            if (rc != Sqlite3.SQLITE_OK) return rc;
-            if (binding.Function.Flags.HasFlag(FunctionFlags.DirectOnly)) Sqlite3.sqlite3_vtab_config(db, Sqlite3.SQLITE_VTAB_DIRECTONLY);
-            else if (binding.Function.Flags.HasFlag(FunctionFlags.Innocuous)) Sqlite3.sqlite3_vtab_config(db, Sqlite3.SQLITE_VTAB_INNOCUOUS);
+            fixed (byte* p = declaration) rc = SqliteApi.declare_vtab(db, p);
+            if (rc != SqliteApi.SQLITE_OK) return rc;
+            if (binding.Function.Flags.HasFlag(FunctionFlags.DirectOnly)) SqliteApi.vtab_config(db, SqliteApi.SQLITE_VTAB_DIRECTONLY);
+            else if (binding.Function.Flags.HasFlag(FunctionFlags.Innocuous)) SqliteApi.vtab_config(db, SqliteApi.SQLITE_VTAB_INNOCUOUS);
             var vtab = (NativeVirtualTable*)NativeMemory.AllocZeroed((nuint)sizeof(NativeVirtualTable));
             vtab->managedHandle = GCHandle.ToIntPtr(GCHandle.Alloc(binding));
             *result = vtab;
-            return Sqlite3.SQLITE_OK;
+            return SqliteApi.SQLITE_OK;
         }
         catch (Exception exception)
         {
-            *error = Sqlite3.AllocUtf8(exception.Message);
-            return Sqlite3.SQLITE_ERROR;
+            *error = SqliteApi.AllocUtf8(exception.Message);
+            return SqliteApi.SQLITE_ERROR;
         }
     }
 
@@ -239,11 +261,11 @@ internal static unsafe class SqlSurface
         try
         {
             GCHandle.FromIntPtr(vtab->managedHandle).Free();
-            if (vtab->zErrMsg != null) Sqlite3.sqlite3_free(vtab->zErrMsg);
+            if (vtab->zErrMsg != null) SqliteApi.free(vtab->zErrMsg);
             NativeMemory.Free(vtab);
-            return Sqlite3.SQLITE_OK;
+            return SqliteApi.SQLITE_OK;
         }
-        catch { return Sqlite3.SQLITE_ERROR; }
+        catch { return SqliteApi.SQLITE_ERROR; }
     }
 
     /// <summary>
@@ -267,7 +289,7 @@ internal static unsafe class SqlSurface
             {
                 var constraint = info->aConstraint[i];
                 var parameter = constraint.iColumn - firstParameter;
-                if (parameter < 0 || parameter >= parameterCount || constraint.op != Sqlite3.SQLITE_INDEX_CONSTRAINT_EQ) continue;
+                if (parameter < 0 || parameter >= parameterCount || constraint.op != SqliteApi.SQLITE_INDEX_CONSTRAINT_EQ) continue;
                 if (constraint.usable == 0)
                 {
                     if (parameter < function.RequiredParameters) unusableRequired = true;
@@ -285,18 +307,18 @@ internal static unsafe class SqlSurface
                 info->aConstraintUsage[chosen[parameter]].omit = 1;
             }
             var requiredMask = (1 << function.RequiredParameters) - 1;
-            if ((mask & requiredMask) != requiredMask && unusableRequired) return Sqlite3.SQLITE_CONSTRAINT;
+            if ((mask & requiredMask) != requiredMask && unusableRequired) return SqliteApi.SQLITE_CONSTRAINT;
             info->idxNum = mask;
             // Plans with every required argument bound are the only ones that work; make the rest look costly.
             var complete = (mask & requiredMask) == requiredMask;
             info->estimatedCost = complete ? 10 : 1e12;
             info->estimatedRows = complete ? 10 : 1_000_000;
-            return Sqlite3.SQLITE_OK;
+            return SqliteApi.SQLITE_OK;
         }
         catch (Exception exception)
         {
             SetError(vtab, exception.Message);
-            return Sqlite3.SQLITE_ERROR;
+            return SqliteApi.SQLITE_ERROR;
         }
     }
 
@@ -308,9 +330,9 @@ internal static unsafe class SqlSurface
             var cursor = (NativeCursor*)NativeMemory.AllocZeroed((nuint)sizeof(NativeCursor));
             cursor->managedHandle = GCHandle.ToIntPtr(GCHandle.Alloc(new Cursor()));
             *result = cursor;
-            return Sqlite3.SQLITE_OK;
+            return SqliteApi.SQLITE_OK;
         }
-        catch { return Sqlite3.SQLITE_NOMEM; }
+        catch { return SqliteApi.SQLITE_NOMEM; }
     }
 
     [UnmanagedCallersOnly]
@@ -325,9 +347,9 @@ internal static unsafe class SqlSurface
                 handle.Free();
                 NativeMemory.Free(cursor);
             }
-            return Sqlite3.SQLITE_OK;
+            return SqliteApi.SQLITE_OK;
         }
-        catch { return Sqlite3.SQLITE_ERROR; }
+        catch { return SqliteApi.SQLITE_ERROR; }
     }
 
     [UnmanagedCallersOnly]
@@ -360,16 +382,16 @@ internal static unsafe class SqlSurface
             state.Rows = function.Open(binding.Session, args);
             state.Position = 0;
             state.Advance();
-            return Sqlite3.SQLITE_OK;
+            return SqliteApi.SQLITE_OK;
         }
         catch (OutOfMemoryException)
         {
-            return Sqlite3.SQLITE_NOMEM;
+            return SqliteApi.SQLITE_NOMEM;
         }
         catch (Exception exception)
         {
             SetError(vtab, ErrorText(binding?.Function.Name ?? "sqlrec", exception));
-            return Sqlite3.SQLITE_ERROR;
+            return SqliteApi.SQLITE_ERROR;
         }
     }
 
@@ -383,17 +405,17 @@ internal static unsafe class SqlSurface
             var state = CursorOf(cursor);
             state.Position++;
             state.Advance();
-            return Sqlite3.SQLITE_OK;
+            return SqliteApi.SQLITE_OK;
         }
         catch (OutOfMemoryException)
         {
-            return Sqlite3.SQLITE_NOMEM;
+            return SqliteApi.SQLITE_NOMEM;
         }
         catch (Exception exception)
         {
             // A streaming function fails part way (a bad row, an interrupt): the statement ends with its message.
             try { SetError(cursor->pVtab, ErrorText(binding?.Function.Name ?? "sqlrec", exception)); } catch { /* nothing may escape */ }
-            return Sqlite3.SQLITE_ERROR;
+            return SqliteApi.SQLITE_ERROR;
         }
     }
 
@@ -415,12 +437,12 @@ internal static unsafe class SqlSurface
             var state = CursorOf(cursor);
             var row = state.Current!;
             SetResult(context, column < row.Length ? row[column] : state.Arguments[column - row.Length]);
-            return Sqlite3.SQLITE_OK;
+            return SqliteApi.SQLITE_OK;
         }
         catch (Exception exception)
         {
-            try { Sqlite3.ResultError(context, exception.Message); } catch { /* nothing may escape */ }
-            return Sqlite3.SQLITE_ERROR;
+            try { ResultError(context, exception.Message); } catch { /* nothing may escape */ }
+            return SqliteApi.SQLITE_ERROR;
         }
     }
 
@@ -430,8 +452,8 @@ internal static unsafe class SqlSurface
         try
         {
             *rowid = CursorOf(cursor).Position + 1;
-            return Sqlite3.SQLITE_OK;
+            return SqliteApi.SQLITE_OK;
         }
-        catch { return Sqlite3.SQLITE_ERROR; }
+        catch { return SqliteApi.SQLITE_ERROR; }
     }
 }

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using SqlRec.Data;
-using SqlRec.Native;
+using SqlRec.Sqlite;
 
 namespace SqlRec.Store;
 
@@ -20,7 +20,7 @@ internal sealed record NewVersion(string Kind, string OptionsJson, string Metric
 /// written in one savepoint and becomes visible with the update of <c>rec_models.current_version</c>
 /// in the same transaction, so readers see the old version or the new one, never a mix.
 /// </summary>
-internal sealed class ModelStore(nint db)
+internal sealed class ModelStore(SqliteDb db)
 {
     /// <summary>A training lease with no heartbeat for this long is taken to be abandoned (its process died).</summary>
     public static readonly TimeSpan LeaseTimeout = TimeSpan.FromMinutes(2);
@@ -44,7 +44,7 @@ internal sealed class ModelStore(nint db)
 
     /// <summary>True when the store tables exist in the main database.</summary>
     public bool Exists() =>
-        NativeDb.Scalar(db, "SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = 'rec_models'") is not null;
+        db.Scalar("SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = 'rec_models'") is not null;
 
     /// <summary>
     /// Columns added to store tables after the table's first release, as (table, column, type).
@@ -58,16 +58,16 @@ internal sealed class ModelStore(nint db)
     /// <summary>Creates the store tables when missing, and adds columns that older databases lack.</summary>
     public void EnsureSchema()
     {
-        NativeDb.ExecuteScript(db, Schema.Value);
+        db.ExecuteScript(Schema.Value);
         foreach (var (table, column, type) in AddedColumns)
         {
-            if (!HasColumn(db, table, column)) NativeDb.Execute(db, $"ALTER TABLE main.{table} ADD COLUMN {column} {type}");
+            if (!HasColumn(db, table, column)) db.Execute($"ALTER TABLE main.{table} ADD COLUMN {column} {type}");
         }
     }
 
     /// <summary>True when table <paramref name="table"/> of the main database has column <paramref name="column"/>.</summary>
-    internal static bool HasColumn(nint db, string table, string column) =>
-        NativeDb.Scalar(db, "SELECT 1 FROM pragma_table_info(?1, 'main') WHERE name = ?2", table, column) is not null;
+    internal static bool HasColumn(SqliteDb db, string table, string column) =>
+        db.Scalar("SELECT 1 FROM pragma_table_info(?1, 'main') WHERE name = ?2", table, column) is not null;
 
     private static string Now() => DateTimeOffset.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 
@@ -78,7 +78,7 @@ internal sealed class ModelStore(nint db)
     {
         var names = new List<string>();
         if (!Exists()) return names;
-        using var statement = Statement.Prepare(db, "SELECT name FROM rec_models WHERE current_version IS NOT NULL ORDER BY name");
+        using var statement = db.Prepare("SELECT name FROM rec_models WHERE current_version IS NOT NULL ORDER BY name");
         while (statement.Step()) names.Add(statement.GetText(0)!);
         return names;
     }
@@ -96,20 +96,20 @@ internal sealed class ModelStore(nint db)
             """;
         if (model is null)
         {
-            using var all = Statement.Prepare(db, select + " ORDER BY m.name LIMIT 2");
+            using var all = db.Prepare(select + " ORDER BY m.name LIMIT 2");
             if (!all.Step())
             {
-                var pending = NativeDb.Scalar(db, "SELECT name FROM rec_models ORDER BY name LIMIT 1") as string;
+                var pending = db.Scalar("SELECT name FROM rec_models ORDER BY name LIMIT 1") as string;
                 throw pending is null ? Errors.NoModels(function) : Errors.ModelHasNoVersion(function, pending);
             }
             var only = Read(all);
             if (all.Step()) throw Errors.ModelRequired(function, ServingModelNames());
             return only;
         }
-        using var one = Statement.Prepare(db, select + " WHERE m.name = ?1");
+        using var one = db.Prepare(select + " WHERE m.name = ?1");
         one.BindAll(model);
         if (one.Step()) return Read(one);
-        if (NativeDb.Scalar(db, "SELECT 1 FROM rec_models WHERE name = ?1", model) is not null)
+        if (db.Scalar("SELECT 1 FROM rec_models WHERE name = ?1", model) is not null)
             throw Errors.ModelHasNoVersion(function, model);
         throw Errors.UnknownModel(function, model, ServingModelNames());
 
@@ -121,7 +121,7 @@ internal sealed class ModelStore(nint db)
     {
         try
         {
-            using var statement = Statement.Prepare(db, source, out _);
+            using var statement = db.Prepare(source, out _);
             return statement.ColumnCount;
         }
         catch (SqliteCallException)
@@ -136,7 +136,7 @@ internal sealed class ModelStore(nint db)
     {
         var users = new ExternalId[version.Users];
         var items = new ExternalId[version.Items];
-        using var statement = Statement.Prepare(db, "SELECT space, idx, id FROM rec_id_map WHERE model = ?1 AND version = ?2");
+        using var statement = db.Prepare("SELECT space, idx, id FROM rec_id_map WHERE model = ?1 AND version = ?2");
         statement.BindAll(version.Model, version.Version);
         while (statement.Step())
         {
@@ -151,7 +151,7 @@ internal sealed class ModelStore(nint db)
     public Dictionary<string, Array> LoadArrays(ServingVersion version)
     {
         var parts = new Dictionary<string, (string Type, List<byte[]> Data)>(StringComparer.Ordinal);
-        using var statement = Statement.Prepare(db, "SELECT name, dtype, data FROM rec_arrays WHERE model = ?1 AND version = ?2 ORDER BY name, part");
+        using var statement = db.Prepare("SELECT name, dtype, data FROM rec_arrays WHERE model = ?1 AND version = ?2 ORDER BY name, part");
         statement.BindAll(version.Model, version.Version);
         while (statement.Step())
         {
@@ -182,10 +182,9 @@ internal sealed class ModelStore(nint db)
     public Lease AcquireLease(string function, string model, string owner, Func<string, bool>? isAbandoned = null)
     {
         EnsureSchema();
-        NativeDb.Execute(db, "SAVEPOINT sqlrec_lease");
-        try
+        return db.InSavepoint("sqlrec_lease", () =>
         {
-            using var read = Statement.Prepare(db, "SELECT status, training_owner, training_started_at, training_heartbeat, current_version FROM rec_models WHERE name = ?1");
+            using var read = db.Prepare("SELECT status, training_owner, training_started_at, training_heartbeat, current_version FROM rec_models WHERE name = ?1");
             read.BindAll(model);
             bool created;
             if (read.Step())
@@ -197,7 +196,7 @@ internal sealed class ModelStore(nint db)
                     throw Errors.TrainingInProgress(function, model, read.GetText(2) ?? "an unknown time");
                 var hasVersion = !read.IsNull(4);
                 read.Reset();
-                NativeDb.Execute(db, """
+                db.Execute("""
                     UPDATE rec_models SET status = 'training', training_owner = ?2, training_started_at = ?3, training_heartbeat = ?4
                     WHERE name = ?1
                     """, model, owner, Now(), NowSeconds());
@@ -207,25 +206,19 @@ internal sealed class ModelStore(nint db)
             else
             {
                 read.Reset();
-                NativeDb.Execute(db, """
+                db.Execute("""
                     INSERT INTO rec_models(name, status, created_at, updated_at, training_owner, training_started_at, training_heartbeat)
                     VALUES (?1, 'training', ?3, ?3, ?2, ?3, ?4)
                     """, model, owner, Now(), NowSeconds());
                 created = true;
             }
-            NativeDb.Execute(db, "RELEASE sqlrec_lease");
             return new Lease(model, owner, created);
-        }
-        catch
-        {
-            RollBack("sqlrec_lease");
-            throw;
-        }
+        });
     }
 
     /// <summary>Refreshes the lease's heartbeat.</summary>
     public void Heartbeat(Lease lease) =>
-        NativeDb.Execute(db, "UPDATE rec_models SET training_heartbeat = ?3 WHERE name = ?1 AND training_owner = ?2", lease.Model, lease.Owner, NowSeconds());
+        db.Execute("UPDATE rec_models SET training_heartbeat = ?3 WHERE name = ?1 AND training_owner = ?2", lease.Model, lease.Owner, NowSeconds());
 
     /// <summary>
     /// Undoes the lease after a failed training: a row this training created is deleted, an
@@ -234,8 +227,8 @@ internal sealed class ModelStore(nint db)
     public void ReleaseAfterFailure(Lease lease)
     {
         if (lease.CreatedRow)
-            NativeDb.Execute(db, "DELETE FROM rec_models WHERE name = ?1 AND training_owner = ?2 AND current_version IS NULL", lease.Model, lease.Owner);
-        NativeDb.Execute(db, """
+            db.Execute("DELETE FROM rec_models WHERE name = ?1 AND training_owner = ?2 AND current_version IS NULL", lease.Model, lease.Owner);
+        db.Execute("""
             UPDATE rec_models SET status = 'ready', training_owner = NULL, training_started_at = NULL, training_heartbeat = NULL
             WHERE name = ?1 AND training_owner = ?2
             """, lease.Model, lease.Owner);
@@ -244,13 +237,12 @@ internal sealed class ModelStore(nint db)
     /// <summary>Writes a new version and switches the model to it, all in one savepoint.</summary>
     public long Publish(Lease lease, NewVersion version)
     {
-        NativeDb.Execute(db, "SAVEPOINT sqlrec_publish");
-        try
+        return db.InSavepoint("sqlrec_publish", () =>
         {
-            var number = (long)NativeDb.Scalar(db, "SELECT COALESCE(MAX(version), 0) + 1 FROM rec_model_versions WHERE model = ?1", lease.Model)!;
+            var number = (long)db.Scalar("SELECT COALESCE(MAX(version), 0) + 1 FROM rec_model_versions WHERE model = ?1", lease.Model)!;
             var data = version.Data;
             var uid = Guid.NewGuid().ToString("N");
-            NativeDb.Execute(db, """
+            db.Execute("""
                 INSERT INTO rec_model_versions(model, version, uid, kind, options, metrics, users, items, interactions, train_seconds, created_at)
                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
                 """, lease.Model, number, uid, version.Kind, version.OptionsJson, version.MetricsJson,
@@ -259,7 +251,7 @@ internal sealed class ModelStore(nint db)
             WriteIds(lease.Model, number, "item", data.Items);
             foreach (var (name, array) in version.Arrays) WriteArray(lease.Model, number, name, array);
             FaultInjection?.Invoke("publish");
-            NativeDb.Execute(db, """
+            db.Execute("""
                 UPDATE rec_models SET kind = ?2, options = ?3, metrics = ?4, status = 'ready', current_version = ?5, updated_at = ?6,
                     training_owner = NULL, training_started_at = NULL, training_heartbeat = NULL
                 WHERE name = ?1
@@ -267,32 +259,13 @@ internal sealed class ModelStore(nint db)
             DeleteVersionsBelow(lease.Model, number - KeptVersions + 1);
             // vec0 tables published for this model hold the serving version: rewrite them in this savepoint.
             Vectors.Vec0Tables.RefreshModel(db, lease.Model, number, uid, version.Kind, version.Arrays, data.Users, data.Items);
-            NativeDb.Execute(db, "RELEASE sqlrec_publish");
             return number;
-        }
-        catch
-        {
-            RollBack("sqlrec_publish");
-            throw;
-        }
-    }
-
-    private void RollBack(string savepoint)
-    {
-        try
-        {
-            NativeDb.Execute(db, $"ROLLBACK TO {savepoint}");
-            NativeDb.Execute(db, $"RELEASE {savepoint}");
-        }
-        catch (SqliteCallException)
-        {
-            // The savepoint is gone when SQLite already rolled the whole transaction back (e.g. on SQLITE_FULL).
-        }
+        });
     }
 
     private void WriteIds(string model, long version, string space, IdIndex ids)
     {
-        using var insert = Statement.Prepare(db, "INSERT INTO rec_id_map(model, version, space, idx, id) VALUES (?1, ?2, ?3, ?4, ?5)");
+        using var insert = db.Prepare("INSERT INTO rec_id_map(model, version, space, idx, id) VALUES (?1, ?2, ?3, ?4, ?5)");
         for (var i = 0; i < ids.Count; i++)
         {
             insert.BindAll(model, version, space, i, ids.Ids[i].ToValue());
@@ -308,7 +281,7 @@ internal sealed class ModelStore(nint db)
             int[] i => ("i32", MemoryMarshal.AsBytes(i.AsSpan()).ToArray()),
             _ => throw new ArgumentException($"array '{name}' has unsupported element type {array.GetType().Name}"),
         };
-        using var insert = Statement.Prepare(db, "INSERT INTO rec_arrays(model, version, name, part, dtype, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+        using var insert = db.Prepare("INSERT INTO rec_arrays(model, version, name, part, dtype, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
         var partBytes = ArrayPartElements * 4;
         var part = 0;
         var offset = 0;
@@ -325,36 +298,29 @@ internal sealed class ModelStore(nint db)
 
     private void DeleteVersionsBelow(string model, long lowestKept)
     {
-        NativeDb.Execute(db, "DELETE FROM rec_arrays WHERE model = ?1 AND version < ?2", model, lowestKept);
-        NativeDb.Execute(db, "DELETE FROM rec_id_map WHERE model = ?1 AND version < ?2", model, lowestKept);
-        NativeDb.Execute(db, "DELETE FROM rec_model_versions WHERE model = ?1 AND version < ?2", model, lowestKept);
+        db.Execute("DELETE FROM rec_arrays WHERE model = ?1 AND version < ?2", model, lowestKept);
+        db.Execute("DELETE FROM rec_id_map WHERE model = ?1 AND version < ?2", model, lowestKept);
+        db.Execute("DELETE FROM rec_model_versions WHERE model = ?1 AND version < ?2", model, lowestKept);
     }
 
     /// <summary>Deletes a model and all its versions; returns how many versions were removed.</summary>
     public long Drop(string function, string model)
     {
-        if (!Exists() || NativeDb.Scalar(db, "SELECT status, training_heartbeat FROM rec_models WHERE name = ?1", model) is null)
+        if (!Exists() || db.Scalar("SELECT status, training_heartbeat FROM rec_models WHERE name = ?1", model) is null)
             throw Errors.UnknownModel(function, model, ServingModelNames());
-        using (var lease = Statement.Prepare(db, "SELECT training_started_at, training_heartbeat FROM rec_models WHERE name = ?1 AND status = 'training'"))
+        using (var lease = db.Prepare("SELECT training_started_at, training_heartbeat FROM rec_models WHERE name = ?1 AND status = 'training'"))
         {
             lease.BindAll(model);
             if (lease.Step() && NowSeconds() - (lease.IsNull(1) ? 0 : lease.GetDouble(1)) < LeaseTimeout.TotalSeconds)
                 throw Errors.TrainingInProgress(function, model, lease.GetText(0) ?? "an unknown time");
         }
-        NativeDb.Execute(db, "SAVEPOINT sqlrec_drop");
-        try
+        return db.InSavepoint("sqlrec_drop", () =>
         {
-            var versions = (long)NativeDb.Scalar(db, "SELECT COUNT(*) FROM rec_model_versions WHERE model = ?1", model)!;
+            var versions = (long)db.Scalar("SELECT COUNT(*) FROM rec_model_versions WHERE model = ?1", model)!;
             DeleteVersionsBelow(model, long.MaxValue);
-            NativeDb.Execute(db, "DELETE FROM rec_models WHERE name = ?1", model);
+            db.Execute("DELETE FROM rec_models WHERE name = ?1", model);
             Vectors.Vec0Tables.Drop(db, function, model, "model");
-            NativeDb.Execute(db, "RELEASE sqlrec_drop");
             return versions;
-        }
-        catch
-        {
-            RollBack("sqlrec_drop");
-            throw;
-        }
+        });
     }
 }

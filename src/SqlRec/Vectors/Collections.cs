@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using SqlRec.Data;
 using SqlRec.Embeddings;
-using SqlRec.Native;
+using SqlRec.Sqlite;
 using SqlRec.Store;
 
 namespace SqlRec.Vectors;
@@ -32,30 +32,30 @@ internal static class Collections
     /// <summary>How messages name a collection.</summary>
     public static string Label(string name) => $"collection '{name}'";
 
-    private static bool TableExists(nint db) =>
-        NativeDb.Scalar(db, "SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = 'rec_collections'") is not null;
+    private static bool TableExists(SqliteDb db) =>
+        db.Scalar("SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = 'rec_collections'") is not null;
 
     /// <summary>Names of every collection.</summary>
-    public static List<string> Names(nint db)
+    public static List<string> Names(SqliteDb db)
     {
         var names = new List<string>();
         if (!TableExists(db)) return names;
-        using var statement = Statement.Prepare(db, "SELECT name FROM rec_collections ORDER BY name");
+        using var statement = db.Prepare("SELECT name FROM rec_collections ORDER BY name");
         while (statement.Step()) names.Add(statement.GetText(0)!);
         return names;
     }
 
     /// <summary>The collection called <paramref name="name"/>, or null.</summary>
-    public static CollectionInfo? Find(nint db, string name)
+    public static CollectionInfo? Find(SqliteDb db, string name)
     {
         if (!TableExists(db)) return null;
         const string select = "SELECT name, uid, source, metric, dim, items, {0} FROM rec_collections WHERE name = ?1";
         Statement statement;
-        try { statement = Statement.Prepare(db, string.Format(CultureInfo.InvariantCulture, select, "embedder")); }
+        try { statement = db.Prepare(string.Format(CultureInfo.InvariantCulture, select, "embedder")); }
         // A database whose collections predate embedders has no such column until the next rec_publish adds it.
-        catch (SqliteCallException) when (!ModelStore.HasColumn(db, "rec_collections", "embedder"))
+        catch (SqliteCallException) when (!db.HasColumn("rec_collections", "embedder"))
         {
-            statement = Statement.Prepare(db, string.Format(CultureInfo.InvariantCulture, select, "NULL"));
+            statement = db.Prepare(string.Format(CultureInfo.InvariantCulture, select, "NULL"));
         }
         using (statement)
         {
@@ -68,11 +68,11 @@ internal static class Collections
     }
 
     /// <summary>Reads a collection's vectors into memory.</summary>
-    public static VectorSet Load(nint db, CollectionInfo info)
+    public static VectorSet Load(SqliteDb db, CollectionInfo info)
     {
         var ids = new ExternalId[info.Items];
         var data = new float[(long)info.Items * info.Dimensions];
-        using var statement = Statement.Prepare(db, "SELECT idx, id, vector FROM rec_collection_items WHERE collection = ?1");
+        using var statement = db.Prepare("SELECT idx, id, vector FROM rec_collection_items WHERE collection = ?1");
         statement.BindAll(info.Name);
         while (statement.Step())
         {
@@ -88,7 +88,7 @@ internal static class Collections
     /// reads every row strictly: ids INTEGER or TEXT and distinct, vectors float32 BLOBs of one
     /// length with finite elements. Returns the vectors sorted by id.
     /// </summary>
-    public static (IdIndex Ids, float[] Data, int Dimensions) ReadSource(nint db, string function, string sql)
+    public static (IdIndex Ids, float[] Data, int Dimensions) ReadSource(SqliteDb db, string function, string sql)
     {
         using var statement = SourceReader.PrepareQuery(db, sql, function, QueryRole.CollectionSource);
         if (statement.ColumnCount != 2) throw Errors.QueryColumns(function, QueryRole.CollectionSource, statement.ColumnCount);
@@ -104,7 +104,7 @@ internal static class Collections
                 var id = statement.GetId(0) ?? throw Errors.QueryBadId(function, QueryRole.CollectionSource, "id", row, statement.GetValue(0));
                 if (!firstRow.TryAdd(id, row)) throw Errors.CollectionDuplicateId(function, id.ToValue(), firstRow[id], row);
                 var what = $"the 'source' query's vector in row {row}";
-                var vector = statement.ColumnType(1) == Sqlite3.SQLITE_BLOB
+                var vector = statement.ColumnType(1) == SqliteApi.SQLITE_BLOB
                     ? VectorBlob.Decode(function, what, statement.GetBlobSpan(1))
                     : throw Errors.VectorNotBlob(function, what, statement.GetValue(1));
                 if (row == 1) dimensions = vector.Length;
@@ -128,7 +128,7 @@ internal static class Collections
     /// </summary>
     public static (IdIndex Ids, float[] Data, int Dimensions) ReadTexts(SqlRecSession session, string function, string sql, string embedderName, Embedder embedder)
     {
-        var statement = SourceReader.PrepareQuery(session.Handle, sql, function, QueryRole.Text);
+        var statement = SourceReader.PrepareQuery(session.Db, sql, function, QueryRole.Text);
         if (statement.ColumnCount != 2)
         {
             var columns = statement.ColumnCount;
@@ -171,15 +171,15 @@ internal static class Collections
     }
 
     /// <summary>Replaces (or creates) the collection's snapshot; the caller holds a savepoint.</summary>
-    public static CollectionInfo Save(nint db, string name, string source, VectorMetric metric, IdIndex ids, float[] data, int dimensions, string? embedder)
+    public static CollectionInfo Save(SqliteDb db, string name, string source, VectorMetric metric, IdIndex ids, float[] data, int dimensions, string? embedder)
     {
         var info = new CollectionInfo(name, Guid.NewGuid().ToString("N"), source, metric, dimensions, ids.Count, embedder);
-        NativeDb.Execute(db, "DELETE FROM rec_collection_items WHERE collection = ?1", name);
-        NativeDb.Execute(db, """
+        db.Execute("DELETE FROM rec_collection_items WHERE collection = ?1", name);
+        db.Execute("""
             INSERT OR REPLACE INTO rec_collections(name, uid, source, metric, dim, items, created_at, embedder) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
             """, name, info.Uid, source, VectorMetrics.Name(metric), dimensions, ids.Count,
             DateTimeOffset.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture), embedder);
-        using var insert = Statement.Prepare(db, "INSERT INTO rec_collection_items(collection, idx, id, vector) VALUES (?1, ?2, ?3, ?4)");
+        using var insert = db.Prepare("INSERT INTO rec_collection_items(collection, idx, id, vector) VALUES (?1, ?2, ?3, ?4)");
         for (var i = 0; i < ids.Count; i++)
         {
             insert.BindAll(name, i, ids.Ids[i].ToValue());
@@ -190,11 +190,11 @@ internal static class Collections
     }
 
     /// <summary>Deletes a collection (not its vec0 tables); false when there is none of that name.</summary>
-    public static bool Drop(nint db, string name)
+    public static bool Drop(SqliteDb db, string name)
     {
         if (Find(db, name) is null) return false;
-        NativeDb.Execute(db, "DELETE FROM rec_collection_items WHERE collection = ?1", name);
-        NativeDb.Execute(db, "DELETE FROM rec_collections WHERE name = ?1", name);
+        db.Execute("DELETE FROM rec_collection_items WHERE collection = ?1", name);
+        db.Execute("DELETE FROM rec_collections WHERE name = ?1", name);
         return true;
     }
 }

@@ -1,5 +1,5 @@
 using SqlRec.Data;
-using SqlRec.Native;
+using SqlRec.Sqlite;
 
 namespace SqlRec.Vectors;
 
@@ -11,7 +11,7 @@ namespace SqlRec.Vectors;
 internal static class ItemFilters
 {
     /// <summary>The filter for <paramref name="ids"/>; <see cref="ItemFilter.None"/> when nothing is given.</summary>
-    public static ItemFilter Read(nint db, string function, string? candidatesSql, IReadOnlyList<ExternalId> exclude, IdIndex ids)
+    public static ItemFilter Read(SqliteDb db, string function, string? candidatesSql, IReadOnlyList<ExternalId> exclude, IdIndex ids)
     {
         var candidates = candidatesSql is null ? null : ReadCandidates(db, function, candidatesSql, ids);
         if (candidates is null && exclude.Count == 0) return ItemFilter.None;
@@ -27,7 +27,7 @@ internal static class ItemFilters
     /// Checks the query (a single read-only SELECT with one column) before it runs, then maps every
     /// id it returns to its row; a value that is not an id (NULL, REAL with a fraction, BLOB) fails.
     /// </summary>
-    public static int[] ReadCandidates(nint db, string function, string sql, IdIndex ids)
+    public static int[] ReadCandidates(SqliteDb db, string function, string sql, IdIndex ids)
     {
         using var statement = SourceReader.PrepareQuery(db, sql, function, QueryRole.Candidates);
         if (statement.ColumnCount != 1) throw Errors.QueryColumns(function, QueryRole.Candidates, statement.ColumnCount);

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using SqlRec.Data;
-using SqlRec.Native;
+using SqlRec.Sqlite;
 using SqlRec.Store;
 
 namespace SqlRec.Vectors;
@@ -39,15 +39,15 @@ internal static partial class Vec0Tables
 
     private static string Quote(string name) => "\"" + name.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 
-    private static bool RegistryExists(nint db) =>
-        NativeDb.Scalar(db, "SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = 'rec_publications'") is not null;
+    private static bool RegistryExists(SqliteDb db) =>
+        db.Scalar("SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = 'rec_publications'") is not null;
 
     /// <summary>The tables published for an owner, by table name.</summary>
-    public static List<Publication> Of(nint db, string owner, string ownerType)
+    public static List<Publication> Of(SqliteDb db, string owner, string ownerType)
     {
         var result = new List<Publication>();
         if (!RegistryExists(db)) return result;
-        using var statement = Statement.Prepare(db, """
+        using var statement = db.Prepare("""
             SELECT vec_table, owner, owner_type, space, metric, dim, version FROM rec_publications
             WHERE owner = ?1 AND owner_type = ?2 ORDER BY vec_table
             """);
@@ -59,11 +59,11 @@ internal static partial class Vec0Tables
     }
 
     /// <summary>Fails unless <paramref name="table"/> is free or already this owner's publication.</summary>
-    public static void CheckFree(nint db, string function, string table, string owner, string ownerType)
+    public static void CheckFree(SqliteDb db, string function, string table, string owner, string ownerType)
     {
-        var registered = RegistryExists(db) ? NativeDb.Scalar(db, "SELECT owner || char(10) || owner_type FROM rec_publications WHERE vec_table = ?1", table) as string : null;
+        var registered = RegistryExists(db) ? db.Scalar("SELECT owner || char(10) || owner_type FROM rec_publications WHERE vec_table = ?1", table) as string : null;
         if (registered is not null && registered != owner + "\n" + ownerType) throw Errors.PublishTableTaken(function, table, owner);
-        if (registered is null && NativeDb.Scalar(db, "SELECT 1 FROM main.sqlite_schema WHERE name = ?1 COLLATE NOCASE", table) is not null)
+        if (registered is null && db.Scalar("SELECT 1 FROM main.sqlite_schema WHERE name = ?1 COLLATE NOCASE", table) is not null)
             throw Errors.PublishTableTaken(function, table, owner);
     }
 
@@ -71,7 +71,7 @@ internal static partial class Vec0Tables
     /// (Re)creates vec0 table <paramref name="table"/> with the set's vectors (augmented for
     /// metric dot) and records it as <paramref name="owner"/>'s, holding <paramref name="version"/>.
     /// </summary>
-    public static void Write(nint db, string function, string table, string owner, string ownerType, VectorSet set, VectorMetric metric, string version)
+    public static void Write(SqliteDb db, string function, string table, string owner, string ownerType, VectorSet set, VectorMetric metric, string version)
     {
         CheckFree(db, function, table, owner, ownerType);
         var augmented = metric == VectorMetric.Dot;
@@ -82,11 +82,11 @@ internal static partial class Vec0Tables
         var key = set.Space + "_id";
         var distance = metric == VectorMetric.Cosine ? "cosine" : "l2";
         DropTable(db, function, table);
-        NativeDb.Execute(db, string.Create(CultureInfo.InvariantCulture,
+        db.Execute(string.Create(CultureInfo.InvariantCulture,
             $"CREATE VIRTUAL TABLE {Quote(table)} USING vec0({key} {(integerIds ? "integer" : "text")} primary key, embedding float[{width}] distance_metric={distance})"));
         var bound = augmented && set.Space == "item" ? MathF.Sqrt(set.SquaredNorms.DefaultIfEmpty(0).Max()) : 0f;
         var row = new float[width];
-        using (var insert = Statement.Prepare(db, $"INSERT INTO {Quote(table)}({key}, embedding) VALUES (?1, ?2)"))
+        using (var insert = db.Prepare($"INSERT INTO {Quote(table)}({key}, embedding) VALUES (?1, ?2)"))
         {
             for (var i = 0; i < set.Count; i++)
             {
@@ -97,7 +97,7 @@ internal static partial class Vec0Tables
                 insert.Execute();
             }
         }
-        NativeDb.Execute(db, """
+        db.Execute("""
             INSERT OR REPLACE INTO rec_publications(vec_table, owner, owner_type, space, metric, dim, version, published_at)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
             """, table, owner, ownerType, set.Space, VectorMetrics.Name(metric), set.Dimensions, version,
@@ -111,27 +111,27 @@ internal static partial class Vec0Tables
     /// its shadow tables fail to drop, and stays broken on this connection after the rollback). So
     /// a scratch table is dropped first: if SQLite refuses that, the vec0 table is not touched.
     /// </summary>
-    private static void DropTable(nint db, string function, string table)
+    private static void DropTable(SqliteDb db, string function, string table)
     {
-        if (NativeDb.Scalar(db, "SELECT 1 FROM main.sqlite_schema WHERE name = ?1", table) is null) return;
+        if (db.Scalar("SELECT 1 FROM main.sqlite_schema WHERE name = ?1", table) is null) return;
         try
         {
-            NativeDb.Execute(db, "CREATE TABLE main.sqlrec_drop_probe(x)");
-            NativeDb.Execute(db, "DROP TABLE main.sqlrec_drop_probe");
+            db.Execute("CREATE TABLE main.sqlrec_drop_probe(x)");
+            db.Execute("DROP TABLE main.sqlrec_drop_probe");
         }
         catch (SqliteCallException e)
         {
             throw Errors.Vec0DropFailed(function, table, e.Message);
         }
-        NativeDb.Execute(db, $"DROP TABLE {Quote(table)}");
+        db.Execute($"DROP TABLE {Quote(table)}");
     }
 
     /// <summary>Drops an owner's vec0 tables and their records; returns how many.</summary>
-    public static int Drop(nint db, string function, string owner, string ownerType)
+    public static int Drop(SqliteDb db, string function, string owner, string ownerType)
     {
         var tables = Of(db, owner, ownerType);
         foreach (var publication in tables) DropTable(db, function, publication.Table);
-        if (tables.Count > 0) NativeDb.Execute(db, "DELETE FROM rec_publications WHERE owner = ?1 AND owner_type = ?2", owner, ownerType);
+        if (tables.Count > 0) db.Execute("DELETE FROM rec_publications WHERE owner = ?1 AND owner_type = ?2", owner, ownerType);
         return tables.Count;
     }
 
@@ -140,7 +140,7 @@ internal static partial class Vec0Tables
     /// publishes the version, so the tables always hold the serving version. A new version without
     /// the vectors a table needs fails the training (the previous version keeps serving).
     /// </summary>
-    public static void RefreshModel(nint db, string model, long version, string uid, string kind, IReadOnlyDictionary<string, Array> arrays, IdIndex users, IdIndex items)
+    public static void RefreshModel(SqliteDb db, string model, long version, string uid, string kind, IReadOnlyDictionary<string, Array> arrays, IdIndex users, IdIndex items)
     {
         const string function = "rec_train";
         var publications = Of(db, model, "model");

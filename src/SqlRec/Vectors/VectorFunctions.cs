@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using SqlRec.Data;
 using SqlRec.Embeddings;
-using SqlRec.Native;
+using SqlRec.Sqlite;
 using SqlRec.Sql;
 using SqlRec.Store;
 
@@ -39,7 +39,7 @@ internal static class VectorFunctions
         var k = (int)args.Integer(function, 1, "k", 1, Errors.MaxK, $"pass how many {space}s to return");
         var name = args.OptionalText(function, 2, "model");
         var options = SearchOptions.Parse(function, args.OptionalText(function, 3, "options"));
-        var db = session.Handle;
+        var db = session.Db;
         var source = VectorSources.Resolve(db, function, name);
         var set = space == "item" ? VectorSources.Items(db, function, source) : VectorSources.Users(db, function, source);
         if (!set.Ids.TryGetIndex(id, out var self)) throw Errors.UnknownVectorId(function, space, id.ToValue(), set.Source);
@@ -113,7 +113,7 @@ internal static class VectorFunctions
         var query = args.Value(1);
         var k = (int)args.Integer(function, 2, "k", 1, Errors.MaxK, "pass how many items to return");
         var options = SearchOptions.Parse(function, args.OptionalText(function, 3, "options"));
-        var db = session.Handle;
+        var db = session.Db;
         var source = VectorSources.Resolve(db, function, name);
         var vector = QueryVectors.Read(session, function, query, source);
         var set = VectorSources.Items(db, function, source);
@@ -147,8 +147,8 @@ internal static class VectorFunctions
         throw Errors.ModelNameInvalid(function, value);
     }
 
-    private static bool IsModel(nint db, string name) =>
-        new ModelStore(db).Exists() && NativeDb.Scalar(db, "SELECT 1 FROM rec_models WHERE name = ?1", name) is not null;
+    private static bool IsModel(SqliteDb db, string name) =>
+        new ModelStore(db).Exists() && db.Scalar("SELECT 1 FROM rec_models WHERE name = ?1", name) is not null;
 
     /// <summary>
     /// <c>rec_publish(name[, options])</c>. With option 'source' (a SELECT of vectors) or 'text' (a
@@ -165,7 +165,7 @@ internal static class VectorFunctions
         const string function = PublishName;
         var name = Name(function, args);
         var options = PublishOptions.Parse(function, args.OptionalText(function, 1, "options"));
-        var db = session.Handle;
+        var db = session.Db;
         var clock = Stopwatch.StartNew();
         var summary = new JsonObject();
         var tables = new JsonArray();
@@ -190,7 +190,7 @@ internal static class VectorFunctions
             }
             var (ids, data, dimensions) = read;
             var metric = options.Metric ?? VectorMetric.Cosine;
-            Savepoint.Run(db, "sqlrec_vec_publish", () =>
+            db.InSavepoint("sqlrec_vec_publish", () =>
             {
                 new ModelStore(db).EnsureSchema();
                 var info = Collections.Save(db, name, sql, metric, ids, data, dimensions, options.Embedder);
@@ -220,7 +220,7 @@ internal static class VectorFunctions
             var users = source.IsModel ? VectorSources.TryUsers(db, source) : null;
             var metric = options.Metric ?? (source.IsModel ? VectorMetric.Dot : items.DefaultMetric);
             var ownerType = source.IsModel ? "model" : "collection";
-            Savepoint.Run(db, "sqlrec_vec_publish", () =>
+            db.InSavepoint("sqlrec_vec_publish", () =>
             {
                 new ModelStore(db).EnsureSchema();
                 Vec0Tables.Write(db, function, table + "_items", name, ownerType, items, metric, source.Uid);
@@ -249,17 +249,17 @@ internal static class VectorFunctions
     {
         const string function = UnpublishName;
         var name = Name(function, args);
-        var db = session.Handle;
+        var db = session.Db;
         var ownerType = IsModel(db, name) ? "model" : Collections.Find(db, name) is not null ? "collection"
             : throw Errors.UnknownVectorSource(function, name, new ModelStore(db).ServingModelNames(), Collections.Names(db));
-        return (long)Savepoint.Run(db, "sqlrec_vec_unpublish", () => Vec0Tables.Drop(db, function, name, ownerType));
+        return (long)db.InSavepoint("sqlrec_vec_unpublish", () => Vec0Tables.Drop(db, function, name, ownerType));
     }
 
     /// <summary>Deletes collection <paramref name="name"/> and its vec0 tables (rec_drop); false when it is not a collection.</summary>
-    public static bool DropCollection(nint db, string name)
+    public static bool DropCollection(SqliteDb db, string name)
     {
         if (IsModel(db, name) || Collections.Find(db, name) is null) return false;
-        Savepoint.Run(db, "sqlrec_vec_drop", () =>
+        db.InSavepoint("sqlrec_vec_drop", () =>
         {
             Vec0Tables.Drop(db, "rec_drop", name, "collection");
             return Collections.Drop(db, name);
@@ -293,9 +293,9 @@ internal static class QueryVectors
         {
             embedder = EmbedderRegistry.Resolve(session, function, name);
         }
-        catch (SqlRecException) when (name != HashEmbedder.BuiltInName && EmbedderRegistry.Find(session.Handle, name) is null)
+        catch (SqlRecException) when (name != HashEmbedder.BuiltInName && EmbedderRegistry.Find(session.Db, name) is null)
         {
-            throw Errors.CollectionEmbedderMissing(function, collection.Label, name, EmbedderRegistry.Names(session.Handle));
+            throw Errors.CollectionEmbedderMissing(function, collection.Label, name, EmbedderRegistry.Names(session.Db));
         }
         if (embedder.Dimension != collection.Dimensions)
             throw Errors.CollectionEmbedderDimensionChanged(function, collection.Label, name, embedder.Dimension, collection.Dimensions);

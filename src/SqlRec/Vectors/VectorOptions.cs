@@ -1,6 +1,6 @@
 using SqlRec.Embeddings;
 using SqlRec.Models;
-using SqlRec.Native;
+using SqlRec.Sqlite;
 
 namespace SqlRec.Vectors;
 
@@ -78,34 +78,5 @@ internal sealed record PublishOptions(string? Source, VectorMetric? Metric, stri
             throw Errors.MissingOption(function, "embedder", "option 'text' is embedded with it, e.g. json_object('text', 'SELECT id, title FROM items', 'embedder', 'hash')");
         }
         return options;
-    }
-}
-
-/// <summary>Runs a piece of work in a savepoint: released on success, rolled back on any failure.</summary>
-internal static class Savepoint
-{
-    /// <summary>Runs <paramref name="work"/> inside savepoint <paramref name="name"/>.</summary>
-    public static T Run<T>(nint db, string name, Func<T> work)
-    {
-        NativeDb.Execute(db, $"SAVEPOINT {name}");
-        try
-        {
-            var result = work();
-            NativeDb.Execute(db, $"RELEASE {name}");
-            return result;
-        }
-        catch
-        {
-            try
-            {
-                NativeDb.Execute(db, $"ROLLBACK TO {name}");
-                NativeDb.Execute(db, $"RELEASE {name}");
-            }
-            catch (SqliteCallException)
-            {
-                // SQLite already rolled the whole transaction back (e.g. on SQLITE_FULL).
-            }
-            throw;
-        }
     }
 }

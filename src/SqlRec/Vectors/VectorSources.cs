@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using SqlRec.Native;
+using SqlRec.Sqlite;
 using SqlRec.Store;
 
 namespace SqlRec.Vectors;
@@ -36,7 +36,7 @@ internal static class VectorSources
     /// The source named <paramref name="name"/>, or, when it is null, the only model or collection
     /// in the database. Errors say what exists.
     /// </summary>
-    public static VectorSource Resolve(nint db, string function, string? name)
+    public static VectorSource Resolve(SqliteDb db, string function, string? name)
     {
         var store = new ModelStore(db);
         if (name is null)
@@ -53,15 +53,15 @@ internal static class VectorSources
         throw Errors.UnknownVectorSource(function, name, store.ServingModelNames(), Collections.Names(db));
     }
 
-    private static bool ModelRowExists(nint db, string model) =>
-        NativeDb.Scalar(db, "SELECT 1 FROM rec_models WHERE name = ?1", model) is not null;
+    private static bool ModelRowExists(SqliteDb db, string model) =>
+        db.Scalar("SELECT 1 FROM rec_models WHERE name = ?1", model) is not null;
 
     /// <summary>The item vectors of a source; fails when a model has none.</summary>
-    public static VectorSet Items(nint db, string function, VectorSource source) =>
+    public static VectorSet Items(SqliteDb db, string function, VectorSource source) =>
         Get(db, source, "item") ?? throw Errors.NoVectors(function, source.Label + $" (kind '{source.Model!.Kind}')", "item", ModelVectors.NoVectorsHint);
 
     /// <summary>The user vectors of a source; fails for a collection and for a model without them.</summary>
-    public static VectorSet Users(nint db, string function, VectorSource source)
+    public static VectorSet Users(SqliteDb db, string function, VectorSource source)
     {
         if (!source.IsModel)
             throw Errors.NoVectors(function, source.Label, "user", "a collection holds item vectors only; user vectors come from a 'lightgcn' model or a 'graph_filter' model with 'components' > 0");
@@ -70,9 +70,9 @@ internal static class VectorSources
     }
 
     /// <summary>The user vectors of a model, or null when it has none.</summary>
-    public static VectorSet? TryUsers(nint db, VectorSource source) => source.IsModel ? Get(db, source, "user") : null;
+    public static VectorSet? TryUsers(SqliteDb db, VectorSource source) => source.IsModel ? Get(db, source, "user") : null;
 
-    private static VectorSet? Get(nint db, VectorSource source, string space)
+    private static VectorSet? Get(SqliteDb db, VectorSource source, string space)
     {
         var key = source.Uid + ":" + space;
         var now = Interlocked.Increment(ref _clock);
@@ -91,7 +91,7 @@ internal static class VectorSources
         return set;
     }
 
-    private static VectorSet? Load(nint db, VectorSource source, string space)
+    private static VectorSet? Load(SqliteDb db, VectorSource source, string space)
     {
         if (source.Collection is { } collection) return space == "item" ? Collections.Load(db, collection) : null;
         var version = source.Model!;

@@ -1,0 +1,175 @@
+using System.Text;
+
+namespace SqlRec.Sqlite;
+
+/// <summary>
+/// One SQLite connection, typed: the raw <c>sqlite3*</c> of the connection SqlRec was enabled on
+/// (or of a short-lived side connection it opened), with the few operations every layer above
+/// needs - statements, one-off commands, savepoints, table checks. Every call goes through
+/// <see cref="SqliteApi"/>. A value type: copying it copies the handle, not the connection.
+/// </summary>
+internal readonly unsafe struct SqliteDb : IEquatable<SqliteDb>
+{
+    public SqliteDb(nint handle)
+    {
+        if (handle == 0) throw new ArgumentException("a SQLite connection handle must not be null", nameof(handle));
+        Handle = handle;
+    }
+
+    /// <summary>The raw <c>sqlite3*</c>.</summary>
+    public nint Handle { get; }
+
+    /// <summary>The connection's last error message.</summary>
+    public string ErrorMessage => SqliteApi.Utf8(SqliteApi.errmsg(Handle)) ?? "unknown SQLite error";
+
+    /// <summary>True once the caller asked SQLite to stop the running statement (sqlite3_interrupt).</summary>
+    public bool IsInterrupted => SqliteApi.is_interrupted(Handle) != 0;
+
+    /// <summary>True when no transaction is open on the connection.</summary>
+    public bool IsAutocommit => SqliteApi.get_autocommit(Handle) != 0;
+
+    /// <summary>The path of the main database file, or "" for an in-memory or temporary database.</summary>
+    public string MainFileName
+    {
+        get
+        {
+            ReadOnlySpan<byte> main = "main\0"u8;
+            fixed (byte* p = main) return SqliteApi.Utf8(SqliteApi.db_filename(Handle, p)) ?? "";
+        }
+    }
+
+    /// <summary>
+    /// A number that changes whenever the main database changes, by this connection (each row
+    /// changed, even inside an open transaction) or by any other (each commit).
+    /// </summary>
+    public (uint DataVersion, long Changes) ChangeStamp()
+    {
+        uint version = 0;
+        ReadOnlySpan<byte> main = "main\0"u8;
+        fixed (byte* name = main) SqliteApi.file_control(Handle, name, SqliteApi.SQLITE_FCNTL_DATA_VERSION, &version);
+        return (version, SqliteApi.total_changes64(Handle));
+    }
+
+    /// <summary>Prepares one statement; text after it is returned in <paramref name="tail"/>.</summary>
+    public Statement Prepare(string sql, out string tail) => Statement.Prepare(this, sql, out tail);
+
+    /// <summary>Prepares a statement that must be the whole text.</summary>
+    public Statement Prepare(string sql) => Statement.Prepare(this, sql, out _);
+
+    /// <summary>Runs a statement that returns no rows.</summary>
+    public void Execute(string sql, params ReadOnlySpan<object?> args)
+    {
+        using var statement = Prepare(sql);
+        statement.BindAll(args);
+        statement.Execute();
+    }
+
+    /// <summary>Runs several statements separated by semicolons (no parameters).</summary>
+    public void ExecuteScript(string sql)
+    {
+        var rest = sql;
+        while (!string.IsNullOrWhiteSpace(rest))
+        {
+            using var statement = Prepare(rest, out var tail);
+            statement.Execute();
+            rest = tail;
+        }
+    }
+
+    /// <summary>The first column of the first row, or null when there is no row.</summary>
+    public object? Scalar(string sql, params ReadOnlySpan<object?> args)
+    {
+        using var statement = Prepare(sql);
+        statement.BindAll(args);
+        return statement.Step() ? statement.GetValue(0) : null;
+    }
+
+    /// <summary>True when the main database has a table called <paramref name="table"/>.</summary>
+    public bool TableExists(string table) =>
+        Scalar("SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = ?1", table) is not null;
+
+    /// <summary>True when table <paramref name="table"/> of the main database has column <paramref name="column"/>.</summary>
+    public bool HasColumn(string table, string column) =>
+        Scalar("SELECT 1 FROM pragma_table_info(?1, 'main') WHERE name = ?2", table, column) is not null;
+
+    /// <summary>
+    /// Runs <paramref name="work"/> inside savepoint <paramref name="name"/>: released when it
+    /// returns, rolled back when it throws (the exception goes on). The one way SqlRec groups
+    /// writes, so a failure part way leaves the database as it was.
+    /// </summary>
+    public T InSavepoint<T>(string name, Func<T> work)
+    {
+        Execute($"SAVEPOINT {name}");
+        try
+        {
+            var result = work();
+            Execute($"RELEASE {name}");
+            return result;
+        }
+        catch
+        {
+            try
+            {
+                Execute($"ROLLBACK TO {name}");
+                Execute($"RELEASE {name}");
+            }
+            catch (SqliteCallException)
+            {
+                // The savepoint is gone when SQLite already rolled the whole transaction back (e.g. on SQLITE_FULL).
+            }
+            throw;
+        }
+    }
+
+    /// <summary><see cref="InSavepoint{T}"/> for work with no result.</summary>
+    public void InSavepoint(string name, Action work) => InSavepoint(name, () =>
+    {
+        work();
+        return 0;
+    });
+
+    /// <summary>
+    /// Opens a second, short-lived connection to the file <paramref name="path"/> (read-write,
+    /// never creating it), with a busy timeout; the caller closes it with <see cref="Close"/>.
+    /// </summary>
+    public static SqliteDb OpenSide(string path, int busyTimeoutMilliseconds)
+    {
+        var bytes = Encoding.UTF8.GetBytes(path + "\0");
+        nint handle;
+        int rc;
+        fixed (byte* p = bytes) rc = SqliteApi.open_v2(p, &handle, SqliteApi.SQLITE_OPEN_READWRITE | SqliteApi.SQLITE_OPEN_NOMUTEX, null);
+        if (rc != SqliteApi.SQLITE_OK)
+        {
+            var message = handle == 0 ? $"cannot open '{path}'" : SqliteApi.Utf8(SqliteApi.errmsg(handle)) ?? $"cannot open '{path}'";
+            if (handle != 0) SqliteApi.close_v2(handle);
+            throw new SqliteCallException(rc, message);
+        }
+        SqliteApi.busy_timeout(handle, busyTimeoutMilliseconds);
+        return new SqliteDb(handle);
+    }
+
+    /// <summary>Closes a connection this process opened with <see cref="OpenSide"/>.</summary>
+    public void Close() => SqliteApi.close_v2(Handle);
+
+    /// <inheritdoc />
+    public bool Equals(SqliteDb other) => Handle == other.Handle;
+
+    /// <inheritdoc />
+    public override bool Equals(object? obj) => obj is SqliteDb other && Equals(other);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => Handle.GetHashCode();
+
+    /// <inheritdoc />
+    public override string ToString() => $"sqlite3 {Handle:x}";
+}
+
+/// <summary>A failed call into SQLite, with its result code and message.</summary>
+internal sealed class SqliteCallException(int resultCode, string message) : Exception(message)
+{
+    /// <summary>The SQLite result code.</summary>
+    public int ResultCode { get; } = resultCode;
+
+    /// <summary>True when the call failed because the caller interrupted the connection.</summary>
+    public bool IsInterrupt => ResultCode == SqliteApi.SQLITE_INTERRUPT;
+}

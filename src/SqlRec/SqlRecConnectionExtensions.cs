@@ -1,29 +1,9 @@
 using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
-using SqlRec.Sqlite;
+using SqlRec.Operations;
 using SqlRec.Sql;
 
 namespace SqlRec;
-
-/// <summary>The state SqlRec keeps for one native connection: its handle, options and identity.</summary>
-internal sealed class SqlRecSession(SqliteDb db, SqlRecOptions options, string databaseKey)
-{
-    /// <summary>The connection.</summary>
-    public SqliteDb Db { get; } = db;
-
-    /// <summary>The options given to UseSqlRec.</summary>
-    public SqlRecOptions Options { get; } = options;
-
-    /// <summary>Identifies the database across connections: the file path, or a per-connection key for in-memory databases.</summary>
-    public string DatabaseKey { get; } = databaseKey;
-
-    /// <summary>Registers every SQL function of the registration table on this connection.</summary>
-    public void RegisterAll()
-    {
-        foreach (var function in SqlFunctions.Scalars) SqlSurface.Register(this, function);
-        foreach (var table in SqlFunctions.Tables) SqlSurface.Register(this, table);
-    }
-}
 
 /// <summary>Enables SqlRec on a Microsoft.Data.Sqlite connection.</summary>
 public static class SqlRecConnectionExtensions
@@ -61,18 +41,11 @@ public static class SqlRecConnectionExtensions
 
     private static void Apply(SqliteConnection connection, SqlRecOptions options)
     {
-        SqliteApi.UseBundledLibrary();
-        var db = new SqliteDb(connection.Handle!.DangerousGetHandle());
-        if (options.LoadVectorExtension && !HasFunction(db, "vec_version")) LoadVectorExtension(connection, options);
-        if (options.BusyTimeout > TimeSpan.Zero && db.Scalar("PRAGMA busy_timeout") is 0L)
-            db.Execute($"PRAGMA busy_timeout = {(long)options.BusyTimeout.TotalMilliseconds}");
-        var file = db.MainFileName;
-        var key = file.Length > 0 ? Path.GetFullPath(file) : $"memory:{db.Handle:x}";
-        new SqlRecSession(db, options, key).RegisterAll();
+        var session = Session.Open(connection.Handle!.DangerousGetHandle(), options);
+        if (options.LoadVectorExtension && session.Db.Scalar("SELECT 1 FROM pragma_function_list WHERE name = 'vec_version'") is null)
+            LoadVectorExtension(connection, options);
+        SqlSurface.RegisterAll(session);
     }
-
-    private static bool HasFunction(SqliteDb db, string name) =>
-        db.Scalar("SELECT 1 FROM pragma_function_list WHERE name = ?1", name) is not null;
 
     private static void LoadVectorExtension(SqliteConnection connection, SqlRecOptions options)
     {

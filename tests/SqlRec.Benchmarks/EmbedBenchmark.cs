@@ -62,7 +62,7 @@ public static class EmbedBenchmark
 
             foreach (var model in new[] { "minilm", "small" })
             {
-                var embedder = (OnnxEmbedder)EmbedderCache.Get("bench", EmbedderRegistry.Find(new SqlRec.Sqlite.SqliteDb(connection.Handle!.DangerousGetHandle()), model)!, Environment.CurrentDirectory);
+                var embedder = (OnnxEmbedder)EmbedderCache.Get("bench", SqlRec.Store.EmbedderStore.Find(new SqlRec.Sqlite.SqliteDb(connection.Handle!.DangerousGetHandle()), model)!, Environment.CurrentDirectory, EmbedderCache.DefaultRecheckInterval);
                 Bulk(connection, model, embedder, texts);
                 PerRow(connection, model, embedder, texts);
             }

@@ -4,8 +4,7 @@ using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using SqlRec.Cli.Data;
 using SqlRec.Cli.Output;
-using SqlRec.Data;
-using SqlRec.Evaluation;
+using SqlRec.Models;
 using SqlRec.Vectors;
 
 namespace SqlRec.Benchmarks;

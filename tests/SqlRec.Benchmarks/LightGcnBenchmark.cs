@@ -44,7 +44,7 @@ public static class LightGcnBenchmark
             Console.Error.WriteLine($"Gowalla files not found in '{folder}'; pass the folder holding train.txt and test.txt.");
             return 2;
         }
-        var device = ComputeDevices.Resolve("bench", deviceName);
+        var device = ComputeDevices.Machine.Resolve("bench", deviceName);
         // ILGPU's CPU accelerator is far too slow for whole epochs on Gowalla: it times a few steps and says so.
         var slow = device.Ilgpu is { Kind: IlgpuKind.Cpu };
         Console.WriteLine($"{Environment.ProcessorCount} cores, {(System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "AVX-512" : System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "AVX2" : "no wide SIMD")}; " +

@@ -1,6 +1,6 @@
 using System.Numerics.Tensors;
 using SqlRec.Compute;
-using SqlRec.Evaluation;
+using SqlRec.Models;
 
 namespace SqlRec.Benchmarks;
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using SqlRec.Models;
 using SqlRec.Sql;
 
 namespace SqlRec.Tests;
@@ -14,7 +15,10 @@ namespace SqlRec.Tests;
 [TestClass]
 public sealed partial class CatalogTests
 {
-    private sealed record Entry(string Name, int[] Scalar, bool Table);
+    private sealed record Entry(string Name, int[] Scalar, bool Table, string[] Flags, string[] Parameters, string[] Columns);
+
+    private static string[] Strings(JsonElement json, string property) =>
+        json.TryGetProperty(property, out var value) ? value.EnumerateArray().Select(e => e.GetString()!).ToArray() : [];
 
     /// <summary>The folder holding SqlRec.sln, found above the test binaries (or given by SQLREC_REPO_ROOT).</summary>
     internal static string RepositoryRoot()
@@ -33,7 +37,7 @@ public sealed partial class CatalogTests
             var json = JsonDocument.Parse(m.Groups[1].Value).RootElement;
             return new Entry(json.GetProperty("name").GetString()!,
                 json.GetProperty("scalar").EnumerateArray().Select(e => e.GetInt32()).ToArray(),
-                json.GetProperty("table").GetBoolean());
+                json.GetProperty("table").GetBoolean(), Strings(json, "flags"), Strings(json, "parameters"), Strings(json, "columns"));
         }).ToList();
 
     [GeneratedRegex(@"<!-- sqlrec-function: (\{.*?\}) -->")]
@@ -42,15 +46,46 @@ public sealed partial class CatalogTests
     [GeneratedRegex(@"```sql\n(.*?)```\n```text\n(.*?)```", RegexOptions.Singleline)]
     private static partial Regex Example();
 
+    /// <summary>The flag names of a registration row, as the catalog writes them.</summary>
+    private static string[] FlagNames(FunctionFlags flags) =>
+        [.. new[] { (FunctionFlags.Deterministic, "DETERMINISTIC"), (FunctionFlags.DirectOnly, "DIRECTONLY"), (FunctionFlags.Innocuous, "INNOCUOUS") }
+            .Where(f => flags.HasFlag(f.Item1)).Select(f => f.Item2)];
+
     [TestMethod]
     public void CatalogEqualsTheRegistrationTable()
     {
-        var catalog = Entries();
-        Assert.IsNotEmpty(catalog);
-        var documented = catalog.SelectMany(e => e.Scalar.Select(n => $"{e.Name}/{n}")).Order().ToArray();
-        var registered = SqlFunctions.Scalars.Select(f => $"{f.Name}/{f.ArgumentCount}").Order().ToArray();
-        CollectionAssert.AreEqual(registered, documented);
-        CollectionAssert.AreEquivalent(SqlFunctions.Tables.Select(t => t.Name).ToArray(), catalog.Where(e => e.Table).Select(e => e.Name).ToArray());
+        var catalog = Entries().ToDictionary(e => e.Name);
+        CollectionAssert.AreEqual(SqlFunctions.All.Select(f => f.Name).ToArray(), Entries().Select(e => e.Name).ToArray(), "the same functions, in the same order");
+        foreach (var function in SqlFunctions.All)
+        {
+            var entry = catalog[function.Name];
+            CollectionAssert.AreEqual(function.Arities.ToArray(), entry.Scalar, $"{function.Name}: scalar arities");
+            Assert.AreEqual(function.Table is not null, entry.Table, $"{function.Name}: table-valued form");
+            CollectionAssert.AreEqual(FlagNames(function.Flags), entry.Flags, $"{function.Name}: flags");
+            CollectionAssert.AreEqual(function.Parameters.ToArray(), entry.Parameters, $"{function.Name}: parameters");
+            CollectionAssert.AreEqual(function.Table?.Columns.ToArray() ?? [], entry.Columns, $"{function.Name}: result columns");
+        }
+    }
+
+    /// <summary>
+    /// The catalog's option rows of each model kind (and of the training call itself) are the
+    /// kind's own option table, printed: the rows between <c>&lt;!-- sqlrec-options: name --&gt;</c>
+    /// and <c>&lt;!-- /sqlrec-options --&gt;</c>. On a difference the message holds the rows to paste.
+    /// </summary>
+    [TestMethod]
+    public void CatalogOptionRowsAreTheKindsOwnTables()
+    {
+        var catalog = Catalog();
+        var tables = ModelKinds.All.Select(k => (k.Name, k.OptionTable)).Prepend(("rec_train", TrainingPlan.CallOptions));
+        foreach (var (name, table) in tables)
+        {
+            var start = $"<!-- sqlrec-options: {name} -->\n";
+            var from = catalog.IndexOf(start, StringComparison.Ordinal);
+            Assert.IsGreaterThanOrEqualTo(0, from, $"sql/functions.md has no {start.Trim()} block; add it with these rows:\n{table.CatalogRows()}");
+            from += start.Length;
+            var to = catalog.IndexOf("<!-- /sqlrec-options -->", from, StringComparison.Ordinal);
+            Assert.AreEqual(table.CatalogRows(), catalog[from..to], $"the option rows of {name} differ from its table; paste:\n{table.CatalogRows()}");
+        }
     }
 
     [TestMethod]
@@ -66,12 +101,20 @@ public sealed partial class CatalogTests
         CollectionAssert.AreEqual(documented, added);
         var modules = db.Rows("SELECT name FROM pragma_module_list").Select(r => (string)r[0]!).ToHashSet();
         foreach (var table in Entries().Where(e => e.Table)) Assert.Contains(table.Name, modules);
-        // Flags as documented: training and scoring are DIRECTONLY, pure functions deterministic.
-        var flags = db.Rows("SELECT DISTINCT name, flags FROM pragma_function_list WHERE name IN ('recommend', 'rec_train', 'rec_drop', 'rec_version')")
-            .ToDictionary(r => $"{r[0]}", r => (long)r[1]!, StringComparer.Ordinal);
-        Assert.AreNotEqual(0L, flags["recommend"] & 0x80000, "recommend is DIRECTONLY");
-        Assert.AreNotEqual(0L, flags["rec_train"] & 0x80000, "rec_train is DIRECTONLY");
-        Assert.AreNotEqual(0L, flags["rec_version"] & 0x800, "rec_version is DETERMINISTIC");
+        // Every scalar function carries the flags the catalog gives it (DETERMINISTIC 0x800, DIRECTONLY 0x80000, INNOCUOUS 0x200000).
+        foreach (var entry in Entries().Where(e => e.Scalar.Length > 0))
+        {
+            var flags = db.Rows("SELECT DISTINCT flags & (0x800 | 0x80000 | 0x200000) FROM pragma_function_list WHERE name = $1", entry.Name).Select(r => (long)r[0]!).ToArray();
+            var expected = (entry.Flags.Contains("DETERMINISTIC") ? 0x800 : 0) | (entry.Flags.Contains("DIRECTONLY") ? 0x80000 : 0) | (entry.Flags.Contains("INNOCUOUS") ? 0x200000 : 0);
+            CollectionAssert.AreEqual(new long[] { expected }, flags, $"{entry.Name}: flags in pragma_function_list");
+        }
+        // A DIRECTONLY table-valued function refuses to run inside a view (SQLite's "unsafe use").
+        foreach (var entry in Entries().Where(e => e.Table && e.Flags.Contains("DIRECTONLY")))
+        {
+            db.Execute($"CREATE VIEW v_{entry.Name} AS SELECT * FROM {entry.Name}");
+            var error = Assert.ThrowsExactly<Microsoft.Data.Sqlite.SqliteException>(() => db.Rows($"SELECT * FROM v_{entry.Name}"), entry.Name);
+            StringAssert.Contains(TestDb.SqliteMessage(error), $"unsafe use of virtual table \"{entry.Name}\"", entry.Name);
+        }
     }
 
     [TestMethod]

@@ -12,7 +12,7 @@ namespace SqlRec.Tests;
 [TestClass]
 public sealed class ComputeBackendTests
 {
-    private static ComputeDevice Device(string name) => ComputeDevices.Resolve("test", name);
+    private static ComputeDevice Device(string name) => ComputeDevices.Machine.Resolve("test", name);
 
     // ---- reference implementations: plain loops, double precision --------------------------
 
@@ -485,9 +485,9 @@ public sealed class ComputeBackendTests
     [DataRow("opencl")]
     public void GpuKernelsMatchTheManagedPath(string device)
     {
-        var found = device == "cuda" ? ComputeDevices.Devices.Cuda : ComputeDevices.Devices.OpenCL;
+        var found = device == "cuda" ? ComputeDevices.Machine.Devices.Cuda : ComputeDevices.Machine.Devices.OpenCL;
         if (found.Count == 0)
-            Assert.Inconclusive($"no {device} device on this machine ({(device == "cuda" ? ComputeDevices.Devices.CudaProblem : ComputeDevices.Devices.OpenCLProblem) ?? "ILGPU found none"})");
+            Assert.Inconclusive($"no {device} device on this machine ({(device == "cuda" ? ComputeDevices.Machine.Devices.CudaProblem : ComputeDevices.Machine.Devices.OpenCLProblem) ?? "ILGPU found none"})");
         var (offsets, columns) = RandomGraph(200, 150, 0.05, seed: 3);
         using var managed = new LightGcnTrainer(200, 150, offsets, columns, dim: 64, layers: 3, seed: 2, ComputeDevice.Managed);
         using var gpu = new LightGcnTrainer(200, 150, offsets, columns, dim: 64, layers: 3, seed: 2, Device(device));

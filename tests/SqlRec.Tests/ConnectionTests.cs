@@ -1,5 +1,5 @@
 using Microsoft.Data.Sqlite;
-using SqlRec.Serving;
+using SqlRec.Operations;
 
 namespace SqlRec.Tests;
 
@@ -162,7 +162,7 @@ public sealed class ConnectionTests
         Assert.AreEqual("[10]", db.Scalar("SELECT recommend(42, 1)"));
         db.Scalar("SELECT rec_train('pop', json_object('model','popular','source','SELECT user_id, item_id FROM likes WHERE item_id = 12'))");
         Assert.AreEqual("[12]", db.Scalar("SELECT recommend(42, 1)"));
-        ModelCache.Clear();
+        LoadedVersions.Clear();
         Assert.AreEqual("[12]", db.Scalar("SELECT recommend(42, 1)"), "a cold cache loads the same version from the store");
     }
 

@@ -255,24 +255,16 @@ public sealed class EmbeddingModelTests
     {
         var folder = Path.Combine(_folder, "replaced");
         var path = _fixture.Write(folder, _vocabulary);
-        using var db = TestDb.InMemory();
+        // The cache looks at the files again every two seconds; this connection makes it look every time.
+        using var db = TestDb.InMemory(new SqlRecOptions { EmbedderRecheckInterval = TimeSpan.Zero });
         Register(db, "r", path);
         Assert.IsNotNull(db.Scalar("SELECT rec_embed('r', 'the king')"));
         // Same vocabulary, wider vectors: the stored dimension no longer matches.
         new BertFixture(BertFixture.Config.Small(_vocabulary.Count) with { Hidden = 48 }).Write(folder, _vocabulary);
         File.SetLastWriteTimeUtc(path, DateTime.UtcNow.AddMinutes(1));
-        var interval = EmbedderCache.RecheckInterval;
-        EmbedderCache.RecheckInterval = TimeSpan.Zero; // the cache looks at the files again every two seconds
-        try
-        {
-            db.AssertError("SELECT rec_embed('r', 'the king')", Errors.EmbedderDimensionChanged("rec_embed", "r", 32, 48).Message);
-            File.Delete(path);
-            db.AssertError("SELECT rec_embed('r', 'the king')", Errors.EmbedderFileMissing("rec_embed", "model", path).Message);
-        }
-        finally
-        {
-            EmbedderCache.RecheckInterval = interval;
-        }
+        db.AssertError("SELECT rec_embed('r', 'the king')", Errors.EmbedderDimensionChanged("rec_embed", "r", 32, 48).Message);
+        File.Delete(path);
+        db.AssertError("SELECT rec_embed('r', 'the king')", Errors.EmbedderFileMissing("rec_embed", "model", path).Message);
     }
 
     /// <summary>

@@ -1,7 +1,5 @@
-using SqlRec.Data;
-using SqlRec.Evaluation;
 using SqlRec.Models;
-using SqlRec.Serving;
+using SqlRec.Operations;
 using SqlRec.Store;
 
 namespace SqlRec.Tests;
@@ -155,28 +153,32 @@ public sealed class EvaluationMetricsTests
         return Interactions.Build(userIds, itemIds, rowUsers, rowItems, weights, stamps);
     }
 
-    private static LoadedModel Popular(Interactions data)
+    private static ServableModel Popular(Interactions data)
     {
-        var artifacts = Trainer.TrainArtifacts(new PopularKind(), new PopularKind.Options(null), data, new TrainingContext("t", null, default));
-        return LoadedModel.FromArrays(new ServingVersion("t", 1, "test", "popular", data.Users.Count, data.Items.Count), data.Users, data.Items, artifacts.Arrays);
+        var kind = new PopularKind();
+        var options = kind.ReadOptions(kind.OptionTable.Read(OptionReader.Parse("t", null)));
+        var artifacts = ModelTraining.Train(kind, options, data, null, new TrainingContext("t", "t", null, default));
+        return ServableModel.Load(kind, options, data.Users, data.Items, artifacts.Arrays);
     }
 
-    private static LoadedModel WithScorer(LoadedModel model, float[,] scores, bool batch = false) => WithScorer(model, batch ? new BatchTableScorer(scores) : new TableScorer(scores));
-
-    private static LoadedModel WithScorer(LoadedModel model, IUserScorer scorer) => new()
+    /// <summary>A trained model that is nothing but the given scorer.</summary>
+    private sealed class ScoredBy(IUserScorer scorer) : ITrainedModel
     {
-        Version = model.Version,
-        Users = model.Users,
-        Items = model.Items,
-        SeenOffsets = model.SeenOffsets,
-        SeenItems = model.SeenItems,
-        Popularity = model.Popularity,
-        PopularityOrder = model.PopularityOrder,
-        Scorer = scorer,
-    };
+        public IUserScorer? Scorer => scorer;
+    }
+
+    private static ServableModel WithScorer(ServableModel model, float[,] scores, bool batch = false) => WithScorer(model, batch ? new BatchTableScorer(scores) : new TableScorer(scores));
+
+    private static ServableModel WithScorer(ServableModel model, IUserScorer scorer) =>
+        new(model.Kind, new ScoredBy(scorer), model.Users, model.Items, new Dictionary<string, Array>
+        {
+            [ArrayNames.SeenOffsets] = model.SeenOffsets,
+            [ArrayNames.SeenItems] = model.SeenItems,
+            [ArrayNames.Popularity] = model.Popularity,
+        });
 
     /// <summary>The protocol written the plain way: score and sort every item, drop seen ones, count hits by hand.</summary>
-    private static Dictionary<string, double> Reference(LoadedModel model, HeldOut heldOut, int[] cutoffs)
+    private static Dictionary<string, double> Reference(ServableModel model, HeldOut heldOut, int[] cutoffs)
     {
         var items = model.Items.Count;
         var sums = new Dictionary<string, double>();
@@ -214,7 +216,7 @@ public sealed class EvaluationMetricsTests
         void Add(string name, double value) => sums[name] = sums.GetValueOrDefault(name) + value;
     }
 
-    private static void AssertMatchesReference(LoadedModel model, HeldOut heldOut, int[] cutoffs, string label)
+    private static void AssertMatchesReference(ServableModel model, HeldOut heldOut, int[] cutoffs, string label)
     {
         var expected = Reference(model, heldOut, cutoffs);
         var actual = RankingEvaluator.Run(model, heldOut, cutoffs);

@@ -1,5 +1,5 @@
 using SqlRec.Compute;
-using SqlRec.Evaluation;
+using SqlRec.Models;
 
 namespace SqlRec.Tests;
 
@@ -442,7 +442,7 @@ public sealed class FreedomKernelTests
 
         public FreedomTrainer Trainer(int layers, int itemLayers, double reg, double l2, double dropout = 0, bool tune = true, string device = "cpu") =>
             new(Users, Items, Offsets, Columns, ItemGraph, Modalities, new FreedomSettings(Dim, layers, itemLayers, dropout, reg, l2, tune, Seed: 3),
-                ComputeDevices.Resolve("test", device));
+                ComputeDevices.Machine.Resolve("test", device));
     }
 
     /// <summary>The model's parameters in double precision, for the dense reference.</summary>

@@ -22,9 +22,9 @@ public sealed class FreedomTests
     /// 100-114, 200-214, ...), plus an <c>items</c> table describing every item with its cluster's
     /// words, including five items per cluster (115-119, ...) that nobody has interacted with.
     /// </summary>
-    internal static TestDb ContentShop(int users = 240)
+    internal static TestDb ContentShop(int users = 240, SqlRecOptions? options = null)
     {
-        var db = GraphFilterTests.ClusteredShop(users);
+        var db = GraphFilterTests.ClusteredShop(users, options: options);
         db.Execute("CREATE TABLE items(id INTEGER PRIMARY KEY, description TEXT)");
         var random = new Random(4);
         using var transaction = db.Connection.BeginTransaction();
@@ -257,22 +257,13 @@ public sealed class FreedomTests
 
     [TestMethod]
     [TestCategory("errors:rec_train")]
-    [DoNotParallelize]
     public void AModelTooLargeForMemoryIsRefusedBeforeAnythingIsWritten()
     {
-        using var db = ContentShop(users: 40);
-        FreedomKind.MemoryLimit = 10_000;
-        try
-        {
-            var error = Assert.ThrowsExactly<Microsoft.Data.Sqlite.SqliteException>(() => db.Scalar(Train("g")));
-            StringAssert.StartsWith(TestDb.SqliteMessage(error), "rec_train(): model kind 'freedom' with 'dim' 64 on 40 users and 85 items with 512 feature dimensions needs about ");
-            StringAssert.EndsWith(TestDb.SqliteMessage(error), "; lower 'dim', set 'tune_features' to false, or use smaller item vectors.");
-            Assert.AreEqual(0L, db.Scalar("SELECT count(*) FROM sqlite_schema WHERE name = 'rec_models'"));
-        }
-        finally
-        {
-            FreedomKind.MemoryLimit = null;
-        }
+        using var db = ContentShop(users: 40, new SqlRecOptions { MemoryLimit = 10_000 });
+        var error = Assert.ThrowsExactly<Microsoft.Data.Sqlite.SqliteException>(() => db.Scalar(Train("g")));
+        StringAssert.StartsWith(TestDb.SqliteMessage(error), "rec_train(): model kind 'freedom' with 'dim' 64 on 40 users and 85 items with 512 feature dimensions needs about ");
+        StringAssert.EndsWith(TestDb.SqliteMessage(error), "; lower 'dim', set 'tune_features' to false, or use smaller item vectors.");
+        Assert.AreEqual(0L, db.Scalar("SELECT count(*) FROM sqlite_schema WHERE name = 'rec_models'"));
     }
 
     // ---- real data ---------------------------------------------------------------------------

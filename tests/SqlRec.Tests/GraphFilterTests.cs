@@ -289,9 +289,9 @@ public sealed class GraphFilterTests
     /// Users in 4 taste clusters of 15 items each, with a popular "bestseller" set that everyone
     /// touches; one held-out liked item per user.
     /// </summary>
-    internal static TestDb ClusteredShop(int users = 240, int seed = 9)
+    internal static TestDb ClusteredShop(int users = 240, int seed = 9, SqlRecOptions? options = null)
     {
-        var db = TestDb.InMemory();
+        var db = TestDb.InMemory(options);
         db.Execute("CREATE TABLE train(user_id INTEGER, item_id INTEGER); CREATE TABLE heldout(user_id INTEGER, item_id INTEGER); CREATE INDEX train_user ON train(user_id)");
         var random = new Random(seed);
         using var transaction = db.Connection.BeginTransaction();
@@ -392,7 +392,7 @@ public sealed class GraphFilterTests
         using var db = ClusteredShop(users: 20);
         db.Scalar("SELECT rec_train('gf', json_object('model','graph_filter','source','SELECT user_id, item_id FROM train','components',2))");
         db.Execute("ALTER TABLE train RENAME TO old_train");
-        SqlRec.Serving.ModelCache.Clear();
+        SqlRec.Operations.LoadedVersions.Clear();
         db.AssertError("SELECT recommend(1, 5, 'gf')", Errors.LiveSourceFailed("recommend", "gf", "no such table: train").Message);
         db.Execute("ALTER TABLE old_train RENAME TO train");
         Assert.AreEqual(5L, db.Scalar("SELECT count(*) FROM recommend(1, 5, 'gf')"));
@@ -402,34 +402,25 @@ public sealed class GraphFilterTests
     public void TheLiveQueryUsesTheSourceTablesIndex()
     {
         using var db = ClusteredShop(users: 20);
-        var wrapped = SqlRec.Data.LiveRows.WrapSource("SELECT user_id, item_id FROM train;", 2);
+        var wrapped = SqlRec.Store.LiveRows.WrapSource("SELECT user_id, item_id FROM train;", 2);
         var plan = string.Join(" / ", db.Rows("EXPLAIN QUERY PLAN " + wrapped, 3L).Select(r => r[3]));
         StringAssert.Contains(plan, "USING INDEX train_user", plan);
     }
 
     [TestMethod]
     [TestCategory("errors:rec_train")]
-    [DoNotParallelize]
     public void AModelTooLargeForMemoryIsRefusedBeforeAnythingIsWritten()
     {
-        using var db = ClusteredShop(users: 40);
+        using var db = ClusteredShop(users: 40, options: new SqlRecOptions { MemoryLimit = 10_000 });
         var users = (long)db.Scalar("SELECT count(DISTINCT user_id) FROM train")!;
         var items = (long)db.Scalar("SELECT count(DISTINCT item_id) FROM train")!;
-        GraphFilterKind.MemoryLimit = 10_000;
-        try
-        {
-            var width = Math.Min(8 + 32, Math.Min(users, items));
-            db.AssertError("SELECT rec_train('gf', json_object('model','graph_filter','source','SELECT user_id, item_id FROM train','components',8))",
-                Errors.ModelTooLarge("rec_train", "graph_filter", $"'components' 8 on {users:N0} users and {items:N0} items",
-                    (3 * items + 2 * users) * width * 4, 8_000, "lower 'components' (or 'oversampling'), or set 'components' to 0 for the linear filter alone").Message);
-            Assert.AreEqual(0L, db.Scalar("SELECT count(*) FROM sqlite_schema WHERE name = 'rec_models'"));
-            // The linear filter alone needs no SVD blocks.
-            db.Scalar("SELECT rec_train('gf', json_object('model','graph_filter','source','SELECT user_id, item_id FROM train','components',0))");
-        }
-        finally
-        {
-            GraphFilterKind.MemoryLimit = null;
-        }
+        var width = Math.Min(8 + 32, Math.Min(users, items));
+        db.AssertError("SELECT rec_train('gf', json_object('model','graph_filter','source','SELECT user_id, item_id FROM train','components',8))",
+            Errors.ModelTooLarge("rec_train", "graph_filter", $"'components' 8 on {users:N0} users and {items:N0} items",
+                (3 * items + 2 * users) * width * 4, 8_000, "lower 'components' (or 'oversampling'), or set 'components' to 0 for the linear filter alone").Message);
+        Assert.AreEqual(0L, db.Scalar("SELECT count(*) FROM sqlite_schema WHERE name = 'rec_models'"));
+        // The linear filter alone needs no SVD blocks.
+        db.Scalar("SELECT rec_train('gf', json_object('model','graph_filter','source','SELECT user_id, item_id FROM train','components',0))");
     }
 
     [TestMethod]

@@ -133,7 +133,7 @@ public sealed class LightGcnTests
         const double l2 = 0.05;
         var (offsets, columns) = RandomGraph(users, items, 0.3, seed: 4);
         var a = DenseAdjacency(users, items, offsets, columns);
-        using var trainer = new LightGcnTrainer(users, items, offsets, columns, dim, layers, seed: 3, ComputeDevices.Resolve("test", device));
+        using var trainer = new LightGcnTrainer(users, items, offsets, columns, dim, layers, seed: 3, ComputeDevices.Machine.Resolve("test", device));
         // Larger embeddings than the initialisation, so that the BPR term is far from its linear regime.
         for (var x = 0; x < trainer.UserE0.Length; x++) trainer.UserE0[x] *= 8;
         for (var x = 0; x < trainer.ItemE0.Length; x++) trainer.ItemE0[x] *= 8;
@@ -230,12 +230,17 @@ public sealed class LightGcnTests
     [TestMethod]
     public void CosineDecayRunsFromTheRateDownTowardsZero()
     {
-        var options = new LightGcnKind.Options(64, 3, 0.05, 1e-4, 2048, 4, 42, 1, 0, 5, 5, "cpu", "spectral", "cosine");
+        static LightGcnKind.Options Read(string json)
+        {
+            var kind = new LightGcnKind();
+            return (LightGcnKind.Options)kind.ReadOptions(kind.OptionTable.Read(OptionReader.Parse("rec_train", json)));
+        }
+        var options = Read("""{"lr": 0.05, "epochs": 4, "lr_decay": "cosine"}""");
         Assert.AreEqual(0.05, options.LearningRateAt(1), 1e-12);
         Assert.AreEqual(0.025 * (1 + Math.Cos(Math.PI / 4)), options.LearningRateAt(2), 1e-12);
         Assert.AreEqual(0.025, options.LearningRateAt(3), 1e-12);
         Assert.AreEqual(0.025 * (1 + Math.Cos(Math.PI * 3 / 4)), options.LearningRateAt(4), 1e-12);
-        Assert.AreEqual(0.05, (options with { LearningRateDecay = "none" }).LearningRateAt(4), 1e-12);
+        Assert.AreEqual(0.05, Read("""{"lr": 0.05, "epochs": 4}""").LearningRateAt(4), 1e-12);
     }
 
     [TestMethod]
@@ -282,7 +287,7 @@ public sealed class LightGcnTests
         StringAssert.Contains(options, "\"device\":\"auto\"");
         StringAssert.Contains(options, "\"init\":\"spectral\"");
         var metrics = JsonDocument.Parse((string)db.Scalar("SELECT metrics FROM rec_models WHERE name = 'lgcn'")!).RootElement;
-        Assert.AreEqual(ComputeDevices.Resolve("rec_train", "auto").Description, metrics.GetProperty("device").GetString(), "what 'auto' picked");
+        Assert.AreEqual(ComputeDevices.Machine.Resolve("rec_train", "auto").Description, metrics.GetProperty("device").GetString(), "what 'auto' picked");
         Assert.AreEqual(60, metrics.GetProperty("epochs").GetInt32());
         Assert.IsLessThan(0.6, metrics.GetProperty("loss").GetDouble());
         Assert.IsTrue(metrics.TryGetProperty("seconds_per_epoch", out _));
@@ -381,33 +386,24 @@ public sealed class LightGcnTests
 
     [TestMethod]
     [TestCategory("errors:rec_train")]
-    [DoNotParallelize]
     public void AMissingGpuIsAnErrorAndAutoPicksTheGpuOnlyWhenThereIsOne()
     {
-        using var db = GraphFilterTests.ClusteredShop(users: 20);
+        var none = new ComputeDevices(new ComputeDevices.Probe([], [], 0, null, null));
+        using var db = GraphFilterTests.ClusteredShop(users: 20, options: new SqlRecOptions { Devices = none });
         var fakeCuda = new IlgpuDevice(IlgpuKind.Cuda, 0, "cuda: Fake GPU");
         var cpuOpenCL = new IlgpuDevice(IlgpuKind.OpenCL, 0, "opencl: Some CPU (not a GPU)");
-        try
-        {
-            ComputeDevices.Override = new ComputeDevices.Probe([], [], 0, null, null);
-            db.AssertError(Train("g", ", 'device', 'cuda'"), Errors.DeviceUnavailable("rec_train", "cuda", "ILGPU found no CUDA device").Message);
-            Assert.AreEqual("rec_train(): device 'cuda' is not available: ILGPU found no CUDA device; use 'auto' (a GPU when there is one, else the CPU) or 'cpu'.",
-                Errors.DeviceUnavailable("rec_train", "cuda", "ILGPU found no CUDA device").Message);
-            db.AssertError(Train("g", ", 'device', 'opencl'"), Errors.DeviceUnavailable("rec_train", "opencl", "ILGPU found no OpenCL device").Message);
-            Assert.AreEqual(0L, db.Scalar("SELECT count(*) FROM sqlite_schema WHERE name = 'rec_models'"), "refused before anything is written");
-            Assert.AreEqual("cpu", ComputeDevices.Resolve("rec_train", "auto").Name);
+        db.AssertError(Train("g", ", 'device', 'cuda'"), Errors.DeviceUnavailable("rec_train", "cuda", "ILGPU found no CUDA device").Message);
+        Assert.AreEqual("rec_train(): device 'cuda' is not available: ILGPU found no CUDA device; use 'auto' (a GPU when there is one, else the CPU) or 'cpu'.",
+            Errors.DeviceUnavailable("rec_train", "cuda", "ILGPU found no CUDA device").Message);
+        db.AssertError(Train("g", ", 'device', 'opencl'"), Errors.DeviceUnavailable("rec_train", "opencl", "ILGPU found no OpenCL device").Message);
+        Assert.AreEqual(0L, db.Scalar("SELECT count(*) FROM sqlite_schema WHERE name = 'rec_models'"), "refused before anything is written");
+        Assert.AreEqual("cpu", none.Resolve("rec_train", "auto").Name);
 
-            // A CUDA GPU is what 'auto' takes; an OpenCL device that is not a GPU is not.
-            ComputeDevices.Override = new ComputeDevices.Probe([fakeCuda], [cpuOpenCL], 0, null, null);
-            Assert.AreSame(fakeCuda, ComputeDevices.Resolve("rec_train", "auto").Ilgpu);
-            ComputeDevices.Override = new ComputeDevices.Probe([], [cpuOpenCL], 0, null, null);
-            Assert.AreEqual("cpu", ComputeDevices.Resolve("rec_train", "auto").Name);
-            Assert.AreSame(cpuOpenCL, ComputeDevices.Resolve("rec_train", "opencl").Ilgpu, "asked for by name, an OpenCL CPU device is used");
-        }
-        finally
-        {
-            ComputeDevices.Override = null;
-        }
+        // A CUDA GPU is what 'auto' takes; an OpenCL device that is not a GPU is not.
+        Assert.AreSame(fakeCuda, new ComputeDevices(new ComputeDevices.Probe([fakeCuda], [cpuOpenCL], 0, null, null)).Resolve("rec_train", "auto").Ilgpu);
+        var cpuOnly = new ComputeDevices(new ComputeDevices.Probe([], [cpuOpenCL], 0, null, null));
+        Assert.AreEqual("cpu", cpuOnly.Resolve("rec_train", "auto").Name);
+        Assert.AreSame(cpuOpenCL, cpuOnly.Resolve("rec_train", "opencl").Ilgpu, "asked for by name, an OpenCL CPU device is used");
     }
 
     [TestMethod]
@@ -434,25 +430,16 @@ public sealed class LightGcnTests
 
     [TestMethod]
     [TestCategory("errors:rec_train")]
-    [DoNotParallelize]
     public void AModelTooLargeForMemoryIsRefusedBeforeAnythingIsWritten()
     {
-        using var db = GraphFilterTests.ClusteredShop(users: 40);
+        using var db = GraphFilterTests.ClusteredShop(users: 40, options: new SqlRecOptions { MemoryLimit = 10_000 });
         var users = (long)db.Scalar("SELECT count(DISTINCT user_id) FROM train")!;
         var items = (long)db.Scalar("SELECT count(DISTINCT item_id) FROM train")!;
         var pairs = (long)db.Scalar("SELECT count(*) FROM (SELECT DISTINCT user_id, item_id FROM train)")!;
-        LightGcnKind.MemoryLimit = 10_000;
-        try
-        {
-            db.AssertError(Train("g", ", 'dim', 64"),
-                Errors.ModelTooLarge("rec_train", "lightgcn", $"'dim' 64 on {users:N0} users and {items:N0} items",
-                    16 * (users + items) * 64 * 4 + 2 * pairs * 8, 8_000, "lower 'dim'").Message);
-            Assert.AreEqual(0L, db.Scalar("SELECT count(*) FROM sqlite_schema WHERE name = 'rec_models'"));
-        }
-        finally
-        {
-            LightGcnKind.MemoryLimit = null;
-        }
+        db.AssertError(Train("g", ", 'dim', 64"),
+            Errors.ModelTooLarge("rec_train", "lightgcn", $"'dim' 64 on {users:N0} users and {items:N0} items",
+                16 * (users + items) * 64 * 4 + 2 * pairs * 8, 8_000, "lower 'dim'").Message);
+        Assert.AreEqual(0L, db.Scalar("SELECT count(*) FROM sqlite_schema WHERE name = 'rec_models'"));
     }
 
     [TestMethod]

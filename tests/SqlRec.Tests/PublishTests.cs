@@ -1,3 +1,5 @@
+using SqlRec.Store;
+using SqlRec.Models;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using SqlRec.Vectors;
@@ -175,7 +177,7 @@ public sealed class PublishTests
         Fails("SELECT rec_publish(NULL)", Errors.ModelNameInvalid(f, null));
         Fails("SELECT rec_publish('')", Errors.ModelNameInvalid(f, ""));
         Fails("SELECT rec_publish('nope')", Errors.UnknownVectorSource(f, "nope", ["pop"], ["tags"]));
-        Fails("SELECT rec_publish('pop')", Errors.NoVectors(f, "model 'pop' (kind 'popular')", "item", ModelVectors.NoVectorsHint));
+        Fails("SELECT rec_publish('pop')", Errors.NoItemVectors(f, "model 'pop' (kind 'popular')", ModelKinds.VectorsFrom));
         Fails("SELECT rec_publish('pop', json_object('source', 'SELECT id, v FROM iv'))", Errors.CollectionNameIsModel(f, "pop"));
         Fails("SELECT rec_publish('x', json_object('source', 'DELETE FROM iv'))", Errors.QueryNotSelect(f, QueryRole.Source, "DELETE FROM iv"));
         Fails("SELECT rec_publish('x', json_object('source', 'SELECT id, v FROM iv; DROP TABLE iv'))", Errors.QuerySeveralStatements(f, QueryRole.Source, " DROP TABLE iv"));

@@ -1,3 +1,4 @@
+using SqlRec.Models;
 using SqlRec.Vectors;
 using static SqlRec.Tests.VectorSqlFixtures;
 
@@ -156,7 +157,7 @@ public sealed class RecSearchTests
         db.AssertError("SELECT rec_search('c', $1, 3, json_object('metric', 'ip'))", Errors.OptionRange(f, "metric", "one of 'dot', 'cosine', 'l2'", "\"ip\"").Message, good);
         using var pop = TestDb.InMemory().Execute(RecommendTests.Likes);
         pop.Scalar(RecommendTests.TrainPopular);
-        pop.AssertError("SELECT rec_search('pop', $1, 3)", Errors.NoVectors(f, "model 'pop' (kind 'popular')", "item", ModelVectors.NoVectorsHint).Message, good);
+        pop.AssertError("SELECT rec_search('pop', $1, 3)", Errors.NoItemVectors(f, "model 'pop' (kind 'popular')", ModelKinds.VectorsFrom).Message, good);
         pop.AssertError("SELECT rec_search('pop', 'text', 3)", Errors.TextQueryNeedsEmbedder(f, "model 'pop'").Message);
         using var lg = WithLightGcn();
         lg.AssertError("SELECT rec_search('lg', vec_f32('[1, 2, 3]'), 3)", Errors.DimensionMismatch(f, "'query'", 3, "item", "model 'lg'", 16).Message);

@@ -1,3 +1,4 @@
+using SqlRec.Models;
 using SqlRec.Vectors;
 using static SqlRec.Tests.VectorSqlFixtures;
 
@@ -157,9 +158,9 @@ public sealed class SimilarTests
         const string f = "similar_items";
         db.AssertError("SELECT similar_items(10, 3)", Errors.NoVectorSources(f).Message);
         db.Scalar(RecommendTests.TrainPopular);
-        db.AssertError("SELECT similar_items(10, 3)", Errors.NoVectors(f, "model 'pop' (kind 'popular')", "item", ModelVectors.NoVectorsHint).Message);
+        db.AssertError("SELECT similar_items(10, 3)", Errors.NoItemVectors(f, "model 'pop' (kind 'popular')", ModelKinds.VectorsFrom).Message);
         db.Scalar("SELECT rec_train('gf0', json_object('model', 'graph_filter', 'source', 'SELECT user_id, item_id FROM likes', 'components', 0))");
-        db.AssertError("SELECT similar_items(10, 3, 'gf0')", Errors.NoVectors(f, "model 'gf0' (kind 'graph_filter')", "item", ModelVectors.NoVectorsHint).Message);
+        db.AssertError("SELECT similar_items(10, 3, 'gf0')", Errors.NoItemVectors(f, "model 'gf0' (kind 'graph_filter')", ModelKinds.VectorsFrom).Message);
         db.AssertError("SELECT similar_items(10, 3)", Errors.VectorSourceRequired(f, ["gf0", "pop"], []).Message);
         db.AssertError("SELECT similar_items(10, 3, 'nope')", Errors.UnknownVectorSource(f, "nope", ["gf0", "pop"], []).Message);
     }
@@ -208,11 +209,12 @@ public sealed class SimilarTests
     {
         using var db = WithCollection(out _);
         const string f = "similar_users";
-        const string hint = "user vectors come from a 'lightgcn' model or a 'graph_filter' model with 'components' > 0";
-        db.AssertError("SELECT similar_users(1, 3, 'c')", Errors.NoVectors(f, "collection 'c'", "user", "a collection holds item vectors only; " + hint).Message);
+        db.AssertError("SELECT similar_users(1, 3, 'c')", Errors.NoUserVectors(f, "collection 'c'", ModelKinds.VectorsFrom, isCollection: true).Message);
+        Assert.AreEqual("similar_users(): collection 'c' has no user vectors; a collection holds item vectors only; user vectors come from a 'graph_filter' model with 'components' > 0, a 'lightgcn' model or a 'freedom' model.",
+            Errors.NoUserVectors(f, "collection 'c'", ModelKinds.VectorsFrom, isCollection: true).Message);
         db.Execute("CREATE TABLE pop_likes(user_id INTEGER, item_id INTEGER); INSERT INTO pop_likes VALUES (1, 1), (1, 2), (2, 2)");
         db.Scalar("SELECT rec_train('pop', json_object('model', 'popular', 'source', 'SELECT user_id, item_id FROM pop_likes'))");
-        db.AssertError("SELECT similar_users(1, 3, 'pop')", Errors.NoVectors(f, "model 'pop' (kind 'popular')", "user", hint).Message);
+        db.AssertError("SELECT similar_users(1, 3, 'pop')", Errors.NoUserVectors(f, "model 'pop' (kind 'popular')", ModelKinds.VectorsFrom, isCollection: false).Message);
         db.AssertError("SELECT similar_users(NULL, 3, 'pop')", Errors.ArgumentNull(f, "user", "pass the id of the user whose neighbours you want").Message);
         db.AssertError("SELECT similar_users(1, -1, 'pop')", Errors.KOutOfRange(f, -1L).Message);
         db.AssertError("SELECT similar_users(1, 3)", Errors.VectorSourceRequired(f, ["pop"], ["c"]).Message);

@@ -11,7 +11,7 @@ public sealed class TrainTests
     private static string Options(string source, string extra = "") =>
         $"SELECT rec_train('m', json_object('model','popular','source','{source.Replace("'", "''")}'{extra}))";
 
-    private static TestDb Db() => TestDb.InMemory().Execute(RecommendTests.Likes);
+    private static TestDb Db(SqlRecOptions? options = null) => TestDb.InMemory(options).Execute(RecommendTests.Likes);
 
     /// <summary>Everything SqlRec stores, to prove a failed call changed nothing.</summary>
     private static string Snapshot(TestDb db)
@@ -197,19 +197,15 @@ public sealed class TrainTests
     [TestCategory("fn:rec_train")]
     public void AFailureHalfwayThroughPublishingLeavesTheOldVersionServing()
     {
-        using var db = Db();
+        var failing = true;
+        using var db = Db(new SqlRecOptions { FaultInjection = stage => { if (failing) throw new InvalidOperationException($"injected at {stage}"); } });
+        failing = false;
         db.Scalar(Options("SELECT user_id, item_id FROM likes"));
         var before = Snapshot(db);
-        ModelStore.FaultInjection = stage => throw new InvalidOperationException($"injected at {stage}");
-        try
-        {
-            db.AssertError(Options("SELECT user_id, item_id FROM likes WHERE item_id = 13"),
-                Errors.TrainingFailed("rec_train", "m", "injected at publish").Message);
-        }
-        finally
-        {
-            ModelStore.FaultInjection = null;
-        }
+        failing = true;
+        db.AssertError(Options("SELECT user_id, item_id FROM likes WHERE item_id = 13"),
+            Errors.TrainingFailed("rec_train", "m", "injected at publish").Message);
+        failing = false;
         Assert.AreEqual(before, Snapshot(db), "version 2's rows were rolled back and the lease released");
         Assert.AreEqual("[12,13,\"x\"]", db.Scalar("SELECT recommend(1, 10)"));
         // The next training works and gets the next version number.
@@ -221,16 +217,8 @@ public sealed class TrainTests
     [TestCategory("fn:rec_train")]
     public void AFailedFirstTrainingLeavesNoModelBehind()
     {
-        using var db = Db();
-        ModelStore.FaultInjection = _ => throw new InvalidOperationException("disk on fire");
-        try
-        {
-            db.AssertError(Options("SELECT user_id, item_id FROM likes"), Errors.TrainingFailed("rec_train", "m", "disk on fire").Message);
-        }
-        finally
-        {
-            ModelStore.FaultInjection = null;
-        }
+        using var db = Db(new SqlRecOptions { FaultInjection = _ => throw new InvalidOperationException("disk on fire") });
+        db.AssertError(Options("SELECT user_id, item_id FROM likes"), Errors.TrainingFailed("rec_train", "m", "disk on fire").Message);
         Assert.AreEqual(0L, db.Scalar("SELECT count(*) FROM rec_models"));
         Assert.AreEqual(0L, db.Scalar("SELECT count(*) FROM rec_model_versions"));
         db.AssertError("SELECT recommend(1, 10)", Errors.NoModels("recommend").Message);

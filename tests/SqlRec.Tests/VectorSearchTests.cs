@@ -1,5 +1,5 @@
 using SqlRec.Compute;
-using SqlRec.Data;
+using SqlRec.Models;
 using SqlRec.Vectors;
 
 namespace SqlRec.Tests;

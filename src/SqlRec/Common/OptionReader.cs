@@ -132,7 +132,7 @@ internal sealed class OptionReader
         return null;
     }
 
-    private static string RangeText(double min, double max, bool minExclusive, bool maxExclusive = false)
+    internal static string RangeText(double min, double max, bool minExclusive, bool maxExclusive = false)
     {
         var low = min.ToString(CultureInfo.InvariantCulture);
         if (max >= double.MaxValue / 2) return minExclusive ? $"greater than {low}" : $"at least {low}";

@@ -79,24 +79,24 @@ internal sealed record ComputeDevice(string Name, IlgpuDevice? Ilgpu)
 /// the benchmark notes). <c>ilgpu-cpu</c>: the GPU kernels on ILGPU's CPU accelerator, for
 /// checking them without a GPU; slow, never picked by <c>auto</c>.
 /// </summary>
-internal static class ComputeDevices
+internal sealed class ComputeDevices(ComputeDevices.Probe devices)
 {
     /// <summary>The values the <c>device</c> option accepts.</summary>
     public static readonly string[] Names = ["auto", "cpu", "cuda", "opencl", "ilgpu-cpu"];
 
-    private static readonly Lazy<Probe> Found = new(ProbeDevices);
+    private static readonly Lazy<ComputeDevices> Found = new(() => new ComputeDevices(ProbeDevices()));
 
-    /// <summary>The GPUs ILGPU finds in this process (probed once, cached).</summary>
+    /// <summary>The GPUs ILGPU finds (or, for tests, the ones a caller describes).</summary>
     internal sealed record Probe(IReadOnlyList<IlgpuDevice> Cuda, IReadOnlyList<IlgpuDevice> OpenCL, int OpenCLGpuCount, string? CudaProblem, string? OpenCLProblem);
 
-    /// <summary>Test hook: replaces the probe's result (null: probe the machine).</summary>
-    internal static Probe? Override;
+    /// <summary>What ILGPU finds on this machine, probed once per process on first use.</summary>
+    public static ComputeDevices Machine => Found.Value;
 
-    /// <summary>What ILGPU finds on this machine.</summary>
-    public static Probe Devices => Override ?? Found.Value;
+    /// <summary>The devices this instance resolves names against.</summary>
+    public Probe Devices { get; } = devices;
 
     /// <summary>Resolves an option value, or fails with <see cref="Errors.DeviceUnavailable"/> when the named device is missing.</summary>
-    public static ComputeDevice Resolve(string function, string name)
+    public ComputeDevice Resolve(string function, string name)
     {
         switch (name)
         {

@@ -1,4 +1,3 @@
-using SqlRec.Evaluation;
 
 namespace SqlRec.Compute;
 

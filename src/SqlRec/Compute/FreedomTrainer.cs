@@ -1,5 +1,4 @@
 using System.Numerics.Tensors;
-using SqlRec.Evaluation;
 
 namespace SqlRec.Compute;
 
@@ -32,7 +31,7 @@ internal sealed record FreedomSettings(int Dim, int Layers, int ItemLayers, doub
 /// Adam updates E0, W, b and (by default) X. Inference uses the full graph. Deterministic for a
 /// seed on a given backend.
 /// </summary>
-internal sealed class FreedomTrainer : SqlRec.Models.IFinalEmbeddings, IDisposable
+internal sealed class FreedomTrainer : IFinalEmbeddings, IDisposable
 {
     private readonly int[] _offsets;
     private readonly int[] _columns;

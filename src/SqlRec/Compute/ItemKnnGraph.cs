@@ -1,5 +1,4 @@
 using System.Numerics.Tensors;
-using SqlRec.Evaluation;
 
 namespace SqlRec.Compute;
 

@@ -1,5 +1,4 @@
 using System.Numerics.Tensors;
-using SqlRec.Evaluation;
 
 namespace SqlRec.Compute;
 
@@ -16,7 +15,7 @@ namespace SqlRec.Compute;
 /// single-threaded with <see cref="SplitMix64"/> so every backend sees the same batches.
 /// Deterministic for a seed on a given backend.
 /// </summary>
-internal sealed class LightGcnTrainer : IDisposable, SqlRec.Models.IFinalEmbeddings
+internal sealed class LightGcnTrainer : IDisposable, IFinalEmbeddings
 {
     private readonly int[] _offsets;
     private readonly int[] _columns;

@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using SqlRec.Models;
 
 namespace SqlRec.Embeddings;
 

@@ -1,12 +1,76 @@
 using System.Diagnostics;
 using System.Globalization;
 using SqlRec.Compute;
-using SqlRec.Data;
-using SqlRec.Evaluation;
-using SqlRec.Serving;
-using SqlRec.Store;
 
 namespace SqlRec.Models;
+
+/// <summary>Option rows the embedding models (lightgcn, freedom) share word for word.</summary>
+internal static class EmbeddingOptions
+{
+    /// <summary>Adam's learning rate.</summary>
+    public static readonly OptionSpec<double> LearningRate = Option.Real("lr", 0.001, 0, 10, "Adam learning rate", minExclusive: true);
+
+    /// <summary>Share of each user's items held out for early stopping.</summary>
+    public static readonly OptionSpec<double> ValidationRatio = Option.Real("validation_ratio", 0, 0, 1,
+        "0 = no early stopping; else this share of each user's items is held out (random split, `seed`), recall@20 on it is measured every " +
+        "`eval_every` epochs, the best epoch's vectors are kept, and training stops after `patience` evaluations without improvement", maxExclusive: true);
+
+    /// <summary>Epochs between validations.</summary>
+    public static readonly OptionSpec<int> EvalEvery = Option.Integer("eval_every", 5, 1, 100_000, "epochs between validation evaluations");
+
+    /// <summary>Validations without improvement before stopping.</summary>
+    public static readonly OptionSpec<int> Patience = Option.Integer("patience", 5, 1, 100_000, "evaluations without improvement before stopping");
+
+    /// <summary>Triples per Adam step.</summary>
+    public static OptionSpec<int> Batch(string what) => Option.Integer("batch", 2048, 1, 1_000_000, what);
+
+    /// <summary>Embedding width.</summary>
+    public static OptionSpec<int> Dim(string what) => Option.Integer("dim", 64, 1, 1024, what);
+
+    /// <summary>Where the kernels run.</summary>
+    public static OptionSpec<string> Device(string what) => Option.Choice("device", "auto", ComputeDevices.Names, what);
+
+    /// <summary>
+    /// Fails before any work when the options name a GPU this machine does not have ('auto' is
+    /// resolved when training starts).
+    /// </summary>
+    public static void CheckDevice(string device, TrainingContext context)
+    {
+        if (device is "cuda" or "opencl") context.Devices.Resolve(context.Function, device);
+    }
+
+    /// <summary>
+    /// Starts a trainer on the device the options name ('auto': a CUDA or OpenCL GPU when ILGPU finds
+    /// one, else the managed CPU path). A device that fails to start is an error, never a silent
+    /// switch to another device.
+    /// </summary>
+    public static T StartTrainer<T>(string device, TrainingContext context, Func<ComputeDevice, T> start)
+    {
+        var resolved = context.Devices.Resolve(context.Function, device);
+        try
+        {
+            return start(resolved);
+        }
+        catch (Exception e) when (resolved.Ilgpu is not null && e is not SqlRecException and not OutOfMemoryException)
+        {
+            throw Errors.DeviceUnavailable(context.Function, device, $"{resolved.Description} failed to start ({e.GetType().Name}: {e.Message})");
+        }
+    }
+}
+
+/// <summary>
+/// A trained embedding model (lightgcn, freedom): final user and item vectors, a user's score for
+/// an item their dot product, and the same vectors for search and publication, so an inner-product
+/// search over the item vectors with a user's vector is the model's own ranking.
+/// </summary>
+internal sealed class DotProductModel(float[] users, float[] items, int dim, int itemCount) : ITrainedModel
+{
+    public IUserScorer Scorer { get; } = new DotProductScorer(users, items, dim, itemCount);
+
+    public ModelVectors ItemVectors() => new(dim, items);
+
+    public ModelVectors UserVectors() => new(dim, users);
+}
 
 /// <summary>Scores items by the dot product of a user's final vector with each item's, F_u . F_i (lightgcn, freedom).</summary>
 internal sealed class DotProductScorer(float[] users, float[] items, int dim, int itemCount) : IUserScorer, IBatchScorer
@@ -38,35 +102,15 @@ internal static class ValidationScoring
         if (validation.UserCount == 0) return 0;
         var popularity = new float[data.Items.Count];
         foreach (var item in columns) popularity[item]++;
-        var model = new LoadedModel
+        var arrays = new Dictionary<string, Array>
         {
-            Version = new ServingVersion("validation", 0, "", kind, data.Users.Count, data.Items.Count),
-            Users = data.Users,
-            Items = data.Items,
-            SeenOffsets = offsets,
-            SeenItems = columns,
-            Popularity = popularity,
-            PopularityOrder = TopK.Order(popularity),
-            Scorer = new DotProductScorer(users, items, dim, data.Items.Count),
+            [ArrayNames.SeenOffsets] = offsets,
+            [ArrayNames.SeenItems] = columns,
+            [ArrayNames.Popularity] = popularity,
         };
+        var model = new ServableModel(kind, new DotProductModel(users, items, dim, data.Items.Count), data.Users, data.Items, arrays);
         return RankingEvaluator.Run(model, validation, [20])["recall@20"];
     }
-}
-
-/// <summary>What <see cref="EarlyStopping.Train"/> needs of a trainer: the final vectors, refreshed by <see cref="Forward"/>.</summary>
-internal interface IFinalEmbeddings
-{
-    /// <summary>Embedding width.</summary>
-    int Dim { get; }
-
-    /// <summary>Final user vectors (users x Dim), valid after <see cref="Forward"/>.</summary>
-    float[] UserFinal { get; }
-
-    /// <summary>Final item vectors (items x Dim), valid after <see cref="Forward"/>.</summary>
-    float[] ItemFinal { get; }
-
-    /// <summary>Recomputes <see cref="UserFinal"/> and <see cref="ItemFinal"/> from the current parameters.</summary>
-    void Forward();
 }
 
 /// <summary>The outcome of <see cref="EarlyStopping.Train"/>: the vectors to store and the figures for the model's metrics.</summary>

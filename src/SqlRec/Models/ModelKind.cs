@@ -1,33 +1,60 @@
 using System.Text.Json.Nodes;
-using SqlRec.Data;
 
 namespace SqlRec.Models;
 
 /// <summary>
-/// A kind of model that <c>rec_train</c> can build (<c>popular</c> now; the graph models plug in
-/// here). A kind reads and checks its options before any work, trains from
-/// <see cref="Interactions"/> into named arrays, and turns stored arrays back into a scorer.
-/// Kinds never touch SQLite: the store reads and writes for them.
+/// A kind of model that <c>rec_train</c> can build. A kind owns everything about itself: its
+/// options as one table (<see cref="OptionTable"/>, from which reading, validation, the stored JSON and
+/// the catalog's rows come), its checks of the data and its memory estimate, its training, and,
+/// through <see cref="Load"/>, how a trained version scores users (live and in batches) and which
+/// item and user vectors it has. Kinds never touch SQLite: the operations read and write for them.
+/// Nothing outside <see cref="ModelKinds"/> names a kind.
 /// </summary>
 internal interface IModelKind
 {
     /// <summary>The name used in the <c>model</c> option.</summary>
     string Name { get; }
 
-    /// <summary>Reads and validates this kind's options; returns them with defaults filled in.</summary>
-    IKindOptions ReadOptions(OptionReader reader);
+    /// <summary>The kind's options, in reading order (the training call's own, <c>model</c> and <c>source</c>, are not in it).</summary>
+    OptionTable OptionTable { get; }
 
-    /// <summary>Checks the source's shape against the options, before the source runs.</summary>
-    void CheckSource(IKindOptions options, int sourceColumns);
+    /// <summary>
+    /// How a user gets models of this kind with item and user vectors, for the message when a model
+    /// has none (<c>a 'lightgcn' model</c>, <c>a 'graph_filter' model with 'components' &gt; 0</c>);
+    /// null when the kind never has any.
+    /// </summary>
+    string? VectorsFrom { get; }
 
-    /// <summary>Checks the data read from the source before anything is written (sizes the kind needs, etc.).</summary>
-    void CheckData(Interactions data, IKindOptions options);
+    /// <summary>
+    /// Builds the kind's typed options from its validated table values. Pure: it also reads the
+    /// options stored with a version, on any machine, so what depends on the machine (a named GPU)
+    /// is checked in <see cref="CheckSource"/>.
+    /// </summary>
+    IKindOptions ReadOptions(OptionValues values);
 
-    /// <summary>Trains on the data. Throws <see cref="SqlRecException"/> for data the kind cannot use.</summary>
-    ModelArtifacts Train(Interactions data, IKindOptions options, TrainingContext context);
+    /// <summary>Checks the source's shape and the machine against the options, before the source runs.</summary>
+    void CheckSource(IKindOptions options, int sourceColumns, TrainingContext context) { }
 
-    /// <summary>Builds the per-user scorer from stored arrays, or null when the kind ranks by popularity alone.</summary>
-    IUserScorer? LoadScorer(IReadOnlyDictionary<string, Array> arrays, int users, int items);
+    /// <summary>The item modality queries a content kind reads besides the source; none for other kinds.</summary>
+    IReadOnlyList<ModalitySource> Modalities(IKindOptions options) => [];
+
+    /// <summary>
+    /// Checks the data (and a content kind's item content) before anything is written: the sizes
+    /// the kind needs, users that leave nothing to sample, ... Memory is checked apart, with <see cref="EstimateMemory"/>.
+    /// </summary>
+    void CheckData(Interactions data, ItemContent? content, IKindOptions options, TrainingContext context);
+
+    /// <summary>About what training holds at its peak, and how to lower it; null when it is no more than the data itself.</summary>
+    MemoryEstimate? EstimateMemory(Interactions data, ItemContent? content, IKindOptions options);
+
+    /// <summary>
+    /// Trains on the data (a content kind also on <paramref name="content"/>, aligned to the data's
+    /// items). Throws <see cref="SqlRecException"/> for data the kind cannot use.
+    /// </summary>
+    ModelArtifacts Train(Interactions data, ItemContent? content, IKindOptions options, TrainingContext context);
+
+    /// <summary>A trained version of this kind, from its stored arrays.</summary>
+    ITrainedModel Load(StoredArrays stored, IKindOptions options);
 }
 
 /// <summary>Validated options of a model kind.</summary>
@@ -37,15 +64,83 @@ internal interface IKindOptions
     JsonObject ToJson();
 }
 
+/// <summary>Options of a kind as the values of its table (most kinds need no more).</summary>
+internal abstract record TableOptions(OptionValues Values) : IKindOptions
+{
+    /// <inheritdoc />
+    public JsonObject ToJson() => Values.ToJson();
+}
+
+/// <summary>What training would need in memory, with the words for the error when it is too much.</summary>
+/// <param name="Bytes">Peak bytes, about.</param>
+/// <param name="What">The options and sizes it comes from: <c>'dim' 64 on 1,000 users and 500 items</c>.</param>
+/// <param name="Fix">How to lower it: <c>lower 'dim'</c>.</param>
+internal sealed record MemoryEstimate(long Bytes, string What, string Fix);
+
+/// <summary>A version's stored arrays with the sizes of its id maps.</summary>
+/// <param name="Arrays">The arrays by name (float[] or int[]).</param>
+/// <param name="Users">Number of users of the version.</param>
+/// <param name="Items">Number of items of the version.</param>
+internal sealed record StoredArrays(IReadOnlyDictionary<string, Array> Arrays, int Users, int Items)
+{
+    /// <summary>A float array.</summary>
+    public float[] Floats(string name) => (float[])Arrays[name];
+
+    /// <summary>An int array.</summary>
+    public int[] Ints(string name) => (int[])Arrays[name];
+
+    /// <summary>An optional float array.</summary>
+    public float[]? OptionalFloats(string name) => Arrays.TryGetValue(name, out var array) ? (float[])array : null;
+}
+
 /// <summary>
-/// Scores every item for one user; higher is better. Implementations are immutable once built:
-/// recommend() calls from several connections and rec_evaluate's parallel ranking call them from
-/// many threads at once, each with its own output buffer.
+/// A trained version of a kind, loaded for serving: how it scores users, and the vectors it
+/// has. Immutable once built: recommend() calls from several connections and rec_evaluate's
+/// parallel ranking use it from many threads at once.
 /// </summary>
+internal interface ITrainedModel
+{
+    /// <summary>Scores every item for a known user; null when the kind ranks by popularity alone.</summary>
+    IUserScorer? Scorer { get; }
+
+    /// <summary>
+    /// How the version scores a user's <em>current</em> interactions, read at serving time through
+    /// the source (graph_filter with <c>live</c>); null when it serves its training snapshot.
+    /// </summary>
+    LiveScoring? Live => null;
+
+    /// <summary>Item vectors for search and publication (one row per item, in item index order), or null when the version has none.</summary>
+    ModelVectors? ItemVectors() => null;
+
+    /// <summary>User vectors (one row per user), or null when the version has none.</summary>
+    ModelVectors? UserVectors() => null;
+}
+
+/// <summary>Row-major vectors of one id space: <c>Data.Length = count * Dimensions</c>. Compared by inner product, as the model scores.</summary>
+internal sealed record ModelVectors(int Dimensions, float[] Data);
+
+/// <summary>A live version's row scorer, and whether rows are weighted by the source's weight column.</summary>
+internal sealed record LiveScoring(IRowScorer Scorer, bool UseWeights);
+
+/// <summary>Scores every item for one user; higher is better. Implementations keep no state between calls.</summary>
 internal interface IUserScorer
 {
     /// <summary>Writes one score per item into <paramref name="scores"/>.</summary>
     void Score(int user, Span<float> scores);
+}
+
+/// <summary>A scorer that scores blocks of users at once, faster than one by one (batch scoring, evaluation).</summary>
+internal interface IBatchScorer
+{
+    /// <summary>Writes users.Length rows of one score per item into <paramref name="scores"/>.</summary>
+    void ScoreBatch(ReadOnlySpan<int> users, Span<float> scores);
+}
+
+/// <summary>A scorer that can score any interaction row, not only the users it was built from.</summary>
+internal interface IRowScorer
+{
+    /// <summary>Scores a row given as item indices (sorted, distinct) with weights.</summary>
+    void ScoreRow(ReadOnlySpan<int> items, ReadOnlySpan<float> weights, Span<float> scores);
 }
 
 /// <summary>What a training produces besides the id maps: named arrays and metrics.</summary>
@@ -58,21 +153,28 @@ internal sealed class ModelArtifacts
     public JsonObject Metrics { get; } = [];
 }
 
-
 /// <summary>What a training run can report to and check with its caller.</summary>
-internal sealed class TrainingContext(string modelName, Action<TrainingProgress>? progress, CancellationToken cancellation)
+internal sealed class TrainingContext(string function, string modelName, Action<TrainingProgress>? progress, CancellationToken cancellation)
 {
+    /// <summary>The SQL function training runs for (<c>rec_train</c>, <c>rec_evaluate</c>), as messages name it.</summary>
+    public string Function { get; } = function;
+
     /// <summary>The model being trained.</summary>
     public string ModelName { get; } = modelName;
 
     /// <summary>Stops a long training early.</summary>
     public CancellationToken Cancellation { get; } = cancellation;
 
-    /// <summary>Called after each progress report (the store refreshes the training lease from it).</summary>
+    /// <summary>Called after each progress report (the training refreshes its lease from it).</summary>
     public Action? Heartbeat { get; set; }
 
     /// <summary>True once the caller asked SQLite to stop (sqlite3_interrupt on the connection).</summary>
     public Func<bool>? Interrupted { get; set; }
+
+    private readonly Compute.ComputeDevices? _devices;
+
+    /// <summary>Where the GPU-capable kinds may train: the devices found on this machine (probed on first use), unless the caller names others.</summary>
+    public Compute.ComputeDevices Devices { get => _devices ?? Compute.ComputeDevices.Machine; init => _devices = value; }
 
     /// <summary>
     /// Reports progress to the caller, and is where a long training notices that it should stop:
@@ -86,17 +188,4 @@ internal sealed class TrainingContext(string modelName, Action<TrainingProgress>
         if (Interrupted?.Invoke() == true) throw new OperationCanceledException();
         Heartbeat?.Invoke();
     }
-}
-
-/// <summary>The registry of model kinds, by option name.</summary>
-internal static class ModelKinds
-{
-    private static readonly IModelKind[] All = [new PopularKind(), new GraphFilterKind(), new LightGcnKind(), new FreedomKind()];
-
-    /// <summary>Names of every kind.</summary>
-    public static IEnumerable<string> Names => All.Select(k => k.Name);
-
-    /// <summary>The kind with this name, or an error listing the kinds.</summary>
-    public static IModelKind Get(string function, string name) =>
-        All.FirstOrDefault(k => k.Name == name) ?? throw Errors.UnknownModelKind(function, name, Names);
 }

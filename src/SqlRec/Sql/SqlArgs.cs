@@ -74,6 +74,22 @@ internal readonly unsafe ref struct SqlArgs
         };
     }
 
+    /// <summary>A required TEXT argument holding JSON or SQL (NULL and other types are errors, with <paramref name="nullHint"/> saying what to pass).</summary>
+    public string Text(string function, int i, string name, string expected, string nullHint) => Value(i) switch
+    {
+        null => throw Errors.ArgumentNull(function, name, nullHint),
+        string text => text,
+        var other => throw Errors.ArgumentType(function, name, expected, other),
+    };
+
+    /// <summary>A model or collection name: non-empty TEXT of at most <see cref="Errors.MaxModelNameLength"/> characters.</summary>
+    public string ModelName(string function, int i)
+    {
+        var value = Value(i);
+        if (value is string { Length: > 0 and <= Errors.MaxModelNameLength } name && name.Trim().Length > 0) return name;
+        throw Errors.ModelNameInvalid(function, value);
+    }
+
     /// <summary>An external id (INTEGER or TEXT) for a user or an item.</summary>
     public ExternalId Id(string function, int i, string name, string nullHint)
     {

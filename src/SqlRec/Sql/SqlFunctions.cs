@@ -1,147 +1,91 @@
-using System.Text;
-using SqlRec.Embeddings;
-using SqlRec.Evaluation;
-using SqlRec.Models;
-using SqlRec.Serving;
-using SqlRec.Store;
-using SqlRec.Vectors;
+using SqlRec.Operations;
+using SqlRec.Sqlite;
 
 namespace SqlRec.Sql;
 
+/// <summary>Flags SQLite uses to decide where a function may be called.</summary>
+[Flags]
+internal enum FunctionFlags
+{
+    None = 0,
+    /// <summary>Same inputs, same result within one statement.</summary>
+    Deterministic = SqliteApi.SQLITE_DETERMINISTIC,
+    /// <summary>Only from top-level SQL: not from triggers, views, CHECK constraints or generated columns.</summary>
+    DirectOnly = SqliteApi.SQLITE_DIRECTONLY,
+    /// <summary>No side effects and no leak of information; safe anywhere.</summary>
+    Innocuous = SqliteApi.SQLITE_INNOCUOUS,
+}
+
+/// <summary>The body of a scalar SQL function. Returns null, long, double, string or byte[].</summary>
+internal delegate object? ScalarHandler(Session session, SqlArgs args);
+
+/// <summary>The rows of a table-valued function for one set of arguments, produced as SQLite asks for them.</summary>
+internal delegate IEnumerator<object?[]> RowsHandler(Session session, SqlArgs args);
+
+/// <summary>The table-valued form of a function: its result columns and its rows.</summary>
+/// <param name="Columns">Names and declared types of the result columns, in order (<c>rank INTEGER</c>).</param>
+/// <param name="Open">
+/// The rows for one set of arguments (absent ones read as NULL). Arguments are read before it
+/// returns; the enumerator is disposed when the cursor closes or is filtered again.
+/// </param>
+internal sealed record TableForm(IReadOnlyList<string> Columns, RowsHandler Open);
+
 /// <summary>
-/// The registration table: every SQL function SqlRec adds to a connection, with its arity and
-/// flags. <c>UseSqlRec()</c> applies it in one loop; <c>sql/functions.md</c> documents each row and a
-/// test checks the two agree.
+/// One row of the registration table: a SQL function's name, flags and parameters, and its scalar
+/// and/or table-valued form. The scalar form takes from <see cref="Required"/> to all
+/// <see cref="Parameters"/> arguments; the table-valued form is an eponymous virtual table whose
+/// HIDDEN columns are the parameters, so <c>FROM name(a, b)</c> calls it. The catalog
+/// (<c>sql/functions.md</c>) documents each row, and a test checks the two agree in full.
+/// </summary>
+internal sealed record SqlFunction(string Name, FunctionFlags Flags, IReadOnlyList<string> Parameters, int Required,
+    ScalarHandler? Scalar, TableForm? Table = null, string? UsageText = null)
+{
+    /// <summary>The argument counts the scalar form is registered with (none for a table-only function).</summary>
+    public IEnumerable<int> Arities => Scalar is null ? [] : Enumerable.Range(Required, Parameters.Count - Required + 1);
+
+    /// <summary>Usage of the table-valued form for error messages: <c>SELECT * FROM recommend(user, k[, model[, options]])</c>.</summary>
+    public string Usage => UsageText ?? $"SELECT * FROM {Name}({string.Join(", ", Parameters.Take(Required))}" +
+        string.Concat(Parameters.Skip(Required).Select(p => $"[, {p}")) + new string(']', Parameters.Count - Required) + ")";
+
+    /// <summary>The virtual table's declaration: the result columns, then the parameters as HIDDEN columns.</summary>
+    public string Declaration =>
+        $"CREATE TABLE x({string.Join(", ", Table!.Columns.Concat(Parameters.Select(p => $"\"{p}\" HIDDEN")))})";
+}
+
+/// <summary>
+/// The registration table: every SQL function SqlRec adds to a connection. <c>UseSqlRec()</c>
+/// applies it in one loop (<see cref="SqlSurface.RegisterAll"/>); the handlers live beside it in
+/// <c>Sql/</c>, read their arguments, call one operation and shape its answer.
 /// </summary>
 internal static class SqlFunctions
 {
-    /// <summary>SqlRec's version, as <c>rec_version()</c> reports it.</summary>
-    public static string Version => typeof(SqlFunctions).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+    private const FunctionFlags Direct = FunctionFlags.DirectOnly;
 
-    /// <summary>Scalar functions.</summary>
-    public static readonly ScalarFunction[] Scalars =
+    /// <summary>Every function, in catalog order.</summary>
+    public static readonly SqlFunction[] All =
     [
-        new("recommend", 2, FunctionFlags.DirectOnly, RecommendScalar),
-        new("recommend", 3, FunctionFlags.DirectOnly, RecommendScalar),
-        new("recommend", 4, FunctionFlags.DirectOnly, RecommendScalar),
-        new("rec_train", 2, FunctionFlags.DirectOnly, Train),
-        new("rec_drop", 1, FunctionFlags.DirectOnly, Drop),
-        new("rec_evaluate", 2, FunctionFlags.DirectOnly, Evaluate),
-        new("rec_version", 0, FunctionFlags.Deterministic | FunctionFlags.Innocuous, (_, _) => Version),
-        // ---- text embeddings (issue 5) ----
+        new("recommend", Direct, ["user", "k", "model", "options"], 2, ModelFunctions.RecommendScalar,
+            new(["rank INTEGER", "item_id", "score REAL", "source TEXT"], ModelFunctions.RecommendRows)),
+        new("rec_train", Direct, ["name", "options"], 2, ModelFunctions.Train),
+        new("rec_drop", Direct, ["name"], 1, ModelFunctions.Drop),
+        new("rec_evaluate", Direct, ["model", "options"], 2, ModelFunctions.Evaluate),
+        new("rec_version", FunctionFlags.Deterministic | FunctionFlags.Innocuous, [], 0, (_, _) => ModelFunctions.Version),
         // rec_embed is DIRECTONLY although it writes nothing: it runs a model named by a database row
         // (a file path), so a hostile schema must not run it from a view or trigger; and it is not
         // DETERMINISTIC because re-registering an embedder changes its vectors, which would corrupt
         // an index on an expression or a generated column built from it.
-        new("rec_register_embedder", 2, FunctionFlags.DirectOnly, EmbedFunctions.Register),
-        new("rec_drop_embedder", 1, FunctionFlags.DirectOnly, EmbedFunctions.Drop),
-        new("rec_embed", 2, FunctionFlags.DirectOnly, EmbedFunctions.Embed),
-        // ---- vector search ----
-        new("similar_items", 2, FunctionFlags.DirectOnly, VectorFunctions.SimilarItemsScalar),
-        new("similar_items", 3, FunctionFlags.DirectOnly, VectorFunctions.SimilarItemsScalar),
-        new("similar_items", 4, FunctionFlags.DirectOnly, VectorFunctions.SimilarItemsScalar),
-        new("similar_users", 2, FunctionFlags.DirectOnly, VectorFunctions.SimilarUsersScalar),
-        new("similar_users", 3, FunctionFlags.DirectOnly, VectorFunctions.SimilarUsersScalar),
-        new("similar_users", 4, FunctionFlags.DirectOnly, VectorFunctions.SimilarUsersScalar),
-        new("rec_search", 3, FunctionFlags.DirectOnly, VectorFunctions.SearchScalar),
-        new("rec_search", 4, FunctionFlags.DirectOnly, VectorFunctions.SearchScalar),
-        new("rec_publish", 1, FunctionFlags.DirectOnly, VectorFunctions.Publish),
-        new("rec_publish", 2, FunctionFlags.DirectOnly, VectorFunctions.Publish),
-        new("rec_unpublish", 1, FunctionFlags.DirectOnly, VectorFunctions.Unpublish),
+        new("rec_register_embedder", Direct, ["name", "options"], 2, EmbedFunctions.Register),
+        new("rec_drop_embedder", Direct, ["name"], 1, EmbedFunctions.Drop),
+        new("rec_embed", Direct, ["embedder", "text"], 2, EmbedFunctions.Embed),
+        new("rec_embed_each", Direct, ["embedder", "query"], 2, null, new(["id", "embedding BLOB"], EmbedFunctions.EmbedEach),
+            "SELECT id, embedding FROM rec_embed_each(embedder, 'SELECT id, text FROM ...')"),
+        new("similar_items", Direct, ["item", "k", "model", "options"], 2, VectorFunctions.SimilarItemsScalar,
+            new(["rank INTEGER", "item_id", "score REAL", "distance REAL"], VectorFunctions.SimilarItemsRows)),
+        new("similar_users", Direct, ["user", "k", "model", "options"], 2, VectorFunctions.SimilarUsersScalar,
+            new(["rank INTEGER", "user_id", "score REAL", "distance REAL"], VectorFunctions.SimilarUsersRows)),
+        new("rec_search", Direct, ["model", "query", "k", "options"], 3, VectorFunctions.SearchScalar,
+            new(["rank INTEGER", "item_id", "score REAL", "distance REAL"], VectorFunctions.SearchRows)),
+        new("rec_publish", Direct, ["name", "options"], 1, VectorFunctions.Publish),
+        new("rec_unpublish", Direct, ["name"], 1, VectorFunctions.Unpublish),
     ];
-
-    /// <summary>Table-valued functions (eponymous virtual tables).</summary>
-    public static readonly TableFunction[] Tables =
-    [
-        new RecommendTable(), new EmbedFunctions.EmbedEachTable(),
-        new VectorFunctions.SimilarItemsTable(), new VectorFunctions.SimilarUsersTable(), new VectorFunctions.SearchTable(),
-    ];
-
-    // ---- recommend -------------------------------------------------------------------------
-
-    private const string RecommendName = "recommend";
-
-    /// <summary>Reads (user, k[, model[, options]]) and runs the recommendation.</summary>
-    internal static List<Recommendation> RunRecommend(SqlRecSession session, SqlArgs args)
-    {
-        var user = args.Id(RecommendName, 0, "user", "pass the user's id (unknown users get the popular items)");
-        var k = (int)args.Integer(RecommendName, 1, "k", 1, Errors.MaxK, "pass how many items to return");
-        var model = args.OptionalText(RecommendName, 2, "model");
-        var options = RecommendOptions.Parse(RecommendName, args.OptionalText(RecommendName, 3, "options"));
-        var store = new ModelStore(session.Db);
-        var version = store.Resolve(RecommendName, model);
-        var loaded = ModelCache.Get(store, version);
-        return Recommender.Recommend(loaded, user, k, options, session.Db);
-    }
-
-    private static object? RecommendScalar(SqlRecSession session, SqlArgs args)
-    {
-        var rows = RunRecommend(session, args);
-        var json = new StringBuilder(rows.Count * 8 + 2).Append('[');
-        for (var i = 0; i < rows.Count; i++)
-        {
-            if (i > 0) json.Append(',');
-            json.Append(rows[i].Item.ToJson());
-        }
-        return json.Append(']').ToString();
-    }
-
-    private sealed class RecommendTable : TableFunction
-    {
-        public override string Name => RecommendName;
-        public override IReadOnlyList<string> Columns { get; } = ["rank INTEGER", "item_id", "score REAL", "source TEXT"];
-        public override IReadOnlyList<string> Parameters { get; } = ["user", "k", "model", "options"];
-        public override int RequiredParameters => 2;
-        public override string Usage => "SELECT * FROM recommend(user, k[, model[, options]])";
-        public override FunctionFlags Flags => FunctionFlags.DirectOnly;
-
-        public override IReadOnlyList<object?[]> Run(SqlRecSession session, SqlArgs args) =>
-            RunRecommend(session, args).Select(r => new object?[] { (long)r.Rank, r.Item.ToValue(), r.Score, r.Source }).ToList();
-    }
-
-    // ---- model lifecycle -------------------------------------------------------------------
-
-    private static string ModelName(string function, SqlArgs args)
-    {
-        var value = args.Value(0);
-        if (value is string { Length: > 0 and <= Errors.MaxModelNameLength } name && name.Trim().Length > 0) return name;
-        throw Errors.ModelNameInvalid(function, value);
-    }
-
-    private static object? Train(SqlRecSession session, SqlArgs args)
-    {
-        const string function = "rec_train";
-        var name = ModelName(function, args);
-        var options = args.Value(1) switch
-        {
-            null => throw Errors.ArgumentNull(function, "options", "pass json_object('model', 'popular', 'source', 'SELECT user_id, item_id FROM ...')"),
-            string text => text,
-            var other => throw Errors.ArgumentType(function, "options", "TEXT holding a JSON object", other),
-        };
-        return Trainer.Train(session, name, options);
-    }
-
-    private static object? Drop(SqlRecSession session, SqlArgs args)
-    {
-        const string function = "rec_drop";
-        var name = ModelName(function, args);
-        // A vector collection (not a model of that name) is dropped with its vec0 tables.
-        if (VectorFunctions.DropCollection(session.Db, name)) return 1L;
-        return new ModelStore(session.Db).Drop(function, name);
-    }
-
-    // ---- evaluation ------------------------------------------------------------------------
-
-    private static object? Evaluate(SqlRecSession session, SqlArgs args)
-    {
-        const string function = Evaluator.Function;
-        var model = args.OptionalText(function, 0, "model");
-        var options = args.Value(1) switch
-        {
-            null => throw Errors.ArgumentNull(function, "options", "pass json_object('test', 'SELECT user_id, item_id FROM held_out') or json_object('split', 'random')"),
-            string text => text,
-            var other => throw Errors.ArgumentType(function, "options", "TEXT holding a JSON object", other),
-        };
-        return Evaluator.Evaluate(session, model, options);
-    }
 }

@@ -1,78 +1,19 @@
 using System.Runtime.InteropServices;
 using System.Text;
+using SqlRec.Operations;
 using SqlRec.Sqlite;
 
 namespace SqlRec.Sql;
 
-/// <summary>Flags SQLite uses to decide where a function may be called.</summary>
-[Flags]
-internal enum FunctionFlags
-{
-    None = 0,
-    /// <summary>Same inputs, same result within one statement.</summary>
-    Deterministic = SqliteApi.SQLITE_DETERMINISTIC,
-    /// <summary>Only from top-level SQL: not from triggers, views, CHECK constraints or generated columns.</summary>
-    DirectOnly = SqliteApi.SQLITE_DIRECTONLY,
-    /// <summary>No side effects and no leak of information; safe anywhere.</summary>
-    Innocuous = SqliteApi.SQLITE_INNOCUOUS,
-}
-
-/// <summary>The body of a scalar SQL function. Returns null, long, double, string or byte[].</summary>
-internal delegate object? ScalarHandler(SqlRecSession session, SqlArgs args);
-
-/// <summary>One row of the registration table for a scalar SQL function.</summary>
-internal sealed record ScalarFunction(string Name, int ArgumentCount, FunctionFlags Flags, ScalarHandler Handler);
-
 /// <summary>
-/// A table-valued function: an eponymous virtual table whose HIDDEN columns are its parameters.
-/// The host below turns <c>FROM name(a, b)</c> (or <c>WHERE param = ...</c>) into a call of
-/// <see cref="Run"/> and serves the rows it returns.
-/// </summary>
-internal abstract class TableFunction
-{
-    /// <summary>Name used in <c>FROM name(...)</c>.</summary>
-    public abstract string Name { get; }
-
-    /// <summary>Names and declared types of the result columns, in order.</summary>
-    public abstract IReadOnlyList<string> Columns { get; }
-
-    /// <summary>Names of the parameters (HIDDEN columns), in call order.</summary>
-    public abstract IReadOnlyList<string> Parameters { get; }
-
-    /// <summary>How many leading parameters must be given.</summary>
-    public abstract int RequiredParameters { get; }
-
-    /// <summary>Usage text for error messages, e.g. <c>FROM recommend(user, k[, model])</c>.</summary>
-    public abstract string Usage { get; }
-
-    /// <summary>Flags (only DirectOnly and Innocuous mean something for virtual tables).</summary>
-    public abstract FunctionFlags Flags { get; }
-
-    /// <summary>Computes all rows for one set of arguments (absent parameters read as NULL).</summary>
-    public abstract IReadOnlyList<object?[]> Run(SqlRecSession session, SqlArgs args);
-
-    /// <summary>
-    /// The rows for one set of arguments, produced one at a time as SQLite asks for them. The
-    /// default serves what <see cref="Run"/> returns; a function with too many rows to hold
-    /// (<c>rec_embed_each</c> over a whole catalogue) streams them instead. Arguments must be read
-    /// before this returns; the enumerator is disposed when the cursor closes or is filtered again.
-    /// </summary>
-    public virtual IEnumerator<object?[]> Open(SqlRecSession session, SqlArgs args) => Run(session, args).GetEnumerator();
-
-    internal string Declaration =>
-        $"CREATE TABLE x({string.Join(", ", Columns.Concat(Parameters.Select(p => $"\"{p}\" HIDDEN")))})";
-}
-
-/// <summary>
-/// Registers functions and table-valued functions on a raw connection handle and runs their
-/// callbacks. Every callback runs inside one wrapper that turns any exception into a SQL error;
-/// no exception crosses into native code.
+/// Registers the rows of <see cref="SqlFunctions"/> on a connection and runs their callbacks:
+/// scalar functions, and table-valued functions as eponymous-only virtual tables whose HIDDEN
+/// columns are their parameters. Every native callback runs inside <see cref="Guard.Run"/>, the one
+/// guard that turns any exception into a SQL error; no exception crosses into native code.
 /// </summary>
 internal static unsafe class SqlSurface
 {
-    private sealed record ScalarBinding(SqlRecSession Session, ScalarFunction Function);
-
-    private sealed record TableBinding(SqlRecSession Session, TableFunction Function);
+    private sealed record Binding(Session Session, SqlFunction Function);
 
     private sealed class Cursor
     {
@@ -94,32 +35,37 @@ internal static unsafe class SqlSurface
 
     private static readonly SqliteModule* Module = CreateModule();
 
-    /// <summary>Registers a scalar function; a failure names it.</summary>
-    public static void Register(SqlRecSession session, ScalarFunction function)
+    /// <summary>Registers every row of the registration table on the session's connection; a failure names the function.</summary>
+    public static void RegisterAll(Session session)
     {
-        var handle = GCHandle.Alloc(new ScalarBinding(session, function));
+        foreach (var function in SqlFunctions.All)
+        {
+            foreach (var arguments in function.Arities) RegisterScalar(session, function, arguments);
+            if (function.Table is not null) RegisterTable(session, function);
+        }
+    }
+
+    private static void RegisterScalar(Session session, SqlFunction function, int arguments)
+    {
+        var handle = GCHandle.Alloc(new Binding(session, function));
         var name = Encoding.UTF8.GetBytes(function.Name + "\0");
         int rc;
         fixed (byte* p = name)
         {
-            rc = SqliteApi.create_function_v2(session.Db.Handle, p, function.ArgumentCount,
-                SqliteApi.SQLITE_UTF8 | (int)function.Flags, GCHandle.ToIntPtr(handle),
-                &InvokeScalar, 0, 0, &ReleaseHandle);
+            rc = SqliteApi.create_function_v2(session.Db.Handle, p, arguments, SqliteApi.SQLITE_UTF8 | (int)function.Flags,
+                GCHandle.ToIntPtr(handle), &InvokeScalar, 0, 0, &ReleaseHandle);
         }
         // On failure SQLite has already called xDestroy, which freed the handle.
-        if (rc != SqliteApi.SQLITE_OK)
-            throw Errors.RegisterFunctionFailed(function.Name, function.ArgumentCount, session.Db.ErrorMessage);
+        if (rc != SqliteApi.SQLITE_OK) throw Errors.RegisterFunctionFailed(function.Name, arguments, session.Db.ErrorMessage);
     }
 
-    /// <summary>Registers a table-valued function as an eponymous-only virtual table module.</summary>
-    public static void Register(SqlRecSession session, TableFunction function)
+    private static void RegisterTable(Session session, SqlFunction function)
     {
-        var handle = GCHandle.Alloc(new TableBinding(session, function));
+        var handle = GCHandle.Alloc(new Binding(session, function));
         var name = Encoding.UTF8.GetBytes(function.Name + "\0");
         int rc;
         fixed (byte* p = name) rc = SqliteApi.create_module_v2(session.Db.Handle, p, Module, GCHandle.ToIntPtr(handle), &ReleaseHandle);
-        if (rc != SqliteApi.SQLITE_OK)
-            throw Errors.RegisterModuleFailed(function.Name, session.Db.ErrorMessage);
+        if (rc != SqliteApi.SQLITE_OK) throw Errors.RegisterModuleFailed(function.Name, session.Db.ErrorMessage);
     }
 
     private static SqliteModule* CreateModule()
@@ -143,7 +89,7 @@ internal static unsafe class SqlSurface
     // ---- results ---------------------------------------------------------------------------
 
     /// <summary>Hands a managed value to SQLite as the result of a function or column.</summary>
-    internal static void SetResult(nint context, object? value)
+    private static void SetResult(nint context, object? value)
     {
         switch (value)
         {
@@ -175,98 +121,166 @@ internal static unsafe class SqlSurface
         fixed (byte* p = bytes) SqliteApi.result_text(context, p, bytes.Length, SqliteApi.Transient);
     }
 
-    /// <summary>Sets a function result to an error message; SQLite copies it.</summary>
-    private static void ResultError(nint context, string message)
+    // ---- the guard ---------------------------------------------------------------------------
+
+    /// <summary>Where a callback's error goes: the function result, the virtual table's message, xConnect's message, or nowhere (a bare code).</summary>
+    private readonly struct ErrorSink
     {
-        var bytes = Encoding.UTF8.GetBytes(message);
-        fixed (byte* p = bytes) SqliteApi.result_error(context, p, bytes.Length);
+        private enum Target { Result, VirtualTable, ConnectMessage, None }
+
+        private readonly Target _target;
+        private readonly nint _pointer;
+        private readonly int _code;
+
+        private ErrorSink(Target target, nint pointer, int code)
+        {
+            _target = target;
+            _pointer = pointer;
+            _code = code;
+        }
+
+        /// <summary>sqlite3_result_error on a function or column context; the callback returns <paramref name="code"/>.</summary>
+        public static ErrorSink Result(nint context, int code = SqliteApi.SQLITE_ERROR) => new(Target.Result, context, code);
+
+        /// <summary>The virtual table's zErrMsg, which SQLite reports as the statement's error.</summary>
+        public static ErrorSink VirtualTable(NativeVirtualTable* vtab) => new(Target.VirtualTable, (nint)vtab, SqliteApi.SQLITE_ERROR);
+
+        /// <summary>xConnect's error message out-parameter.</summary>
+        public static ErrorSink ConnectMessage(byte** error) => new(Target.ConnectMessage, (nint)error, SqliteApi.SQLITE_ERROR);
+
+        /// <summary>No message can be delivered: the callback only returns <paramref name="code"/>.</summary>
+        public static ErrorSink Code(int code) => new(Target.None, 0, code);
+
+        /// <summary>Delivers <paramref name="message"/> (null when memory ran out) and returns the code the callback returns.</summary>
+        public int Deliver(string? message)
+        {
+            switch (_target)
+            {
+                case Target.Result:
+                    if (message is null) SqliteApi.result_error_nomem(_pointer);
+                    else
+                    {
+                        var bytes = Encoding.UTF8.GetBytes(message);
+                        fixed (byte* p = bytes) SqliteApi.result_error(_pointer, p, bytes.Length);
+                    }
+                    return _code;
+                case Target.VirtualTable:
+                    var vtab = (NativeVirtualTable*)_pointer;
+                    if (message is null) return SqliteApi.SQLITE_NOMEM;
+                    if (vtab->zErrMsg != null) SqliteApi.free(vtab->zErrMsg);
+                    vtab->zErrMsg = SqliteApi.AllocUtf8(message);
+                    return _code;
+                case Target.ConnectMessage:
+                    if (message is null) return SqliteApi.SQLITE_NOMEM;
+                    *(byte**)_pointer = SqliteApi.AllocUtf8(message);
+                    return _code;
+                default:
+                    return _code;
+            }
+        }
     }
 
-    private static string ErrorText(string function, Exception exception) => exception switch
+    /// <summary>The one guard around every native callback.</summary>
+    private static class Guard
     {
-        SqlRecException e => e.Message,
-        SqliteCallException e => Errors.Sqlite(function, e.Message).Message,
-        _ => Errors.Internal(function, exception).Message,
-    };
+        /// <summary>
+        /// Runs <paramref name="body"/>; any exception becomes one message - SqlRec's own text for a
+        /// <see cref="SqlRecException"/>, a named SQLite refusal, or an internal error naming the
+        /// function (<paramref name="function"/> tells which, asked only on failure) - delivered to
+        /// <paramref name="sink"/>. Out of memory is reported as SQLITE_NOMEM. Nothing escapes.
+        /// </summary>
+        public static int Run<TState>(ErrorSink sink, TState state, Func<TState, int> body, Func<TState, string> function)
+        {
+            try
+            {
+                return body(state);
+            }
+            catch (OutOfMemoryException)
+            {
+                return Deliver(sink, null);
+            }
+            catch (Exception exception)
+            {
+                string? message;
+                try { message = ErrorText(function(state), exception); }
+                catch (Exception) { message = ErrorText("sqlrec", exception); }
+                return Deliver(sink, message);
+            }
+        }
+
+        private static int Deliver(ErrorSink sink, string? message)
+        {
+            try { return sink.Deliver(message); }
+            catch (Exception) { return SqliteApi.SQLITE_ERROR; }
+        }
+
+        private static string ErrorText(string function, Exception exception) => exception switch
+        {
+            SqlRecException e => e.Message,
+            SqliteCallException e => Errors.Sqlite(function, e.Message).Message,
+            _ => Errors.Internal(function, exception).Message,
+        };
+    }
+
+    private static Binding BindingOf(nint handle) => (Binding)GCHandle.FromIntPtr(handle).Target!;
+
+    private static Binding TableOf(NativeVirtualTable* vtab) => BindingOf(vtab->managedHandle);
+
+    private static Cursor CursorOf(NativeCursor* cursor) => (Cursor)GCHandle.FromIntPtr(cursor->managedHandle).Target!;
+
+    private static string NameOf(nint context) => BindingOf(SqliteApi.user_data(context)).Function.Name;
+
+    private static string NameOf(NativeVirtualTable* vtab) => TableOf(vtab).Function.Name;
 
     // ---- scalar functions ------------------------------------------------------------------
 
     [UnmanagedCallersOnly]
-    private static void InvokeScalar(nint context, int argc, nint* argv)
-    {
-        ScalarBinding? binding = null;
-        try
+    private static void InvokeScalar(nint context, int argc, nint* argv) =>
+        Guard.Run(ErrorSink.Result(context), (context, argc, (nint)argv), static call =>
         {
-            binding = (ScalarBinding)GCHandle.FromIntPtr(SqliteApi.user_data(context)).Target!;
-            var result = binding.Function.Handler(binding.Session, new SqlArgs(new ReadOnlySpan<nint>(argv, argc)));
-            SetResult(context, result);
-        }
-        catch (OutOfMemoryException)
-        {
-            SqliteApi.result_error_nomem(context);
-        }
-        catch (Exception exception)
-        {
-            try { ResultError(context, ErrorText(binding?.Function.Name ?? "sqlrec", exception)); }
-            catch { SqliteApi.result_error_nomem(context); }
-        }
-    }
+            var binding = BindingOf(SqliteApi.user_data(call.context));
+            var args = new SqlArgs(new ReadOnlySpan<nint>((nint*)call.Item3, call.argc));
+            SetResult(call.context, binding.Function.Scalar!(binding.Session, args));
+            return SqliteApi.SQLITE_OK;
+        }, static call => NameOf(call.context));
 
     [UnmanagedCallersOnly]
-    private static void ReleaseHandle(nint handle)
-    {
-        try { if (handle != 0) GCHandle.FromIntPtr(handle).Free(); }
-        catch { /* nothing may escape into SQLite */ }
-    }
+    private static void ReleaseHandle(nint handle) =>
+        Guard.Run(ErrorSink.Code(SqliteApi.SQLITE_OK), handle, static handle =>
+        {
+            if (handle != 0) GCHandle.FromIntPtr(handle).Free();
+            return SqliteApi.SQLITE_OK;
+        }, static _ => "sqlrec");
 
     // ---- virtual table host ----------------------------------------------------------------
 
-    private static TableBinding TableOf(NativeVirtualTable* vtab) => (TableBinding)GCHandle.FromIntPtr(vtab->managedHandle).Target!;
-
-    private static Cursor CursorOf(NativeCursor* cursor) => (Cursor)GCHandle.FromIntPtr(cursor->managedHandle).Target!;
-
-    private static void SetError(NativeVirtualTable* vtab, string message)
-    {
-        if (vtab->zErrMsg != null) SqliteApi.free(vtab->zErrMsg);
-        vtab->zErrMsg = SqliteApi.AllocUtf8(message);
-    }
-
     [UnmanagedCallersOnly]
-    private static int Connect(nint db, nint aux, int argc, byte** argv, NativeVirtualTable** result, byte** error)
-    {
-        try
+    private static int Connect(nint db, nint aux, int argc, byte** argv, NativeVirtualTable** result, byte** error) =>
+        Guard.Run(ErrorSink.ConnectMessage(error), (db, aux, (nint)result), static call =>
         {
-            var binding = (TableBinding)GCHandle.FromIntPtr(aux).Target!;
+            var binding = BindingOf(call.aux);
             var declaration = Encoding.UTF8.GetBytes(binding.Function.Declaration + "\0");
             int rc;
-            fixed (byte* p = declaration) rc = SqliteApi.declare_vtab(db, p);
+            fixed (byte* p = declaration) rc = SqliteApi.declare_vtab(call.db, p);
             if (rc != SqliteApi.SQLITE_OK) return rc;
-            if (binding.Function.Flags.HasFlag(FunctionFlags.DirectOnly)) SqliteApi.vtab_config(db, SqliteApi.SQLITE_VTAB_DIRECTONLY);
-            else if (binding.Function.Flags.HasFlag(FunctionFlags.Innocuous)) SqliteApi.vtab_config(db, SqliteApi.SQLITE_VTAB_INNOCUOUS);
+            if (binding.Function.Flags.HasFlag(FunctionFlags.DirectOnly)) SqliteApi.vtab_config(call.db, SqliteApi.SQLITE_VTAB_DIRECTONLY);
+            else if (binding.Function.Flags.HasFlag(FunctionFlags.Innocuous)) SqliteApi.vtab_config(call.db, SqliteApi.SQLITE_VTAB_INNOCUOUS);
             var vtab = (NativeVirtualTable*)NativeMemory.AllocZeroed((nuint)sizeof(NativeVirtualTable));
             vtab->managedHandle = GCHandle.ToIntPtr(GCHandle.Alloc(binding));
-            *result = vtab;
+            *(NativeVirtualTable**)call.Item3 = vtab;
             return SqliteApi.SQLITE_OK;
-        }
-        catch (Exception exception)
-        {
-            *error = SqliteApi.AllocUtf8(exception.Message);
-            return SqliteApi.SQLITE_ERROR;
-        }
-    }
+        }, static call => BindingOf(call.aux).Function.Name);
 
     [UnmanagedCallersOnly]
-    private static int Disconnect(NativeVirtualTable* vtab)
-    {
-        try
+    private static int Disconnect(NativeVirtualTable* vtab) =>
+        Guard.Run(ErrorSink.Code(SqliteApi.SQLITE_ERROR), (nint)vtab, static pointer =>
         {
-            GCHandle.FromIntPtr(vtab->managedHandle).Free();
-            if (vtab->zErrMsg != null) SqliteApi.free(vtab->zErrMsg);
-            NativeMemory.Free(vtab);
+            var table = (NativeVirtualTable*)pointer;
+            GCHandle.FromIntPtr(table->managedHandle).Free();
+            if (table->zErrMsg != null) SqliteApi.free(table->zErrMsg);
+            NativeMemory.Free(table);
             return SqliteApi.SQLITE_OK;
-        }
-        catch { return SqliteApi.SQLITE_ERROR; }
-    }
+        }, static _ => "sqlrec");
 
     /// <summary>
     /// Each parameter (HIDDEN column) with a usable <c>=</c> constraint becomes an argument to
@@ -275,24 +289,24 @@ internal static unsafe class SqlSurface
     /// placed) makes this plan impossible, so SQLite tries the join order that supplies it first.
     /// </summary>
     [UnmanagedCallersOnly]
-    private static int BestIndex(NativeVirtualTable* vtab, IndexInfo* info)
-    {
-        try
+    private static int BestIndex(NativeVirtualTable* vtab, IndexInfo* info) =>
+        Guard.Run(ErrorSink.VirtualTable(vtab), ((nint)vtab, (nint)info), static call =>
         {
-            var function = TableOf(vtab).Function;
-            var firstParameter = function.Columns.Count;
+            var function = TableOf((NativeVirtualTable*)call.Item1).Function;
+            var index = (IndexInfo*)call.Item2;
+            var firstParameter = function.Table!.Columns.Count;
             var parameterCount = function.Parameters.Count;
             Span<int> chosen = stackalloc int[parameterCount];
             chosen.Fill(-1);
             var unusableRequired = false;
-            for (var i = 0; i < info->nConstraint; i++)
+            for (var i = 0; i < index->nConstraint; i++)
             {
-                var constraint = info->aConstraint[i];
+                var constraint = index->aConstraint[i];
                 var parameter = constraint.iColumn - firstParameter;
                 if (parameter < 0 || parameter >= parameterCount || constraint.op != SqliteApi.SQLITE_INDEX_CONSTRAINT_EQ) continue;
                 if (constraint.usable == 0)
                 {
-                    if (parameter < function.RequiredParameters) unusableRequired = true;
+                    if (parameter < function.Required) unusableRequired = true;
                     continue;
                 }
                 if (chosen[parameter] < 0) chosen[parameter] = i;
@@ -303,157 +317,106 @@ internal static unsafe class SqlSurface
             {
                 if (chosen[parameter] < 0) continue;
                 mask |= 1 << parameter;
-                info->aConstraintUsage[chosen[parameter]].argvIndex = ++argumentIndex;
-                info->aConstraintUsage[chosen[parameter]].omit = 1;
+                index->aConstraintUsage[chosen[parameter]].argvIndex = ++argumentIndex;
+                index->aConstraintUsage[chosen[parameter]].omit = 1;
             }
-            var requiredMask = (1 << function.RequiredParameters) - 1;
+            var requiredMask = (1 << function.Required) - 1;
             if ((mask & requiredMask) != requiredMask && unusableRequired) return SqliteApi.SQLITE_CONSTRAINT;
-            info->idxNum = mask;
+            index->idxNum = mask;
             // Plans with every required argument bound are the only ones that work; make the rest look costly.
             var complete = (mask & requiredMask) == requiredMask;
-            info->estimatedCost = complete ? 10 : 1e12;
-            info->estimatedRows = complete ? 10 : 1_000_000;
+            index->estimatedCost = complete ? 10 : 1e12;
+            index->estimatedRows = complete ? 10 : 1_000_000;
             return SqliteApi.SQLITE_OK;
-        }
-        catch (Exception exception)
-        {
-            SetError(vtab, exception.Message);
-            return SqliteApi.SQLITE_ERROR;
-        }
-    }
+        }, static call => NameOf((NativeVirtualTable*)call.Item1));
 
     [UnmanagedCallersOnly]
-    private static int Open(NativeVirtualTable* vtab, NativeCursor** result)
-    {
-        try
+    private static int Open(NativeVirtualTable* vtab, NativeCursor** result) =>
+        Guard.Run(ErrorSink.VirtualTable(vtab), ((nint)vtab, (nint)result), static call =>
         {
             var cursor = (NativeCursor*)NativeMemory.AllocZeroed((nuint)sizeof(NativeCursor));
             cursor->managedHandle = GCHandle.ToIntPtr(GCHandle.Alloc(new Cursor()));
-            *result = cursor;
+            *(NativeCursor**)call.Item2 = cursor;
             return SqliteApi.SQLITE_OK;
-        }
-        catch { return SqliteApi.SQLITE_NOMEM; }
-    }
+        }, static call => NameOf((NativeVirtualTable*)call.Item1));
 
     [UnmanagedCallersOnly]
-    private static int Close(NativeCursor* cursor)
-    {
-        try
+    private static int Close(NativeCursor* cursor) =>
+        Guard.Run(ErrorSink.Code(SqliteApi.SQLITE_ERROR), (nint)cursor, static pointer =>
         {
-            var handle = GCHandle.FromIntPtr(cursor->managedHandle);
+            var native = (NativeCursor*)pointer;
+            var handle = GCHandle.FromIntPtr(native->managedHandle);
             try { ((Cursor)handle.Target!).Release(); }
             finally
             {
                 handle.Free();
-                NativeMemory.Free(cursor);
+                NativeMemory.Free(native);
             }
             return SqliteApi.SQLITE_OK;
-        }
-        catch { return SqliteApi.SQLITE_ERROR; }
-    }
+        }, static _ => "sqlrec");
 
     [UnmanagedCallersOnly]
-    private static int Filter(NativeCursor* cursor, int idxNum, byte* idxStr, int argc, nint* argv)
-    {
-        var vtab = cursor->pVtab;
-        TableBinding? binding = null;
-        try
+    private static int Filter(NativeCursor* cursor, int idxNum, byte* idxStr, int argc, nint* argv) =>
+        Guard.Run(ErrorSink.VirtualTable(cursor->pVtab), ((nint)cursor, idxNum, (nint)argv), static call =>
         {
-            binding = TableOf(vtab);
+            var native = (NativeCursor*)call.Item1;
+            var binding = TableOf(native->pVtab);
             var function = binding.Function;
-            var state = CursorOf(cursor);
+            var state = CursorOf(native);
             var parameterCount = function.Parameters.Count;
             var values = new nint[parameterCount];
             var next = 0;
             for (var parameter = 0; parameter < parameterCount; parameter++)
             {
-                if ((idxNum & (1 << parameter)) == 0) continue;
-                values[parameter] = argv[next++];
+                if ((call.idxNum & (1 << parameter)) == 0) continue;
+                values[parameter] = ((nint*)call.Item3)[next++];
             }
-            for (var parameter = 0; parameter < function.RequiredParameters; parameter++)
+            for (var parameter = 0; parameter < function.Required; parameter++)
             {
-                if ((idxNum & (1 << parameter)) == 0)
+                if ((call.idxNum & (1 << parameter)) == 0)
                     throw Errors.TableArgumentMissing(function.Name, function.Parameters[parameter], function.Usage);
             }
             var args = new SqlArgs(values);
             state.Release();
             state.Arguments = new object?[parameterCount];
             for (var parameter = 0; parameter < parameterCount; parameter++) state.Arguments[parameter] = args.Value(parameter);
-            state.Rows = function.Open(binding.Session, args);
+            state.Rows = function.Table!.Open(binding.Session, args);
             state.Position = 0;
             state.Advance();
             return SqliteApi.SQLITE_OK;
-        }
-        catch (OutOfMemoryException)
-        {
-            return SqliteApi.SQLITE_NOMEM;
-        }
-        catch (Exception exception)
-        {
-            SetError(vtab, ErrorText(binding?.Function.Name ?? "sqlrec", exception));
-            return SqliteApi.SQLITE_ERROR;
-        }
-    }
+        }, static call => NameOf(((NativeCursor*)call.Item1)->pVtab));
 
+    // A streaming function can fail part way (a bad row, an interrupt): the statement then ends with its message.
     [UnmanagedCallersOnly]
-    private static int Next(NativeCursor* cursor)
-    {
-        TableBinding? binding = null;
-        try
+    private static int Next(NativeCursor* cursor) =>
+        Guard.Run(ErrorSink.VirtualTable(cursor->pVtab), (nint)cursor, static pointer =>
         {
-            binding = TableOf(cursor->pVtab);
-            var state = CursorOf(cursor);
+            var state = CursorOf((NativeCursor*)pointer);
             state.Position++;
             state.Advance();
             return SqliteApi.SQLITE_OK;
-        }
-        catch (OutOfMemoryException)
-        {
-            return SqliteApi.SQLITE_NOMEM;
-        }
-        catch (Exception exception)
-        {
-            // A streaming function fails part way (a bad row, an interrupt): the statement ends with its message.
-            try { SetError(cursor->pVtab, ErrorText(binding?.Function.Name ?? "sqlrec", exception)); } catch { /* nothing may escape */ }
-            return SqliteApi.SQLITE_ERROR;
-        }
-    }
+        }, static pointer => NameOf(((NativeCursor*)pointer)->pVtab));
+
+    // A cursor whose state cannot be read is at its end.
+    [UnmanagedCallersOnly]
+    private static int Eof(NativeCursor* cursor) =>
+        Guard.Run(ErrorSink.Code(1), (nint)cursor, static pointer => CursorOf((NativeCursor*)pointer).Current is null ? 1 : 0, static _ => "sqlrec");
 
     [UnmanagedCallersOnly]
-    private static int Eof(NativeCursor* cursor)
-    {
-        try
+    private static int Column(NativeCursor* cursor, nint context, int column) =>
+        Guard.Run(ErrorSink.Result(context), ((nint)cursor, context, column), static call =>
         {
-            return CursorOf(cursor).Current is null ? 1 : 0;
-        }
-        catch { return 1; }
-    }
-
-    [UnmanagedCallersOnly]
-    private static int Column(NativeCursor* cursor, nint context, int column)
-    {
-        try
-        {
-            var state = CursorOf(cursor);
+            var state = CursorOf((NativeCursor*)call.Item1);
             var row = state.Current!;
-            SetResult(context, column < row.Length ? row[column] : state.Arguments[column - row.Length]);
+            SetResult(call.context, call.column < row.Length ? row[call.column] : state.Arguments[call.column - row.Length]);
             return SqliteApi.SQLITE_OK;
-        }
-        catch (Exception exception)
-        {
-            try { ResultError(context, exception.Message); } catch { /* nothing may escape */ }
-            return SqliteApi.SQLITE_ERROR;
-        }
-    }
+        }, static call => NameOf(((NativeCursor*)call.Item1)->pVtab));
 
     [UnmanagedCallersOnly]
-    private static int Rowid(NativeCursor* cursor, long* rowid)
-    {
-        try
+    private static int Rowid(NativeCursor* cursor, long* rowid) =>
+        Guard.Run(ErrorSink.Code(SqliteApi.SQLITE_ERROR), ((nint)cursor, (nint)rowid), static call =>
         {
-            *rowid = CursorOf(cursor).Position + 1;
+            *(long*)call.Item2 = CursorOf((NativeCursor*)call.Item1).Position + 1;
             return SqliteApi.SQLITE_OK;
-        }
-        catch { return SqliteApi.SQLITE_ERROR; }
-    }
+        }, static _ => "sqlrec");
 }

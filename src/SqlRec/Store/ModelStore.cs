@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
-using SqlRec.Data;
+using SqlRec.Models;
 using SqlRec.Sqlite;
 
 namespace SqlRec.Store;
@@ -20,7 +20,7 @@ internal sealed record NewVersion(string Kind, string OptionsJson, string Metric
 /// written in one savepoint and becomes visible with the update of <c>rec_models.current_version</c>
 /// in the same transaction, so readers see the old version or the new one, never a mix.
 /// </summary>
-internal sealed class ModelStore(SqliteDb db)
+internal sealed class ModelStore(SqliteDb db, Action<string>? faultInjection = null)
 {
     /// <summary>A training lease with no heartbeat for this long is taken to be abandoned (its process died).</summary>
     public static readonly TimeSpan LeaseTimeout = TimeSpan.FromMinutes(2);
@@ -31,9 +31,6 @@ internal sealed class ModelStore(SqliteDb db)
     /// <summary>Versions kept per model: the serving one and the one before it.</summary>
     internal const int KeptVersions = 2;
 
-    /// <summary>Test hook: called inside the publish savepoint after the arrays are written, before the switch.</summary>
-    internal static Action<string>? FaultInjection;
-
     private static readonly Lazy<string> Schema = new(() =>
     {
         using var stream = typeof(ModelStore).Assembly.GetManifestResourceStream("SqlRec.schema.sql")
@@ -43,8 +40,10 @@ internal sealed class ModelStore(SqliteDb db)
     });
 
     /// <summary>True when the store tables exist in the main database.</summary>
-    public bool Exists() =>
-        db.Scalar("SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = 'rec_models'") is not null;
+    public bool Exists() => db.TableExists("rec_models");
+
+    /// <summary>True when a model called <paramref name="name"/> exists (trained, or with its first training running).</summary>
+    public bool HasModel(string name) => Exists() && db.Scalar("SELECT 1 FROM rec_models WHERE name = ?1", name) is not null;
 
     /// <summary>
     /// Columns added to store tables after the table's first release, as (table, column, type).
@@ -234,8 +233,12 @@ internal sealed class ModelStore(SqliteDb db)
             """, lease.Model, lease.Owner);
     }
 
-    /// <summary>Writes a new version and switches the model to it, all in one savepoint.</summary>
-    public long Publish(Lease lease, NewVersion version)
+    /// <summary>
+    /// Writes a new version and switches the model to it, all in one savepoint;
+    /// <paramref name="beforeRelease"/> runs in the same savepoint after the switch (given the new
+    /// version's number and uid), so what it writes is part of the version's publication.
+    /// </summary>
+    public long Publish(Lease lease, NewVersion version, Action<long, string>? beforeRelease = null)
     {
         return db.InSavepoint("sqlrec_publish", () =>
         {
@@ -250,15 +253,15 @@ internal sealed class ModelStore(SqliteDb db)
             WriteIds(lease.Model, number, "user", data.Users);
             WriteIds(lease.Model, number, "item", data.Items);
             foreach (var (name, array) in version.Arrays) WriteArray(lease.Model, number, name, array);
-            FaultInjection?.Invoke("publish");
+            // Tests inject a failure here, after the arrays are written and before the switch.
+            faultInjection?.Invoke("publish");
             db.Execute("""
                 UPDATE rec_models SET kind = ?2, options = ?3, metrics = ?4, status = 'ready', current_version = ?5, updated_at = ?6,
                     training_owner = NULL, training_started_at = NULL, training_heartbeat = NULL
                 WHERE name = ?1
                 """, lease.Model, version.Kind, version.OptionsJson, version.MetricsJson, number, Now());
             DeleteVersionsBelow(lease.Model, number - KeptVersions + 1);
-            // vec0 tables published for this model hold the serving version: rewrite them in this savepoint.
-            Vectors.Vec0Tables.RefreshModel(db, lease.Model, number, uid, version.Kind, version.Arrays, data.Users, data.Items);
+            beforeRelease?.Invoke(number, uid);
             return number;
         });
     }
@@ -319,7 +322,7 @@ internal sealed class ModelStore(SqliteDb db)
             var versions = (long)db.Scalar("SELECT COUNT(*) FROM rec_model_versions WHERE model = ?1", model)!;
             DeleteVersionsBelow(model, long.MaxValue);
             db.Execute("DELETE FROM rec_models WHERE name = ?1", model);
-            Vectors.Vec0Tables.Drop(db, function, model, "model");
+            Vec0Tables.Drop(db, function, model, "model");
             return versions;
         });
     }

@@ -1,5 +1,4 @@
 using System.Numerics.Tensors;
-using SqlRec.Data;
 
 namespace SqlRec.Vectors;
 

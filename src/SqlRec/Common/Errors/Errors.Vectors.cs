@@ -42,8 +42,19 @@ internal static partial class Errors
     public static SqlRecException VectorSourceRequired(string function, IReadOnlyCollection<string> models, IReadOnlyCollection<string> collections) =>
         Fail(function, $"'model' is required when the database holds several models or collections; got NULL, trained models: {List(models)}; collections: {List(collections)}.");
 
+    /// <summary>A model has no item vectors; <paramref name="from"/> names what has them (<c>a 'lightgcn' model</c>, ...).</summary>
+    public static SqlRecException NoItemVectors(string function, string source, IReadOnlyList<string> from) =>
+        NoVectors(function, source, "item", $"vectors come from {string.Join(", ", from)}, or a collection made with rec_publish(name, json_object('source', ...))");
+
+    /// <summary>A model or a collection has no user vectors; <paramref name="from"/> names what has them.</summary>
+    public static SqlRecException NoUserVectors(string function, string source, IReadOnlyList<string> from, bool isCollection) =>
+        NoVectors(function, source, "user", (isCollection ? "a collection holds item vectors only; " : "") + $"user vectors come from {Alternatives(from)}");
+
+    private static string Alternatives(IReadOnlyList<string> items) =>
+        items.Count <= 1 ? string.Join("", items) : string.Join(", ", items.Take(items.Count - 1)) + " or " + items[^1];
+
     /// <summary>A model (or collection) has no vectors of the space asked for.</summary>
-    public static SqlRecException NoVectors(string function, string source, string space, string hint) =>
+    private static SqlRecException NoVectors(string function, string source, string space, string hint) =>
         Fail(function, $"{source} has no {space} vectors; {hint}.");
 
     /// <summary>The item (or user) whose neighbours were asked for has no vector.</summary>

@@ -1,0 +1,173 @@
+using System.Numerics.Tensors;
+using SqlRec.Compute;
+
+namespace SqlRec.Models;
+
+/// <summary>
+/// The graph filter applied to one user's row (see <see cref="GraphFilterKind"/>). With
+/// <c>normalizeLinear</c> false the linear part uses the raw matrix, r R^T R: item co-occurrence
+/// counts, which is exactly GTE's propagation (Cai et al., CIKM 2023) with its default 3 layers
+/// once seen items are masked (U_3 = R R^T R + 3R).
+/// </summary>
+internal sealed class GraphFilter : IUserScorer, IRowScorer, IBatchScorer
+{
+    private readonly SparseMatrix _raw;
+    private readonly float[]? _expand;
+    private readonly float[] _itemDegree;
+    private readonly int _components;
+    private readonly float _alpha;
+
+    private readonly SparseMatrix _hop;
+    private readonly SparseMatrix _hopTransposed;
+
+    public GraphFilter(SparseMatrix raw, float[]? vectors, int components, float alpha, bool normalizeLinear = true)
+    {
+        _raw = raw;
+        _components = components;
+        _alpha = alpha;
+        var itemDegree = raw.ColumnSums();
+        _itemDegree = itemDegree.Select(d => (float)d).ToArray();
+        if (vectors is not null && components > 0 && alpha > 0)
+        {
+            // The expansion side of the ideal filter, alpha * D^1/2 V, folded once so scoring is a plain dot product per item.
+            _expand = new float[vectors.Length];
+            for (var j = 0; j < raw.Columns; j++)
+                TensorPrimitives.Multiply(vectors.AsSpan(j * components, components), (float)(alpha * Math.Sqrt(itemDegree[j])), _expand.AsSpan(j * components, components));
+        }
+        Normalized = raw.NormalizeSymmetric();
+        NormalizedTransposed = Normalized.Transpose();
+        (_hop, _hopTransposed) = normalizeLinear ? (Normalized, NormalizedTransposed) : (raw, raw.Transpose());
+    }
+
+    /// <summary>R~ = D_u^-1/2 R D_i^-1/2 (users x items).</summary>
+    public SparseMatrix Normalized { get; }
+
+    /// <summary>R~ transposed (items x users).</summary>
+    public SparseMatrix NormalizedTransposed { get; }
+
+    /// <summary>The training matrix R (binary, or the summed weights), users x items.</summary>
+    public SparseMatrix Raw => _raw;
+
+    /// <summary>Rank of the ideal filter: the singular vectors kept (0 for the linear filter alone).</summary>
+    public int Components => _expand is null ? 0 : _components;
+
+    /// <summary>
+    /// The right singular vectors V (items x <see cref="Components"/>) the filter was built from,
+    /// recovered from the folded expansion rows alpha d_i^1/2 V_i so the model need not keep both;
+    /// an item of degree 0 has a zero row, as its column of R~ is zero. Null without an ideal filter.
+    /// </summary>
+    public float[]? RightSingularVectors()
+    {
+        if (_expand is null) return null;
+        var k = _components;
+        var vectors = new float[_expand.Length];
+        for (var j = 0; j < _raw.Columns; j++)
+        {
+            var degree = _itemDegree[j];
+            if (degree > 0) TensorPrimitives.Multiply(_expand.AsSpan(j * k, k), 1 / (_alpha * MathF.Sqrt(degree)), vectors.AsSpan(j * k, k));
+        }
+        return vectors;
+    }
+
+    public void Score(int user, Span<float> scores) => ScoreRow(_raw.RowIndices(user), _raw.RowValues(user), scores);
+
+    /// <summary>Scores an arbitrary row (item indices and weights), e.g. a user's current interactions.</summary>
+    public void ScoreRow(ReadOnlySpan<int> items, ReadOnlySpan<float> weights, Span<float> scores)
+    {
+        ScoreLinear(items, weights, scores);
+        ScoreIdeal(items, weights, scores);
+    }
+
+    private void ScoreLinear(ReadOnlySpan<int> items, ReadOnlySpan<float> weights, Span<float> scores)
+    {
+        scores.Clear();
+        // Linear filter r R~^T R~, as two sparse hops: items -> users (a = r R~^T), then users -> items.
+        var hop = new float[_hop.Rows];
+        var touched = new List<int>();
+        for (var n = 0; n < items.Length; n++)
+        {
+            var item = items[n];
+            var weight = weights[n];
+            var users = _hopTransposed.RowIndices(item);
+            var values = _hopTransposed.RowValues(item);
+            for (var p = 0; p < users.Length; p++)
+            {
+                if (hop[users[p]] == 0) touched.Add(users[p]);
+                hop[users[p]] += weight * values[p];
+            }
+        }
+        foreach (var user in touched)
+        {
+            var weight = hop[user];
+            var columns = _hop.RowIndices(user);
+            var values = _hop.RowValues(user);
+            for (var p = 0; p < columns.Length; p++) scores[columns[p]] += weight * values[p];
+        }
+    }
+
+    private void ScoreIdeal(ReadOnlySpan<int> items, ReadOnlySpan<float> weights, Span<float> scores)
+    {
+        if (_expand is null) return;
+        // Ideal low-pass r D^-1/2 V V^T D^1/2: project the row on the top singular directions, then expand.
+        var projection = Project(items, weights);
+        var itemCount = scores.Length;
+        var k = _components;
+        if ((long)itemCount * k < 4_000_000 || Environment.ProcessorCount == 1)
+        {
+            Expand(projection, scores, 0, itemCount);
+            return;
+        }
+        // A large catalogue streams tens of MB per user: split one call across cores to cut latency.
+        var output = scores.ToArray();
+        var chunk = Parallelism.ChunkSize(itemCount);
+        Parallel.For(0, (itemCount + chunk - 1) / chunk, Parallelism.Options,
+            block => Expand(projection, output, block * chunk, Math.Min(itemCount, (block + 1) * chunk)));
+        output.CopyTo(scores);
+    }
+
+    /// <summary>
+    /// r D^-1/2 V, computed from the stored expansion rows alpha d_i^1/2 V_i (so V itself need not be
+    /// kept): d_i^-1/2 V_i = expand_i / (alpha d_i).
+    /// </summary>
+    private float[] Project(ReadOnlySpan<int> items, ReadOnlySpan<float> weights)
+    {
+        var k = _components;
+        var projection = new float[k];
+        for (var n = 0; n < items.Length; n++)
+        {
+            var degree = _itemDegree[items[n]];
+            if (degree <= 0) continue;
+            TensorPrimitives.MultiplyAdd(_expand.AsSpan(items[n] * k, k), weights[n] / (_alpha * degree), projection, projection);
+        }
+        return projection;
+    }
+
+    private void Expand(float[] projection, Span<float> scores, int from, int to)
+    {
+        var k = _components;
+        for (var j = from; j < to; j++) scores[j] += TensorPrimitives.Dot(_expand.AsSpan(j * k, k), projection);
+    }
+
+    private void Expand(float[] projection, float[] scores, int from, int to) => Expand(projection, scores.AsSpan(), from, to);
+
+    /// <summary>
+    /// Scores a block of users into <paramref name="scores"/> (users.Length rows of one score per
+    /// item). The linear part runs per user; the ideal part is a blocked matrix product, so each
+    /// item's vector is read once per block instead of once per user.
+    /// </summary>
+    public void ScoreBatch(ReadOnlySpan<int> users, Span<float> scores)
+    {
+        var items = _raw.Columns;
+        for (var b = 0; b < users.Length; b++)
+        {
+            var row = scores.Slice(b * items, items);
+            // Linear part only: the ideal part is added for the whole block below.
+            ScoreLinear(_raw.RowIndices(users[b]), _raw.RowValues(users[b]), row);
+        }
+        if (_expand is null) return;
+        var k = _components;
+        var projections = new float[users.Length * k];
+        for (var b = 0; b < users.Length; b++) Project(_raw.RowIndices(users[b]), _raw.RowValues(users[b])).CopyTo(projections, b * k);
+        DenseMath.MultiplyTransposedAdd(projections, users.Length, _expand, items, k, scores);
+    }
+}

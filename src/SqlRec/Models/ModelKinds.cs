@@ -1,0 +1,67 @@
+namespace SqlRec.Models;
+
+/// <summary>
+/// The registry of model kinds, by option name: the one place that lists them. Adding a kind is a
+/// folder under <c>Models/</c> and one entry here (see ARCHITECTURE.md).
+/// </summary>
+internal static class ModelKinds
+{
+    /// <summary>Every kind, in the order messages and the catalog list them.</summary>
+    public static IReadOnlyList<IModelKind> All { get; } =
+    [
+        new PopularKind(),
+        new GraphFilterKind(),
+        new LightGcnKind(),
+        new FreedomKind(),
+    ];
+
+    /// <summary>Names of every kind.</summary>
+    public static IEnumerable<string> Names => All.Select(k => k.Name);
+
+    /// <summary>The kind with this name, or an error listing the kinds.</summary>
+    public static IModelKind Get(string function, string name) =>
+        All.FirstOrDefault(k => k.Name == name) ?? throw Errors.UnknownModelKind(function, name, Names);
+
+    /// <summary>What has item and user vectors, for the message when a model has none: each kind's own words.</summary>
+    public static IReadOnlyList<string> VectorsFrom { get; } = [.. All.Select(k => k.VectorsFrom).OfType<string>()];
+}
+
+/// <summary>
+/// Validated training options: the kind, its options and the source query, as given to
+/// <c>rec_train</c> or as stored with a version in <c>rec_model_versions.options</c>.
+/// </summary>
+internal sealed record TrainingPlan(IModelKind Kind, IKindOptions Options, string Source)
+{
+    /// <summary>The training call's own options, before the kind's: which kind, and the source query.</summary>
+    public static readonly OptionTable CallOptions = new(
+        Option.RequiredText("model", "the kind of model: " + string.Join(", ", ModelKinds.Names.Select(n => $"`{n}`")) + " (each is described below)",
+            string.Join(", ", ModelKinds.Names.Select(n => $"'{n}'")),
+            function => Errors.MissingOption(function, "model", "one of: " + string.Join(", ", ModelKinds.Names))),
+        Option.RequiredText("source", "one read-only `SELECT` (or `WITH ... SELECT`, `VALUES`) returning `(user, item[, weight[, timestamp]])`. " +
+            "Ids are INTEGER or TEXT; weight a finite number >= 0 (default 1); timestamp unix seconds or ISO-8601 text. " +
+            "Repeated (user, item) pairs are merged, their weights summed.", "a SELECT statement",
+            function => Errors.MissingOption(function, "source", "a SELECT that returns (user, item[, weight[, timestamp]])")));
+
+    private static readonly OptionSpec<string> ModelOption = (OptionSpec<string>)CallOptions.Rows[0];
+    private static readonly OptionSpec<string> SourceOption = (OptionSpec<string>)CallOptions.Rows[1];
+
+    /// <summary>Reads and validates the options JSON; any option neither the call nor the kind reads is an error.</summary>
+    public static TrainingPlan Read(string function, string? optionsJson)
+    {
+        var reader = OptionReader.Parse(function, optionsJson);
+        var kindName = ModelOption.Read(reader);
+        var source = SourceOption.Read(reader);
+        var kind = ModelKinds.Get(function, kindName);
+        var options = kind.ReadOptions(kind.OptionTable.Read(reader));
+        reader.Finish($"model kind '{kind.Name}'");
+        return new TrainingPlan(kind, options, source);
+    }
+
+    /// <summary>The options as stored with the version: the call's, then the kind's with defaults filled in.</summary>
+    public string ToJson()
+    {
+        var json = new System.Text.Json.Nodes.JsonObject { ["model"] = Kind.Name, ["source"] = Source };
+        foreach (var (option, value) in Options.ToJson()) json[option] = value?.DeepClone();
+        return json.ToJsonString();
+    }
+}

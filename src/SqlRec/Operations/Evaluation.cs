@@ -1,0 +1,112 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using SqlRec.Models;
+using SqlRec.Sqlite;
+using SqlRec.Store;
+
+namespace SqlRec.Operations;
+
+/// <summary>
+/// Runs one <c>rec_evaluate</c>: options are checked first, then the model is resolved, the
+/// held-out pairs are read (test mode) or split off a fresh read of the model's source and the
+/// same kind is retrained in memory (split mode), every evaluated user is ranked, and the report
+/// is returned as JSON. Nothing is written unless <c>save</c> is true.
+/// </summary>
+internal static class Evaluation
+{
+    /// <summary>The SQL function's name, as errors show it.</summary>
+    public const string Function = "rec_evaluate";
+
+    /// <summary>Progress stage reported while users are ranked.</summary>
+    public const string ProgressStage = "evaluating";
+
+    /// <summary>Evaluates <paramref name="modelName"/> (null: the only model) and returns the JSON report.</summary>
+    public static string Evaluate(Session session, string? modelName, string? optionsJson)
+    {
+        var options = EvaluationOptions.Parse(Function, optionsJson);
+        var clock = Stopwatch.StartNew();
+        var version = session.Store.Resolve(Function, modelName);
+        var progress = session.Options.Progress;
+
+        ServableModel model;
+        HeldOut heldOut;
+        long skippedUsers = 0, droppedPairs = 0;
+        if (options.TestQuery is { } test)
+        {
+            model = LoadedVersions.Model(session, Function, version).Model;
+            var set = TestPairs.Read(session.Db, Function, test, model);
+            (heldOut, skippedUsers, droppedPairs) = (set.HeldOut, set.SkippedUsers, set.DroppedPairs);
+            if (heldOut.UserCount == 0) throw Errors.NothingToEvaluate(Function, version.Model, skippedUsers, droppedPairs);
+        }
+        else
+        {
+            (model, heldOut) = TrainOnSplit(session, version, options.Split!.Value, options.TestRatio, options.Seed);
+        }
+
+        var summary = RankingEvaluator.Run(model, heldOut, options.Cutoffs,
+            progress is null ? null : (done, total) => progress(new TrainingProgress(version.Model, ProgressStage, done, total)));
+
+        var report = new JsonObject
+        {
+            ["model"] = version.Model,
+            ["version"] = version.Version,
+            ["mode"] = options.TestQuery is null ? "split" : "test",
+        };
+        if (options.Split is { } split)
+        {
+            report["split"] = EvaluationOptions.SplitName(split);
+            if (split == SplitMethod.Random)
+            {
+                report["test_ratio"] = options.TestRatio;
+                report["seed"] = options.Seed;
+            }
+        }
+        report["users"] = heldOut.UserCount;
+        report["skipped_users"] = skippedUsers;
+        report["items"] = model.Items.Count;
+        report["test_pairs"] = heldOut.PairCount;
+        report["dropped_pairs"] = droppedPairs;
+        report["unknown_items"] = heldOut.UnknownItemPairs;
+        report["k"] = new JsonArray([.. options.Cutoffs.Select(k => (JsonNode)k)]);
+        var metrics = new JsonObject();
+        foreach (var (name, value) in summary.Named()) metrics[name] = Math.Round(value, 6);
+        report["metrics"] = metrics;
+        report["seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 3);
+        var json = report.ToJsonString();
+        if (options.Save) Save(session.Db, version, json);
+        return json;
+    }
+
+    /// <summary>
+    /// Re-reads the version's source with its stored options, splits it, and trains the same kind
+    /// with the same options on the training part, in memory.
+    /// </summary>
+    private static (ServableModel Model, HeldOut HeldOut) TrainOnSplit(Session session, ServingVersion version, SplitMethod split, double ratio, int seed)
+    {
+        var plan = TrainingPlan.Read(Function, version.Options);
+        var context = Training.NewContext(session, Function, version.Model);
+        var (data, content) = Training.ReadData(session, plan, context, source =>
+        {
+            if (split == SplitMethod.Last && !source.HasTimestamp) throw Errors.SplitNeedsTimestamp(Function, version.Model, source.ColumnCount);
+        });
+        // A content kind knows every item with features: the split keeps them all, so no held-out item is unknown to it.
+        var parts = Splits.Split(data, split, ratio, seed, keepAllItems: content is not null);
+        if (parts.HeldOut.UserCount == 0) throw Errors.SplitEmpty(Function, EvaluationOptions.SplitName(split), version.Model);
+        Training.CheckData(session, plan, parts.Train, content, context);
+        context.Report("training", 0, null);
+        var artifacts = ModelTraining.Train(plan.Kind, plan.Options, parts.Train, content, context);
+        return (ServableModel.Load(plan.Kind, plan.Options, parts.Train.Users, parts.Train.Items, artifacts.Arrays), parts.HeldOut);
+    }
+
+    /// <summary>Stores the report under "evaluation" in the version's metrics and, while it serves, the model's.</summary>
+    private static void Save(SqliteDb db, ServingVersion version, string report)
+    {
+        db.InSavepoint("sqlrec_evaluate", () =>
+        {
+            db.Execute("UPDATE rec_model_versions SET metrics = json_set(metrics, '$.evaluation', json(?3)) WHERE model = ?1 AND version = ?2",
+                version.Model, version.Version, report);
+            db.Execute("UPDATE rec_models SET metrics = json_set(coalesce(metrics, '{}'), '$.evaluation', json(?3)) WHERE name = ?1 AND current_version = ?2",
+                version.Model, version.Version, report);
+        });
+    }
+}

@@ -1,0 +1,98 @@
+using SqlRec.Compute;
+using SqlRec.Models;
+using SqlRec.Sqlite;
+using SqlRec.Store;
+using SqlRec.Vectors;
+
+namespace SqlRec.Operations;
+
+/// <summary>One recommended item.</summary>
+/// <param name="Rank">1-based position.</param>
+/// <param name="Item">The application's item id.</param>
+/// <param name="Score">The model's score (higher is better).</param>
+/// <param name="Source">What produced the row: the model kind, <c>popular</c> for the cold-start fallback, <c>content</c> for an item known only from its features.</param>
+internal sealed record Recommendation(int Rank, ExternalId Item, double Score, string Source);
+
+/// <summary>Options of one recommendation call.</summary>
+/// <param name="ExcludeSeen">Leave out items the user interacted with in the training data.</param>
+/// <param name="Candidates">A read-only SELECT returning the item ids that may be recommended; null for all.</param>
+/// <param name="Exclude">Item ids never to recommend.</param>
+internal sealed record RecommendOptions(bool ExcludeSeen, string? Candidates = null, ExternalId[]? Exclude = null)
+{
+    public static readonly RecommendOptions Default = new(true);
+
+    /// <summary>Reads the options JSON (null: defaults).</summary>
+    public static RecommendOptions Parse(string function, string? json)
+    {
+        if (json is null) return Default;
+        var reader = OptionReader.Parse(function, json);
+        var options = new RecommendOptions(reader.Boolean("exclude_seen", true), reader.String("candidates"), reader.IdList("exclude"));
+        reader.Finish($"{function}()");
+        return options;
+    }
+}
+
+/// <summary><c>recommend()</c>: turns a user id into a ranked list with the serving version of a model.</summary>
+internal static class Serving
+{
+    /// <summary>Source label of cold-start rows.</summary>
+    public const string PopularSource = "popular";
+
+    /// <summary>
+    /// The best <paramref name="k"/> items for <paramref name="user"/> from <paramref name="model"/>
+    /// (null: the only model). A live version reads the user's current rows through the
+    /// connection and scores them; other versions use the training snapshot. Users with no rows
+    /// get the popular fallback.
+    /// </summary>
+    public static List<Recommendation> Recommend(Session session, string function, ExternalId user, int k, string? model, RecommendOptions options)
+    {
+        var version = session.Store.Resolve(function, model);
+        var loaded = LoadedVersions.Model(session, function, version);
+        var servable = loaded.Model;
+        var top = new int[Math.Min(k, servable.Items.Count)];
+        // Candidates and exclusions restrict every path below (model, live row, cold start) before the top-k, so results are never short.
+        var filter = Candidates.Read(session.Db, function, options.Candidates, options.Exclude ?? [], servable.Items);
+        if (servable.Trained.Live is { } live && loaded.LiveQuery is { } query)
+        {
+            var row = ReadLive(session.Db, function, loaded, query, live, user);
+            if (row is null || row.Items.Length == 0) return ColdStart(servable, top, filter.Excluding(row?.Items ?? []));
+            var rowScores = new float[servable.Items.Count];
+            live.Scorer.ScoreRow(row.Items, row.Weights, rowScores);
+            var found = TopK.SelectAmong(rowScores, filter.Candidates, top.Length, filter.Excluding(options.ExcludeSeen ? row.Items : []).Excluded, top);
+            var liveRows = new List<Recommendation>(found);
+            for (var i = 0; i < found; i++) liveRows.Add(new Recommendation(i + 1, servable.Items.Ids[top[i]], rowScores[top[i]], servable.Kind));
+            return liveRows;
+        }
+        if (!servable.Users.TryGetIndex(user, out var userIndex)) return ColdStart(servable, top, filter);
+        var seen = options.ExcludeSeen ? servable.SeenBy(userIndex) : ReadOnlySpan<int>.Empty;
+        var scores = servable.Scorer is null ? [] : new float[servable.Items.Count];
+        var count = filter.IsEmpty ? servable.TopItems(userIndex, seen, top, scores) : servable.TopAllowedItems(userIndex, filter.Excluding(seen), top, scores);
+        var result = new List<Recommendation>(count);
+        for (var i = 0; i < count; i++)
+            result.Add(new Recommendation(i + 1, servable.Items.Ids[top[i]], servable.ScoreOf(top[i], scores), servable.SourceOf(top[i])));
+        return result;
+    }
+
+    /// <summary>The user's current row through the version's source; null when the user has no rows.</summary>
+    private static UserRow? ReadLive(SqliteDb db, string function, LoadedVersion loaded, string query, LiveScoring live, ExternalId user)
+    {
+        try
+        {
+            return LiveRows.Read(db, function, query, user, loaded.Model.Items, live.UseWeights);
+        }
+        catch (SqliteCallException e)
+        {
+            throw Errors.LiveSourceFailed(function, loaded.Version.Model, e.Message);
+        }
+    }
+
+    /// <summary>The cold-start fallback: popularity order, labelled 'popular'.</summary>
+    private static List<Recommendation> ColdStart(ServableModel model, int[] top, ItemFilter filter)
+    {
+        var count = model.TopAllowedByPopularity(filter, top);
+        var result = new List<Recommendation>(count);
+        for (var i = 0; i < count; i++)
+            result.Add(new Recommendation(i + 1, model.Items.Ids[top[i]], model.Popularity[top[i]], PopularSource));
+        return result;
+    }
+}

@@ -1,0 +1,42 @@
+using SqlRec.Embeddings;
+using SqlRec.Sqlite;
+using SqlRec.Store;
+
+namespace SqlRec.Operations;
+
+/// <summary>
+/// What SqlRec keeps for one connection it was enabled on: the connection, the options it was
+/// enabled with, which database it is, and the little state that belongs to the connection (the
+/// embedder it resolved last). Every operation runs on a session.
+/// </summary>
+internal sealed class Session(SqliteDb db, SqlRecOptions options, string databaseKey)
+{
+    /// <summary>The connection.</summary>
+    public SqliteDb Db { get; } = db;
+
+    /// <summary>The options given to UseSqlRec.</summary>
+    public SqlRecOptions Options { get; } = options;
+
+    /// <summary>Identifies the database across connections: the file path, or a per-connection key for in-memory databases.</summary>
+    public string DatabaseKey { get; } = databaseKey;
+
+    /// <summary>The folder relative paths of this connection's embedders are taken from: the database's, or the current one for an in-memory database.</summary>
+    public string BaseFolder => Path.IsPathRooted(DatabaseKey) ? Path.GetDirectoryName(DatabaseKey) ?? Environment.CurrentDirectory : Environment.CurrentDirectory;
+
+    /// <summary>The model store of this connection's database.</summary>
+    public ModelStore Store => new(Db, Options.FaultInjection);
+
+    /// <summary>The embedder this connection resolved last, valid while the database has not changed since (see <see cref="Embedders.Resolve"/>).</summary>
+    internal (string Name, (uint, long) Stamp, EmbedderRow Row, Embedder Embedder)? LastEmbedder { get; set; }
+
+    /// <summary>Enables SqlRec on an open connection: binds SQLite's entry points once per process and makes the session.</summary>
+    public static Session Open(nint handle, SqlRecOptions options)
+    {
+        SqliteApi.UseBundledLibrary();
+        var db = new SqliteDb(handle);
+        if (options.BusyTimeout > TimeSpan.Zero && db.Scalar("PRAGMA busy_timeout") is 0L)
+            db.Execute($"PRAGMA busy_timeout = {(long)options.BusyTimeout.TotalMilliseconds}");
+        var file = db.MainFileName;
+        return new Session(db, options, file.Length > 0 ? Path.GetFullPath(file) : $"memory:{db.Handle:x}");
+    }
+}

@@ -1,0 +1,60 @@
+using SqlRec.Sqlite;
+
+namespace SqlRec.Store;
+
+/// <summary>A user's current interactions as dense item indices (sorted, distinct) with weights.</summary>
+internal sealed record UserRow(int[] Items, float[] Weights)
+{
+    public static readonly UserRow Empty = new([], []);
+}
+
+/// <summary>
+/// Reads one user's current rows from a model's training <c>source</c> query at serving time, so
+/// models that score a user's row directly (the graph filter) reflect new interactions without
+/// retraining. The source is wrapped as
+/// <c>WITH s(u, i[, w[, t]]) AS (source) SELECT i[, w] FROM s WHERE u = ?</c>; SQLite pushes the
+/// filter into the source query, so an index on the source table's user column makes it a lookup.
+/// Items that the model does not know (added after the last training) are skipped: they enter
+/// at the next rec_train.
+/// </summary>
+internal static class LiveRows
+{
+    /// <summary>The wrapping query for a source with <paramref name="columns"/> columns.</summary>
+    public static string WrapSource(string source, int columns)
+    {
+        string[] names = ["sqlrec_user", "sqlrec_item", "sqlrec_weight", "sqlrec_time"];
+        var select = columns >= 3 ? "sqlrec_item, sqlrec_weight" : "sqlrec_item";
+        // A trailing semicolon is allowed in the stored source; it cannot stand inside the CTE.
+        var body = source.TrimEnd().TrimEnd(';');
+        return $"WITH sqlrec_source({string.Join(", ", names[..columns])}) AS (\n{body}\n) SELECT {select} FROM sqlrec_source WHERE sqlrec_user = ?1";
+    }
+
+    /// <summary>Reads the user's row; null when the user has no rows at all.</summary>
+    public static UserRow? Read(SqliteDb db, string function, string wrappedQuery, ExternalId user, IdIndex items, bool useWeights)
+    {
+        using var statement = db.Prepare(wrappedQuery);
+        statement.Bind(1, user.ToValue());
+        var weights = new Dictionary<int, float>();
+        var any = false;
+        long row = 0;
+        while (statement.Step())
+        {
+            row++;
+            any = true;
+            var id = statement.GetId(0) ?? throw Errors.QueryBadId(function, QueryRole.Source, "item", row, statement.GetValue(0));
+            var weight = 1f;
+            if (useWeights && statement.ColumnCount >= 2)
+            {
+                var raw = statement.GetValue(1);
+                var number = raw switch { long l => l, double d => d, _ => double.NaN };
+                if (!double.IsFinite(number) || number < 0) throw Errors.SourceBadWeight(function, row, raw);
+                weight = (float)number;
+            }
+            if (!items.TryGetIndex(id, out var index)) continue;
+            weights[index] = useWeights ? weights.GetValueOrDefault(index) + weight : 1f;
+        }
+        if (!any) return null;
+        var sorted = weights.Keys.Order().ToArray();
+        return new UserRow(sorted, sorted.Select(i => weights[i]).ToArray());
+    }
+}

@@ -1,0 +1,175 @@
+using System.Globalization;
+using SqlRec.Models;
+using SqlRec.Sqlite;
+
+namespace SqlRec.Store;
+
+/// <summary>
+/// Reads training data from the user's <c>source</c> SELECT: <c>(user, item[, weight[, timestamp]])</c>.
+/// The statement is checked before anything runs: a single read-only SELECT with 2 to 4 columns.
+/// </summary>
+internal sealed class SourceReader : IDisposable
+{
+    private readonly string _function;
+    private readonly Statement _statement;
+
+    private SourceReader(string function, Statement statement)
+    {
+        _function = function;
+        _statement = statement;
+    }
+
+    /// <summary>Number of columns the source returns (2 to 4).</summary>
+    public int ColumnCount => _statement.ColumnCount;
+
+    /// <summary>True when the source has a timestamp column.</summary>
+    public bool HasTimestamp => ColumnCount >= 4;
+
+    /// <summary>Prepares and checks the source query; nothing is executed yet.</summary>
+    public static SourceReader Open(SqliteDb db, string function, string sql)
+    {
+        var statement = PrepareQuery(db, sql, function, QueryRole.Source);
+        try
+        {
+            var columns = statement.ColumnCount;
+            if (columns < 2 || columns > 4) throw Errors.QueryColumns(function, QueryRole.Source, columns);
+            return new SourceReader(function, statement);
+        }
+        catch
+        {
+            statement.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Prepares a user-given query after checking it is a single read-only SELECT (or WITH ...
+    /// SELECT, VALUES); nothing is executed yet. The caller owns the statement.
+    /// </summary>
+    internal static Statement PrepareQuery(SqliteDb db, string sql, string function, QueryRole role)
+    {
+        if (!LooksLikeQuery(sql)) throw Errors.QueryNotSelect(function, role, sql);
+        Statement statement;
+        string tail;
+        try { statement = db.Prepare(sql, out tail); }
+        catch (SqliteCallException e) { throw Errors.QueryFailed(function, role, e.Message); }
+        try
+        {
+            if (!string.IsNullOrWhiteSpace(StripComments(tail))) throw Errors.QuerySeveralStatements(function, role, tail);
+            if (!statement.IsReadOnly) throw Errors.QueryNotSelect(function, role, sql);
+            return statement;
+        }
+        catch
+        {
+            statement.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>SELECT, WITH ... SELECT and VALUES are queries; anything else is not a source.</summary>
+    private static bool LooksLikeQuery(string sql)
+    {
+        var text = StripComments(sql);
+        return text.StartsWith("SELECT", StringComparison.OrdinalIgnoreCase)
+            || text.StartsWith("WITH", StringComparison.OrdinalIgnoreCase)
+            || text.StartsWith("VALUES", StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>Removes leading whitespace and SQL comments.</summary>
+    private static string StripComments(string sql)
+    {
+        var text = sql.TrimStart();
+        while (true)
+        {
+            if (text.StartsWith("--", StringComparison.Ordinal))
+            {
+                var end = text.IndexOf('\n');
+                text = end < 0 ? "" : text[(end + 1)..].TrimStart();
+            }
+            else if (text.StartsWith("/*", StringComparison.Ordinal))
+            {
+                var end = text.IndexOf("*/", StringComparison.Ordinal);
+                text = end < 0 ? "" : text[(end + 2)..].TrimStart();
+            }
+            else return text;
+        }
+    }
+
+    /// <summary>Runs the query and reads every row; reports progress every 100,000 rows.</summary>
+    public Interactions ReadAll(Action<long>? onRows = null)
+    {
+        var columns = ColumnCount;
+        var userCodes = new Dictionary<ExternalId, int>();
+        var itemCodes = new Dictionary<ExternalId, int>();
+        var userIds = new List<ExternalId>();
+        var itemIds = new List<ExternalId>();
+        var rowUsers = new List<int>();
+        var rowItems = new List<int>();
+        var rowWeights = new List<float>();
+        var rowTimes = columns >= 4 ? new List<double>() : null;
+        long row = 0;
+        try
+        {
+            while (_statement.Step())
+            {
+                row++;
+                rowUsers.Add(Code(ReadId(0, "user", row), userCodes, userIds));
+                rowItems.Add(Code(ReadId(1, "item", row), itemCodes, itemIds));
+                rowWeights.Add(columns >= 3 ? ReadWeight(row) : 1f);
+                rowTimes?.Add(ReadTime(row));
+                if (onRows != null && row % 100_000 == 0) onRows(row);
+            }
+        }
+        catch (SqliteCallException e)
+        {
+            throw Errors.QueryFailed(_function, QueryRole.Source, e.Message);
+        }
+        if (row == 0) throw Errors.QueryEmpty(_function, QueryRole.Source);
+        onRows?.Invoke(row);
+        return Interactions.Build(userIds, itemIds, [.. rowUsers], [.. rowItems], [.. rowWeights], rowTimes?.ToArray());
+    }
+
+    private static int Code(ExternalId id, Dictionary<ExternalId, int> codes, List<ExternalId> ids)
+    {
+        if (codes.TryGetValue(id, out var code)) return code;
+        code = ids.Count;
+        codes.Add(id, code);
+        ids.Add(id);
+        return code;
+    }
+
+    private ExternalId ReadId(int column, string name, long row) =>
+        _statement.GetId(column) ?? throw Errors.QueryBadId(_function, QueryRole.Source, name, row, _statement.GetValue(column));
+
+    private float ReadWeight(long row)
+    {
+        var type = _statement.ColumnType(2);
+        if (type is SqliteApi.SQLITE_INTEGER or SqliteApi.SQLITE_FLOAT)
+        {
+            var weight = _statement.GetDouble(2);
+            if (double.IsFinite(weight) && weight >= 0 && weight <= float.MaxValue) return (float)weight;
+        }
+        throw Errors.SourceBadWeight(_function, row, _statement.GetValue(2));
+    }
+
+    private double ReadTime(long row)
+    {
+        switch (_statement.ColumnType(3))
+        {
+            case SqliteApi.SQLITE_INTEGER:
+            case SqliteApi.SQLITE_FLOAT:
+                var seconds = _statement.GetDouble(3);
+                if (double.IsFinite(seconds)) return seconds;
+                break;
+            case SqliteApi.SQLITE_TEXT:
+                if (DateTimeOffset.TryParse(_statement.GetText(3), CultureInfo.InvariantCulture,
+                        DateTimeStyles.AssumeUniversal | DateTimeStyles.AllowWhiteSpaces, out var time))
+                    return time.ToUnixTimeMilliseconds() / 1000.0;
+                break;
+        }
+        throw Errors.SourceBadTimestamp(_function, row, _statement.GetValue(3));
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _statement.Dispose();
+}

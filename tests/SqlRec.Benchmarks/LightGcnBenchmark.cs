@@ -17,7 +17,7 @@ namespace SqlRec.Benchmarks;
 /// <item>through SQL on an in-memory database: <c>rec_train</c> of a short lightgcn model, <c>recommend(user, 20)</c>
 /// p50/p99 for one user at a time (warm), <c>rec_evaluate</c> of all users (full ranking), and scoring all users with one SELECT.</item>
 /// </list>
-/// Usage: <c>lightgcn [data folder] [--device cpu|ilgpu-cpu|cuda|opencl|auto] [--no-baseline] [--parts bandwidth,build,propagate,relabel,phases,epoch32768,epoch2048,topk,sql]</c>.
+/// Usage: <c>lightgcn [data folder] [--device cpu|ilgpu-cpu|cuda|opencl|auto] [--no-baseline] [--parts bandwidth,build,propagate,relabel,phases,epoch32768,epoch2048,sql]</c>.
 /// The baseline is <see cref="PreviousLightGcnTrainer"/>, the managed trainer before the compute backends, run in the same process.
 /// Not measured: cold starts (JIT, model load), concurrency between callers, and a GPU unless one is present.
 /// </summary>
@@ -29,7 +29,7 @@ public static class LightGcnBenchmark
     public static int Run(string[] args)
     {
         var folder = GowallaBenchmark.DefaultFolder();
-        var parts = new HashSet<string>(["bandwidth", "build", "propagate", "epoch32768", "epoch2048", "topk", "sql"]);
+        var parts = new HashSet<string>(["bandwidth", "build", "propagate", "epoch32768", "epoch2048", "sql"]);
         var deviceName = "cpu";
         var baseline = true;
         for (var a = 0; a < args.Length; a++)
@@ -172,18 +172,6 @@ public static class LightGcnBenchmark
                 line += $"; previous trainer {previousSeconds:F2} s (loss {previousLoss:F4}), now {previousSeconds / seconds:F1}x faster";
             }
             Console.WriteLine(line);
-        }
-
-        if (parts.Contains("topk"))
-        {
-            trainer.Forward();
-            var all = Enumerable.Range(0, users).ToArray();
-            var query = slow ? all[..32] : all;
-            var watch = Stopwatch.StartNew();
-            trainer.TopK(query, 20);
-            var seconds = watch.Elapsed.TotalSeconds;
-            Console.WriteLine($"top-20 for {query.Length:N0} users on the backend (exact, full ranking, training items left out, no SQL): {seconds:F2} s" +
-                (slow ? $" -> about {seconds * users / query.Length:F0} s for all users (extrapolated)" : ""));
         }
 
         if (parts.Contains("sql")) Sql(folder, deviceName);

@@ -76,21 +76,6 @@ public sealed class ComputeBackendTests
         return (loss / triples, du, di);
     }
 
-    /// <summary>Each user's items by descending score (ties: lower index), own training items left out, first k.</summary>
-    private static List<(int Item, double Score)> ReferenceTopK(float[] userF, float[] itemF, int items, int dim, int user, ReadOnlySpan<int> seen, int k)
-    {
-        var seenSet = seen.ToArray().ToHashSet();
-        var scored = new List<(int Item, double Score)>();
-        for (var i = 0; i < items; i++)
-        {
-            if (seenSet.Contains(i)) continue;
-            double s = 0;
-            for (var c = 0; c < dim; c++) s += (double)userF[user * dim + c] * itemF[i * dim + c];
-            scored.Add((i, s));
-        }
-        return [.. scored.OrderByDescending(x => x.Score).ThenBy(x => x.Item).Take(k)];
-    }
-
     // ---- fixtures ---------------------------------------------------------------------------
 
     private sealed class Fixture : IDisposable
@@ -100,7 +85,7 @@ public sealed class ComputeBackendTests
             Users = users;
             Items = items;
             Dim = dim;
-            (Offsets, Columns) = RandomGraph(users, items, 0.3, seed);
+            (Offsets, Columns) = TestData.RandomGraph(users, items, 0.3, seed);
             Trainer = new LightGcnTrainer(users, items, Offsets, Columns, dim, layers, seed, Device(device));
         }
 
@@ -113,23 +98,6 @@ public sealed class ComputeBackendTests
         public ILightGcnBackend Backend => Trainer.Backend;
 
         public void Dispose() => Trainer.Dispose();
-    }
-
-    /// <summary>A random user-item CSR where every user has an item and misses at least one, and every item has a user.</summary>
-    internal static (int[] Offsets, int[] Columns) RandomGraph(int users, int items, double density, int seed)
-    {
-        var random = new Random(seed);
-        var rows = new SortedSet<int>[users];
-        for (var u = 0; u < users; u++)
-        {
-            rows[u] = [random.Next(items)];
-            for (var i = 0; i < items; i++) if (random.NextDouble() < density) rows[u].Add(i);
-        }
-        for (var i = 0; i < items; i++) rows[random.Next(users)].Add(i);
-        for (var u = 0; u < users; u++) if (rows[u].Count == items) rows[u].Remove(u % items);
-        var offsets = new int[users + 1];
-        for (var u = 0; u < users; u++) offsets[u + 1] = offsets[u] + rows[u].Count;
-        return (offsets, [.. rows.SelectMany(r => r)]);
     }
 
     private static float[] RandomFloats(int length, int seed, float scale = 1f)
@@ -161,7 +129,7 @@ public sealed class ComputeBackendTests
         f.Trainer.SetInitial(RandomFloats(users * dim, 4), RandomFloats(items * dim, 5));
         foreach (var density in new[] { 0.1, 0.6, 0.3 })
         {
-            var (offsets, columns) = RandomGraph(users, items, density, seed: (int)(density * 10));
+            var (offsets, columns) = TestData.RandomGraph(users, items, density, seed: (int)(density * 10));
             var ones = Enumerable.Repeat(1f, columns.Length).ToArray();
             var graph = new SparseMatrix(users, items, offsets, columns, ones).NormalizeSymmetric();
             var transposed = graph.Transpose();
@@ -359,41 +327,6 @@ public sealed class ComputeBackendTests
     }
 
     [TestMethod]
-    [DataRow("cpu")]
-    [DataRow("ilgpu-cpu")]
-    public void TopKMatchesTheReference(string device)
-    {
-        const int users = 9, items = 30, dim = 12;
-        // No propagation (layers 0, F = E0), so that items 20 and 21 can be given the same row: every
-        // user then sees a tie, which must go to the lower index.
-        using var f = new Fixture(device, users, items, dim, layers: 0, seed: 6);
-        var itemE0 = RandomFloats(items * dim, 9);
-        itemE0.AsSpan(20 * dim, dim).CopyTo(itemE0.AsSpan(21 * dim, dim));
-        f.Trainer.SetInitial(RandomFloats(users * dim, 8), itemE0);
-        f.Trainer.Forward();
-        var query = Enumerable.Range(0, users).Reverse().ToArray();
-        foreach (var k in new[] { 1, 5, items })
-        {
-            var (top, scores, found) = f.Trainer.TopK(query, k);
-            for (var q = 0; q < query.Length; q++)
-            {
-                var user = query[q];
-                var expected = ReferenceTopK(f.Trainer.UserFinal, f.Trainer.ItemFinal, items, dim, user, f.Trainer.Graph.RowIndices(user), k);
-                Assert.AreEqual(expected.Count, found[q], $"{device} k {k} user {user}: found");
-                for (var r = 0; r < expected.Count; r++)
-                {
-                    Assert.AreEqual(expected[r].Score, scores[q * k + r], 1e-5, $"{device} k {k} user {user} rank {r}: score");
-                    // Items whose scores differ by less than rounding may swap; identical rows may not.
-                    if (r + 1 < expected.Count && Math.Abs(expected[r].Score - expected[r + 1].Score) > 1e-5 && (r == 0 || Math.Abs(expected[r].Score - expected[r - 1].Score) > 1e-5))
-                        Assert.AreEqual(expected[r].Item, top[q * k + r], $"{device} k {k} user {user} rank {r}: item");
-                }
-                var list = top.AsSpan(q * k, found[q]).ToArray();
-                if (list.Contains(21) && f.Trainer.Graph.RowIndices(user).IndexOf(20) < 0) Assert.AreEqual(Array.IndexOf(list, 20) + 1, Array.IndexOf(list, 21), "a tie goes to the lower index");
-            }
-        }
-    }
-
-    [TestMethod]
     public void BatchSegmentsListEachRowsOccurrencesInOrder()
     {
         var batch = new BprBatch(users: 10, items: 10, capacity: 4, perPositive: 2);
@@ -421,7 +354,7 @@ public sealed class ComputeBackendTests
     [TestMethod]
     public void IlgpuTrainingFollowsTheManagedPathOnTheSameBatches()
     {
-        var (offsets, columns) = RandomGraph(24, 16, 0.2, seed: 11);
+        var (offsets, columns) = TestData.RandomGraph(24, 16, 0.2, seed: 11);
         using var managed = new LightGcnTrainer(24, 16, offsets, columns, dim: 8, layers: 3, seed: 2, ComputeDevice.Managed);
         using var ilgpu = new LightGcnTrainer(24, 16, offsets, columns, dim: 8, layers: 3, seed: 2, ComputeDevice.IlgpuCpu);
         CollectionAssert.AreEqual(managed.UserE0, ilgpu.UserE0, "same initialisation");
@@ -443,7 +376,7 @@ public sealed class ComputeBackendTests
     [DataRow("ilgpu-cpu")]
     public void TrainingIsBitwiseDeterministicOnEachBackend(string device)
     {
-        var (offsets, columns) = RandomGraph(20, 12, 0.2, seed: 9);
+        var (offsets, columns) = TestData.RandomGraph(20, 12, 0.2, seed: 9);
         float[] Run(int seed)
         {
             using var trainer = new LightGcnTrainer(20, 12, offsets, columns, dim: 8, layers: 2, seed, Device(device));
@@ -468,7 +401,7 @@ public sealed class ComputeBackendTests
             ILGPU.Runtime.OpenCL.CLDeviceVendor.Other, ILGPU.Backends.OpenCL.CLCVersion.CL12);
         var kernels = typeof(IlgpuKernels).GetMethods(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
             .Where(m => m.GetParameters().FirstOrDefault()?.ParameterType == typeof(ILGPU.Index1D)).ToList();
-        CollectionAssert.AreEquivalent(new[] { "Hop", "MarkRows", "BprMargins", "ScatterUsers", "ScatterItems", "DecayAndClearRows", "Adam", "TopK", "GatherRows", "AddRows" }, kernels.Select(k => k.Name).ToArray());
+        CollectionAssert.AreEquivalent(new[] { "Hop", "MarkRows", "BprMargins", "ScatterUsers", "ScatterItems", "DecayAndClearRows", "Adam", "GatherRows", "AddRows" }, kernels.Select(k => k.Name).ToArray());
         foreach (var kernel in kernels)
         {
             var entry = ILGPU.Backends.EntryPoints.EntryPointDescription.FromImplicitlyGroupedKernel(kernel);
@@ -488,7 +421,7 @@ public sealed class ComputeBackendTests
         var found = device == "cuda" ? ComputeDevices.Machine.Devices.Cuda : ComputeDevices.Machine.Devices.OpenCL;
         if (found.Count == 0)
             Assert.Inconclusive($"no {device} device on this machine ({(device == "cuda" ? ComputeDevices.Machine.Devices.CudaProblem : ComputeDevices.Machine.Devices.OpenCLProblem) ?? "ILGPU found none"})");
-        var (offsets, columns) = RandomGraph(200, 150, 0.05, seed: 3);
+        var (offsets, columns) = TestData.RandomGraph(200, 150, 0.05, seed: 3);
         using var managed = new LightGcnTrainer(200, 150, offsets, columns, dim: 64, layers: 3, seed: 2, ComputeDevice.Managed);
         using var gpu = new LightGcnTrainer(200, 150, offsets, columns, dim: 64, layers: 3, seed: 2, Device(device));
         managed.Forward();

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 
 namespace SqlRec.Common;
@@ -31,15 +30,8 @@ internal static class VectorBlob
     {
         if (blob.Length == 0 || blob.Length % ElementSize != 0 || blob.Length / ElementSize > MaxDimensions)
             throw Errors.VectorBlobLength(function, what, blob.Length, MaxDimensions);
-        var vector = new float[blob.Length / ElementSize];
-        if (BitConverter.IsLittleEndian)
-        {
-            MemoryMarshal.Cast<byte, float>(blob).CopyTo(vector);
-        }
-        else
-        {
-            for (var i = 0; i < vector.Length; i++) vector[i] = BinaryPrimitives.ReadSingleLittleEndian(blob[(i * ElementSize)..]);
-        }
+        // UseSqlRec() refuses big-endian machines, so the bytes are the floats as they are.
+        var vector = MemoryMarshal.Cast<byte, float>(blob).ToArray();
         CheckFinite(function, what, vector);
         return vector;
     }
@@ -77,12 +69,6 @@ internal static class VectorBlob
         return -1;
     }
 
-    /// <summary>The BLOB of already-checked values (little-endian regardless of the machine).</summary>
-    public static byte[] Encode(ReadOnlySpan<float> values)
-    {
-        if (BitConverter.IsLittleEndian) return MemoryMarshal.AsBytes(values).ToArray();
-        var bytes = new byte[values.Length * ElementSize];
-        for (var i = 0; i < values.Length; i++) BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * ElementSize), values[i]);
-        return bytes;
-    }
+    /// <summary>The BLOB of already-checked values (the machine is little-endian: UseSqlRec() refuses others).</summary>
+    public static byte[] Encode(ReadOnlySpan<float> values) => MemoryMarshal.AsBytes(values).ToArray();
 }

@@ -96,13 +96,6 @@ internal interface ILightGcnBackend : IDisposable
     /// (<see cref="BprBatch.UserRows"/> order): after <see cref="Bpr"/>, before <see cref="Backward"/>.
     /// </summary>
     void AddUserGradient(BprBatch batch, ReadOnlySpan<float> rows);
-
-    /// <summary>
-    /// Exact top-k by F_u . F_i (after <see cref="Forward"/>) for each of <paramref name="users"/>,
-    /// leaving out the user's own training items. Writes users.Length x k item indices and scores
-    /// (best first: higher score, then lower index; NaN last) and how many were found per user.
-    /// </summary>
-    void TopK(ReadOnlySpan<int> users, int k, Span<int> items, Span<float> scores, Span<int> found);
 }
 
 /// <summary>What the trainers on a backend share.</summary>

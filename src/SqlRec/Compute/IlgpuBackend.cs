@@ -43,7 +43,6 @@ internal sealed class IlgpuBackend : ILightGcnBackend
     private readonly Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int> _scatterItems;
     private readonly Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float> _decayAndClear;
     private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float> _adam;
-    private readonly Action<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<int>, int, int, int> _topK;
 
     /// <summary>Creates the accelerator on <paramref name="device"/>, compiles the kernels and uploads the graph.</summary>
     public IlgpuBackend(IlgpuDevice device, SparseMatrix graph, SparseMatrix transposed, int dim, int layers)
@@ -80,7 +79,6 @@ internal sealed class IlgpuBackend : ILightGcnBackend
             _adam = _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float>(IlgpuKernels.Adam);
             _gatherRows = _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, int>(IlgpuKernels.GatherRows);
             _addRows = _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, int, ArrayView<float>, ArrayView<float>, int, int>(IlgpuKernels.AddRows);
-            _topK = _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<int>, int, int, int>(IlgpuKernels.TopK);
         }
         catch
         {
@@ -327,21 +325,6 @@ internal sealed class IlgpuBackend : ILightGcnBackend
     {
         if (_users > 0) _adam(_users * _dim, _userE0.View, _userGrad.View, _userM.View, _userV.View, stepSize, root2);
         if (_items > 0) _adam(_items * _dim, _itemE0.View, _itemGrad.View, _itemM.View, _itemV.View, stepSize, root2);
-    }
-
-    /// <inheritdoc/>
-    public void TopK(ReadOnlySpan<int> users, int k, Span<int> items, Span<float> scores, Span<int> found)
-    {
-        if (users.Length == 0) return;
-        using var query = _accelerator.Allocate1D<int>(users.Length);
-        using var outItems = _accelerator.Allocate1D<int>((long)users.Length * k);
-        using var outScores = _accelerator.Allocate1D<float>((long)users.Length * k);
-        using var outFound = _accelerator.Allocate1D<int>(users.Length);
-        query.View.CopyFromCPU(_accelerator.DefaultStream, users);
-        _topK(users.Length, query.View, _userFinal.View, _itemFinal.View, _graphOffsets.View, _graphIndices.View, outItems.View, outScores.View, outFound.View, _dim, _items, k);
-        outItems.View.CopyToCPU(_accelerator.DefaultStream, items[..(users.Length * k)]);
-        outScores.View.CopyToCPU(_accelerator.DefaultStream, scores[..(users.Length * k)]);
-        outFound.View.CopyToCPU(_accelerator.DefaultStream, found[..users.Length]);
     }
 
     /// <summary>Waits for queued kernels (timings).</summary>
@@ -631,49 +614,5 @@ internal static class IlgpuKernels
         m[x] = mx;
         v[x] = vx;
         parameters[x] -= stepSize * mx / (XMath.Sqrt(vx) / root2 + AdamConstants.Epsilon);
-    }
-
-    /// <summary>
-    /// Exact top-k for one query user per thread: scores every item by F_u . F_i, skips the user's
-    /// own (sorted) training items with a forward pointer, and keeps the best k in a sorted list
-    /// (insertion; higher score first, ties to the lower index, NaN last, as <see cref="Compute.TopK"/>).
-    /// </summary>
-    public static void TopK(Index1D b, ArrayView<int> queryUsers, ArrayView<float> userFinal, ArrayView<float> itemFinal,
-        ArrayView<int> seenOffsets, ArrayView<int> seenItems, ArrayView<int> outItems, ArrayView<float> outScores, ArrayView<int> found, int dim, int items, int k)
-    {
-        var user = queryUsers[b];
-        var first = b * k;
-        var count = 0;
-        var seen = seenOffsets[user];
-        var seenEnd = seenOffsets[user + 1];
-        for (var item = 0; item < items; item++)
-        {
-            while (seen < seenEnd && seenItems[seen] < item) seen++;
-            if (seen < seenEnd && seenItems[seen] == item) continue;
-            var score = 0f;
-            for (var c = 0; c < dim; c++) score += userFinal[user * dim + c] * itemFinal[item * dim + c];
-            int position;
-            if (count < k) position = count++;
-            else if (Better(score, item, outScores[first + k - 1], outItems[first + k - 1])) position = k - 1;
-            else continue;
-            while (position > 0 && Better(score, item, outScores[first + position - 1], outItems[first + position - 1]))
-            {
-                outScores[first + position] = outScores[first + position - 1];
-                outItems[first + position] = outItems[first + position - 1];
-                position--;
-            }
-            outScores[first + position] = score;
-            outItems[first + position] = item;
-        }
-        found[b] = count;
-    }
-
-    private static bool Better(float score, int item, float otherScore, int otherItem)
-    {
-        var nan = float.IsNaN(score);
-        var otherNan = float.IsNaN(otherScore);
-        if (nan) return otherNan && item < otherItem;
-        if (otherNan) return true;
-        return score > otherScore || (score == otherScore && item < otherItem);
     }
 }

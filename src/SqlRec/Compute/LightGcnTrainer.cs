@@ -214,16 +214,6 @@ internal sealed class LightGcnTrainer : IDisposable, IFinalEmbeddings
         return total / batches;
     }
 
-    /// <summary>Top-k items by F_u . F_i for each user (after <see cref="Forward"/>), the user's training items left out, on the backend.</summary>
-    public (int[] Items, float[] Scores, int[] Found) TopK(ReadOnlySpan<int> users, int k)
-    {
-        var items = new int[users.Length * k];
-        var scores = new float[users.Length * k];
-        var found = new int[users.Length];
-        _backend.TopK(users, k, items, scores, found);
-        return (items, scores, found);
-    }
-
     /// <inheritdoc/>
     public void Dispose() => _backend.Dispose();
 

@@ -367,46 +367,6 @@ internal sealed class ManagedBackend : ILightGcnBackend
     }
 
     /// <inheritdoc/>
-    public void TopK(ReadOnlySpan<int> users, int k, Span<int> items, Span<float> scores, Span<int> found)
-    {
-        const int block = 16;
-        var query = users.ToArray();
-        var outItems = new int[query.Length * k];
-        var outScores = new float[query.Length * k];
-        var outFound = new int[query.Length];
-        var dim = _dim;
-        var itemCount = _items;
-        Parallel.For(0, (query.Length + block - 1) / block, Parallelism.Options,
-            () => (Rows: new float[block * dim], Scores: new float[block * itemCount], Top: new int[k]),
-            (b, _, scratch) =>
-            {
-                var start = b * block;
-                var count = Math.Min(block, query.Length - start);
-                for (var q = 0; q < count; q++) _userFinal.AsSpan(query[start + q] * dim, dim).CopyTo(scratch.Rows.AsSpan(q * dim, dim));
-                var blockScores = scratch.Scores.AsSpan(0, count * itemCount);
-                blockScores.Clear();
-                DenseMath.MultiplyTransposedAdd(scratch.Rows.AsSpan(0, count * dim), count, _itemFinal, itemCount, dim, blockScores);
-                for (var q = 0; q < count; q++)
-                {
-                    var user = query[start + q];
-                    var own = blockScores.Slice(q * itemCount, itemCount);
-                    var n = Compute.TopK.Select(own, k, _graph.RowIndices(user), scratch.Top);
-                    outFound[start + q] = n;
-                    for (var i = 0; i < n; i++)
-                    {
-                        outItems[(start + q) * k + i] = scratch.Top[i];
-                        outScores[(start + q) * k + i] = own[scratch.Top[i]];
-                    }
-                }
-                return scratch;
-            },
-            _ => { });
-        outItems.CopyTo(items);
-        outScores.CopyTo(scores);
-        outFound.CopyTo(found);
-    }
-
-    /// <inheritdoc/>
     public void Dispose()
     {
     }

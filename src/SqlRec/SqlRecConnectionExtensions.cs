@@ -42,7 +42,7 @@ public static class SqlRecConnectionExtensions
     private static void Apply(SqliteConnection connection, SqlRecOptions options)
     {
         var session = Session.Open(connection.Handle!.DangerousGetHandle(), options);
-        if (options.LoadVectorExtension && session.Db.Scalar("SELECT 1 FROM pragma_function_list WHERE name = 'vec_version'") is null)
+        if (options.LoadVectorExtension && !session.Db.HasFunction("vec_version"))
             LoadVectorExtension(connection, options);
         SqlSurface.RegisterAll(session);
     }

@@ -182,9 +182,9 @@ public static class EmbedBenchmark
 
     private static List<string> Vocabulary()
     {
-        var real = Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "..", "shared", "data", "models", "all-MiniLM-L6-v2", "vocab.txt");
+        var real = SharedData.PathOf("models", "all-MiniLM-L6-v2", "vocab.txt");
         if (File.Exists(real)) return [.. File.ReadAllLines(real).Where(l => l.Length > 0)];
-        Console.WriteLine($"(real vocab.txt not found at {Path.GetFullPath(real)}: using a generated vocabulary of the same size)");
+        Console.WriteLine($"(real vocab.txt not found at {real}: using a generated vocabulary of the same size)");
         var tokens = BertFixture.SmallVocabulary();
         for (var i = tokens.Count; i < 30522; i++) tokens.Add($"tok{i}");
         return tokens;

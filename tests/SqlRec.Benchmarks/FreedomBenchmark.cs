@@ -45,7 +45,7 @@ public static class FreedomBenchmark
     /// <summary>Runs the comparison; arguments: [ml-100k folder] [seeds=1,2,3] [freedom.option=value ...] [lightgcn.option=value ...].</summary>
     public static int Run(string[] args)
     {
-        var folder = args.FirstOrDefault(a => !a.Contains('=')) ?? FindData();
+        var folder = args.FirstOrDefault(a => !a.Contains('=')) ?? SharedData.PathOf("ml-100k");
         if (!File.Exists(Path.Combine(folder, "u.data")))
         {
             Console.Error.WriteLine($"MovieLens 100K files not found in '{folder}'; pass the folder holding u.data and u.item.");
@@ -432,13 +432,6 @@ public static class FreedomBenchmark
         using var command = connection.CreateCommand();
         command.CommandText = sql;
         return command.ExecuteScalar();
-    }
-
-    private static string FindData()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory != null && !File.Exists(Path.Combine(directory.FullName, "SqlRec.sln"))) directory = directory.Parent;
-        return Path.Combine(directory?.Parent?.FullName ?? ".", "shared", "data", "ml-100k");
     }
 
     private sealed class Quiet : IStageProgress

@@ -22,7 +22,7 @@ public static class GowallaBenchmark
 {
     public static int Run(string[] args)
     {
-        var folder = args.Length > 0 ? args[0] : FindData();
+        var folder = args.Length > 0 ? args[0] : DefaultFolder();
         if (!File.Exists(Path.Combine(folder, "train.txt")))
         {
             Console.Error.WriteLine($"Gowalla files not found in '{folder}'; pass the folder holding train.txt and test.txt.");
@@ -131,13 +131,6 @@ public static class GowallaBenchmark
         return command.ExecuteScalar();
     }
 
-    /// <summary>../shared/data/lightgcn/gowalla beside the repository.</summary>
-    internal static string DefaultFolder() => FindData();
-
-    private static string FindData()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory != null && !File.Exists(Path.Combine(directory.FullName, "SqlRec.sln"))) directory = directory.Parent;
-        return Path.Combine(directory?.Parent?.FullName ?? ".", "shared", "data", "lightgcn", "gowalla");
-    }
+    /// <summary>../shared/data/lightgcn/gowalla beside the repository: the folder used when none is given.</summary>
+    internal static string DefaultFolder() => SharedData.PathOf("lightgcn", "gowalla");
 }

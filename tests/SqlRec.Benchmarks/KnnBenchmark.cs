@@ -28,7 +28,7 @@ public static class KnnBenchmark
             args = [.. args[..at], .. args[(at + 2)..]];
         }
         if (args.Length > 0 && args[0] == "--gowalla") return RunGowalla(args.Length > 1 ? args[1] : GowallaBenchmark.DefaultFolder());
-        if (args.Length > 0 && args[0] == "--ml100k") return RunMovieLens(args.Length > 1 ? args[1] : Path.Combine(Path.GetDirectoryName(GowallaBenchmark.DefaultFolder())!, "..", "ml-100k"));
+        if (args.Length > 0 && args[0] == "--ml100k") return RunMovieLens(args.Length > 1 ? args[1] : SharedData.PathOf("ml-100k"));
         var sizes = args.Length > 0 ? args.Select(a => int.Parse(a, CultureInfo.InvariantCulture)).ToArray() : [5000, 15000, 30000, 60000];
         const int dim = 384, k = 10;
         Measure(Vectors(2000, dim, 1, noise), 2000, dim, k); // JIT and thread pool warm-up

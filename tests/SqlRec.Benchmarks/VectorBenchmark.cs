@@ -50,7 +50,7 @@ public static class VectorBenchmark
         var clock = Stopwatch.StartNew();
         if (gowalla)
         {
-            var folder = Path.Combine(RepositoryParent(), "shared", "data", "lightgcn", "gowalla");
+            var folder = SharedData.PathOf("lightgcn", "gowalla");
             GowallaBenchmark.Load(connection, Path.Combine(folder, "train.txt"), "train");
             Scalar(connection, "SELECT rec_train('lgcn', json_object('model','lightgcn','source','SELECT user_id, item_id FROM train','epochs',3,'batch',32768,'lr',0.01))");
             Scalar(connection, "SELECT rec_publish('lgcn', json_object('table', 'mips'))");
@@ -250,12 +250,5 @@ public static class VectorBenchmark
         var rows = new List<object>();
         while (reader.Read()) rows.Add(reader.GetValue(0));
         return rows;
-    }
-
-    private static string RepositoryParent()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory != null && !File.Exists(Path.Combine(directory.FullName, "SqlRec.sln"))) directory = directory.Parent;
-        return directory?.Parent?.FullName ?? ".";
     }
 }

@@ -20,14 +20,8 @@ public sealed partial class CatalogTests
     private static string[] Strings(JsonElement json, string property) =>
         json.TryGetProperty(property, out var value) ? value.EnumerateArray().Select(e => e.GetString()!).ToArray() : [];
 
-    /// <summary>The folder holding SqlRec.sln, found above the test binaries (or given by SQLREC_REPO_ROOT).</summary>
-    internal static string RepositoryRoot()
-    {
-        if (Environment.GetEnvironmentVariable("SQLREC_REPO_ROOT") is { Length: > 0 } root) return root;
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory != null && !File.Exists(Path.Combine(directory.FullName, "SqlRec.sln"))) directory = directory.Parent;
-        return directory?.FullName ?? throw new InvalidOperationException("SqlRec.sln not found above " + AppContext.BaseDirectory);
-    }
+    /// <summary>The folder holding SqlRec.sln: <see cref="TestData.RepositoryRoot"/>, kept here for the callers that name it.</summary>
+    internal static string RepositoryRoot() => TestData.RepositoryRoot();
 
     private static string Catalog() => File.ReadAllText(Path.Combine(RepositoryRoot(), "sql", "functions.md"));
 

@@ -23,7 +23,7 @@ public sealed class CliTests
     {
         var db = PathOf("sqlrec-demo.db");
         AssertOk(Run("demo", "--db", db));
-        var root = CatalogTests.RepositoryRoot();
+        var root = TestData.RepositoryRoot();
         var sql = File.ReadAllText(Path.Combine(root, "sql", "examples", "quickstart.sql"));
         var result = RunWithWidth(120, "sql", db, sql);
         AssertOk(result);
@@ -427,23 +427,12 @@ public sealed class CliTests
 
     // ---- real data -------------------------------------------------------------------------
 
-    /// <summary>/work/shared/data, found as ../shared/data next to the repository root (the folder holding SqlRec.sln).</summary>
-    private static string RealData(string part)
-    {
-        var folder = new DirectoryInfo(AppContext.BaseDirectory);
-        while (folder != null && !File.Exists(Path.Combine(folder.FullName, "SqlRec.sln"))) folder = folder.Parent;
-        Assert.IsNotNull(folder, $"no SqlRec.sln above {AppContext.BaseDirectory}");
-        var path = Path.GetFullPath(Path.Combine(folder.FullName, "..", "shared", "data", part));
-        if (!Directory.Exists(path)) Assert.Inconclusive($"real data not present: {path}");
-        return path;
-    }
-
     [TestMethod]
     [TestCategory("RealData")]
     public void ImportMovieLens100K()
     {
         var db = PathOf("ml-100k.db");
-        var result = Run("import", "movielens", RealData("ml-100k"), db);
+        var result = Run("import", "movielens", TestData.RequireSharedData("ml-100k"), db);
         AssertOk(result);
         StringAssert.Contains(result.Output, "ratings 100,000 rows, movies 1,682 rows, users 943 rows (943 users, 1,682 items)");
         Assert.AreEqual(100_000L, Scalar(db, "SELECT count(*) FROM ratings"));
@@ -459,7 +448,7 @@ public sealed class CliTests
     {
         var db = PathOf("gowalla.db");
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var result = Run("import", "lightgcn", RealData(Path.Combine("lightgcn", "gowalla")), db);
+        var result = Run("import", "lightgcn", TestData.RequireSharedData("lightgcn", "gowalla"), db);
         AssertOk(result);
         Assert.AreEqual(810_128L, Scalar(db, "SELECT count(*) FROM train"));
         Assert.AreEqual(217_242L, Scalar(db, "SELECT count(*) FROM test"));
@@ -472,7 +461,7 @@ public sealed class CliTests
     [TestCategory("RealData")]
     public void EvalGowallaPopularMatchesThePublishedMostPopFigure()
     {
-        var data = RealData(Path.Combine("lightgcn", "gowalla"));
+        var data = TestData.RequireSharedData("lightgcn", "gowalla");
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var db = PathOf("gowalla.db");
         AssertOk(Run("import", "lightgcn", data, db));

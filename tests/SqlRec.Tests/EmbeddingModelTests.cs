@@ -278,8 +278,7 @@ public sealed class EmbeddingModelTests
         var model = Environment.GetEnvironmentVariable("SQLREC_MINILM_ONNX");
         if (string.IsNullOrEmpty(model) || !File.Exists(model))
             Assert.Inconclusive("real model not present: set SQLREC_MINILM_ONNX to an all-MiniLM-L6-v2 model.onnx (no ONNX weights are in ../shared/data)");
-        var vocab = Path.Combine(CatalogTests.RepositoryRoot(), "..", "shared", "data", "models", "all-MiniLM-L6-v2", "vocab.txt");
-        if (!File.Exists(vocab)) Assert.Inconclusive($"real data not present: {vocab}");
+        var vocab = TestData.RequireSharedData("models", "all-MiniLM-L6-v2", "vocab.txt");
         using var db = TestDb.InMemory();
         db.Scalar("SELECT rec_register_embedder('minilm', json_object('model', $1, 'tokenizer', $2))", model, vocab);
         var first = Floats(db.Scalar("SELECT rec_embed('minilm', 'This is an example sentence')"));

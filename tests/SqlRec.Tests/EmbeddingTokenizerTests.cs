@@ -10,14 +10,10 @@ namespace SqlRec.Tests;
 [TestClass]
 public sealed class EmbeddingTokenizerTests
 {
-    private static string ModelFolder() => Path.Combine(CatalogTests.RepositoryRoot(), "..", "shared", "data", "models", "all-MiniLM-L6-v2");
+    private static string ModelFolder() => TestData.SharedData("models", "all-MiniLM-L6-v2");
 
-    private static WordPieceTokenizer Real(string file = "vocab.txt", int maxLength = 256)
-    {
-        var path = Path.Combine(ModelFolder(), file);
-        if (!File.Exists(path)) Assert.Inconclusive($"real data not present: {path}");
-        return WordPieceTokenizer.Load("test", path, lowercase: true, stripAccents: true, maxLength);
-    }
+    private static WordPieceTokenizer Real(string file = "vocab.txt", int maxLength = 256) =>
+        WordPieceTokenizer.Load("test", TestData.RequireSharedData("models", "all-MiniLM-L6-v2", file), lowercase: true, stripAccents: true, maxLength);
 
     private static int Id(string token) => Array.IndexOf(File.ReadAllLines(Path.Combine(ModelFolder(), "vocab.txt")), token);
 

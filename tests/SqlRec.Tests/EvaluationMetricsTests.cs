@@ -190,8 +190,7 @@ public sealed class EvaluationMetricsTests
             if (model.Scorer is null) model.Popularity.CopyTo(scores, 0);
             else model.Scorer.Score(user, scores);
             var seen = model.SeenBy(user).ToArray();
-            var ranking = Enumerable.Range(0, items).Where(i => !seen.Contains(i))
-                .OrderByDescending(i => scores[i]).ThenBy(i => i).ToList();
+            var ranking = TestData.TopK(scores, int.MaxValue, seen);
             var relevant = heldOut.ItemsOf(row).ToArray();
             var total = heldOut.Counts[row];
             foreach (var k in cutoffs)

@@ -12,16 +12,6 @@ namespace SqlRec.Tests;
 [TestClass]
 public sealed class EvaluationRealDataTests
 {
-    private static string DataPath(params string[] parts) =>
-        Path.GetFullPath(Path.Combine([CatalogTests.RepositoryRoot(), "..", "shared", "data", .. parts]));
-
-    private static string RequireData(params string[] parts)
-    {
-        var path = DataPath(parts);
-        if (!File.Exists(path) && !Directory.Exists(path)) Assert.Inconclusive($"real data not present: {path}");
-        return path;
-    }
-
     /// <summary>Inserts rows through one prepared statement in one transaction.</summary>
     private static void Load(TestDb db, string create, string insert, IEnumerable<long[]> rows)
     {
@@ -50,7 +40,7 @@ public sealed class EvaluationRealDataTests
     [TestCategory("fn:rec_evaluate")]
     public void PopularityOnMovieLens100kWithARandomSplit()
     {
-        var path = RequireData("ml-100k", "u.data");
+        var path = TestData.RequireSharedData("ml-100k", "u.data");
         var clock = Stopwatch.StartNew();
         using var db = TestDb.InMemory();
         // u.data: user \t item \t rating \t unix time.
@@ -88,7 +78,7 @@ public sealed class EvaluationRealDataTests
     [TestCategory("fn:rec_evaluate")]
     public void PopularityOnGowallaWithThePublishedSplit()
     {
-        var folder = RequireData("lightgcn", "gowalla");
+        var folder = TestData.RequireSharedData("lightgcn", "gowalla");
         var clock = Stopwatch.StartNew();
         using var db = TestDb.InMemory();
         // Each line: user item item ... (0-based ids).

@@ -45,8 +45,7 @@ public sealed class FreedomKernelTests
             }
             return dot / Math.Sqrt(na * nb);
         }
-        return rows.Select((row, position) => (Position: position, Sim: Cos(rows[query], row)))
-            .OrderByDescending(x => x.Sim).ThenBy(x => x.Position).Take(k).Select(x => x.Position).ToArray();
+        return TestData.TopK(rows.Select(row => Cos(rows[query], row)).ToArray(), k);
     }
 
     [TestMethod]
@@ -308,7 +307,7 @@ public sealed class FreedomKernelTests
     [TestMethod]
     public void EdgeWeightsAndKeptCountFollowTheDefinitions()
     {
-        var (offsets, columns) = RandomGraph(12, 8, 0.35, seed: 2);
+        var (offsets, columns) = TestData.RandomGraph(12, 8, 0.35, seed: 2);
         var weights = DegreePruning.EdgeWeights(offsets, columns, 8);
         for (var u = 0; u < 12; u++)
         {
@@ -361,7 +360,7 @@ public sealed class FreedomKernelTests
     [TestMethod]
     public void ThePrunedGraphIsNormalisedByTheKeptDegrees()
     {
-        var (offsets, columns) = RandomGraph(10, 7, 0.4, seed: 6);
+        var (offsets, columns) = TestData.RandomGraph(10, 7, 0.4, seed: 6);
         int[] kept = [.. Enumerable.Range(0, columns.Length).Where(e => e % 3 != 1)];
         var pruned = DegreePruning.Pruned(10, 7, offsets, columns, kept);
         var r = new double[10, 7];
@@ -388,22 +387,6 @@ public sealed class FreedomKernelTests
 
     // ---- propagation and gradients ------------------------------------------------------------
 
-    /// <summary>A random binary user-item CSR where every user has an item and misses one.</summary>
-    internal static (int[] Offsets, int[] Columns) RandomGraph(int users, int items, double density, int seed)
-    {
-        var random = new Random(seed);
-        var offsets = new int[users + 1];
-        var columns = new List<int>();
-        for (var u = 0; u < users; u++)
-        {
-            var row = Enumerable.Range(0, items).Where(i => random.NextDouble() < density || i == (u * 3 + 1) % items).ToList();
-            row.Remove((u * 3 + 2) % items);
-            columns.AddRange(row);
-            offsets[u + 1] = columns.Count;
-        }
-        return (offsets, [.. columns]);
-    }
-
     /// <summary>A small setup: graph, item-item graph, two modalities (one missing for some items).</summary>
     private sealed class Setup
     {
@@ -414,7 +397,7 @@ public sealed class FreedomKernelTests
 
         public Setup(int seed)
         {
-            (Offsets, Columns) = RandomGraph(Users, Items, 0.35, seed);
+            (Offsets, Columns) = TestData.RandomGraph(Users, Items, 0.35, seed);
             var random = new Random(seed + 1);
             // A directed item-item graph with arbitrary positive weights (the trainer must use S and S^T correctly).
             var offsets = new int[Items + 1];
@@ -561,7 +544,7 @@ public sealed class FreedomKernelTests
     {
         foreach (var (layers, itemLayers, reg, l2) in new[] { (2, 1, 0.5, 0.05), (1, 2, 2.0, 0.0), (3, 0, 1.0, 0.01), (2, 3, 0.3, 0.02) })
         {
-            var setup = new Setup(seed: 9);
+            var setup = new Setup(seed: 10);
             using var trainer = setup.Trainer(layers, itemLayers, reg, l2, device: device);
             // Larger embeddings than the initialisation, so the BPR terms are far from their linear regime.
             for (var x = 0; x < trainer.UserE0.Length; x++) trainer.UserE0[x] = trainer.UserE0[x] * 20 + 0.1f;
@@ -660,7 +643,8 @@ public sealed class FreedomKernelTests
     [TestMethod]
     public void EpochsSampleEveryPairOnceWithUnseenInteractedNegatives()
     {
-        var setup = new Setup(seed: 5);
+        // A seed where no user holds every item but 8: with 8 dropped below, such a user would have no negative to draw.
+        var setup = new Setup(seed: 6);
         var columns = setup.Columns;
         // Item 8 gets no pair: a cold item is never a negative.
         var offsets = (int[])setup.Offsets.Clone();
@@ -690,7 +674,7 @@ public sealed class FreedomKernelTests
     [TestMethod]
     public void TrainingIsBitwiseDeterministicForASeedAndLowersTheLoss()
     {
-        var (offsets, columns) = RandomGraph(60, 30, 0.15, seed: 9);
+        var (offsets, columns) = TestData.RandomGraph(60, 30, 0.15, seed: 9);
         var random = new Random(2);
         var features = Enumerable.Range(0, 30 * 8).Select(_ => (float)random.NextDouble()).ToArray();
         var itemGraph = ItemKnnGraph.Build(features, Enumerable.Repeat(true, 30).ToArray(), 8, 5, KnnMethod.Exact, 1);

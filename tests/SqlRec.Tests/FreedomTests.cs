@@ -266,6 +266,40 @@ public sealed class FreedomTests
         Assert.AreEqual(0L, db.Scalar("SELECT count(*) FROM sqlite_schema WHERE name = 'rec_models'"));
     }
 
+    /// <summary>
+    /// Early stopping holds items out before training; that can leave a user with every item that
+    /// still has interactions, and the sampler with no negative to draw for them. The training
+    /// says so instead of searching for one forever. Users 1-4 like A and B, user 5 likes A and C:
+    /// the data passes the kind's check (nobody has all three), and a 0.9 split keeps one item a
+    /// user, so some seeds keep only A for everyone.
+    /// </summary>
+    [TestMethod]
+    [TestCategory("errors:rec_train")]
+    [Timeout(120_000)]
+    public void AValidationSplitThatLeavesAUserNoNegativeIsRefused()
+    {
+        using var db = TestDb.InMemory();
+        db.Execute("CREATE TABLE likes(user_id INTEGER, item_id TEXT); CREATE TABLE features(item TEXT, vector BLOB)");
+        db.Execute("INSERT INTO likes VALUES (1,'A'),(1,'B'),(2,'A'),(2,'B'),(3,'A'),(3,'B'),(4,'A'),(4,'B'),(5,'A'),(5,'C')");
+        db.Execute("INSERT INTO features VALUES ('A', vec_f32('[1, 0]')), ('B', vec_f32('[0, 1]')), ('C', vec_f32('[1, 1]'))");
+        var refused = 0;
+        for (var seed = 1; seed <= 64; seed++)
+        {
+            var sql = $"SELECT rec_train('v', json_object('model', 'freedom', 'source', 'SELECT user_id, item_id FROM likes', " +
+                $"'modalities', json_array('SELECT item, vector FROM features'), 'dim', 4, 'epochs', 2, 'validation_ratio', 0.9, 'seed', {seed}))";
+            try
+            {
+                db.Scalar(sql);
+            }
+            catch (Microsoft.Data.Sqlite.SqliteException e)
+            {
+                Assert.AreEqual(Errors.NoNegativeInteractedItems("rec_train", "freedom", 5, 1).Message, TestDb.SqliteMessage(e), $"seed {seed}");
+                refused++;
+            }
+        }
+        Assert.IsGreaterThan(0, refused, "some seed keeps only item A for every user");
+    }
+
     // ---- real data ---------------------------------------------------------------------------
 
     /// <summary>
@@ -278,8 +312,8 @@ public sealed class FreedomTests
     [TestCategory("fn:rec_train")]
     public void FreedomOnMovieLens100kBeatsPopularityAndFindsColdItems()
     {
-        var folder = Path.GetFullPath(Path.Combine(CatalogTests.RepositoryRoot(), "..", "shared", "data", "ml-100k"));
-        if (!File.Exists(Path.Combine(folder, "u.data"))) Assert.Inconclusive($"real data not present: {folder}");
+        TestData.RequireSharedData("ml-100k", "u.data");
+        var folder = TestData.SharedData("ml-100k");
         var clock = Stopwatch.StartNew();
         using var db = TestDb.InMemory();
         db.Execute("CREATE TABLE likes(user_id INTEGER, item_id INTEGER); CREATE TABLE movies(id INTEGER PRIMARY KEY, title TEXT, genres TEXT)");

@@ -12,33 +12,6 @@ public sealed class LightGcnTests
 {
     // ---- reference implementations (plain loops, dense, double precision) ----------------------
 
-    /// <summary>A random binary user-item CSR where every user has an item and misses one, and every item has a user.</summary>
-    private static (int[] Offsets, int[] Columns) RandomGraph(int users, int items, double density, int seed)
-    {
-        var random = new Random(seed);
-        var r = new bool[users, items];
-        for (var u = 0; u < users; u++)
-        {
-            r[u, random.Next(items)] = true;
-            for (var i = 0; i < items; i++) if (random.NextDouble() < density) r[u, i] = true;
-            r[u, (u * 7 + 3) % items] = false;
-            r[u, (u * 7 + 4) % items] = true;
-        }
-        for (var i = 0; i < items; i++)
-        {
-            var u = random.Next(users);
-            if ((u * 7 + 3) % items != i) r[u, i] = true;
-        }
-        var offsets = new int[users + 1];
-        var columns = new List<int>();
-        for (var u = 0; u < users; u++)
-        {
-            for (var i = 0; i < items; i++) if (r[u, i]) columns.Add(i);
-            offsets[u + 1] = columns.Count;
-        }
-        return (offsets, [.. columns]);
-    }
-
     /// <summary>A^ = D^-1/2 A D^-1/2 of the bipartite graph, (users + items) square, straight from the definition.</summary>
     internal static double[,] DenseAdjacency(int users, int items, int[] offsets, int[] columns)
     {
@@ -106,7 +79,7 @@ public sealed class LightGcnTests
     public void PropagationMatchesTheDenseReference()
     {
         const int users = 9, items = 7;
-        var (offsets, columns) = RandomGraph(users, items, 0.3, seed: 2);
+        var (offsets, columns) = TestData.RandomGraph(users, items, 0.3, seed: 2);
         var a = DenseAdjacency(users, items, offsets, columns);
         foreach (var layers in new[] { 0, 1, 3 })
         {
@@ -131,7 +104,7 @@ public sealed class LightGcnTests
     {
         const int users = 8, items = 6, dim = 4, layers = 2;
         const double l2 = 0.05;
-        var (offsets, columns) = RandomGraph(users, items, 0.3, seed: 4);
+        var (offsets, columns) = TestData.RandomGraph(users, items, 0.3, seed: 4);
         var a = DenseAdjacency(users, items, offsets, columns);
         using var trainer = new LightGcnTrainer(users, items, offsets, columns, dim, layers, seed: 3, ComputeDevices.Machine.Resolve("test", device));
         // Larger embeddings than the initialisation, so that the BPR term is far from its linear regime.
@@ -162,7 +135,7 @@ public sealed class LightGcnTests
     [TestMethod]
     public void SamplingDrawsOwnPositivesAndUnseenNegatives()
     {
-        var (offsets, columns) = RandomGraph(12, 9, 0.5, seed: 6);
+        var (offsets, columns) = TestData.RandomGraph(12, 9, 0.5, seed: 6);
         var trainer = new LightGcnTrainer(12, 9, offsets, columns, dim: 2, layers: 1, seed: 1);
         var u = new int[500];
         var p = new int[500];
@@ -180,7 +153,7 @@ public sealed class LightGcnTests
     [TestMethod]
     public void TrainingIsBitwiseDeterministicForASeed()
     {
-        var (offsets, columns) = RandomGraph(60, 30, 0.15, seed: 9);
+        var (offsets, columns) = TestData.RandomGraph(60, 30, 0.15, seed: 9);
         float[] Run(int seed)
         {
             var trainer = new LightGcnTrainer(60, 30, offsets, columns, dim: 8, layers: 3, seed);
@@ -197,7 +170,7 @@ public sealed class LightGcnTests
     public void SpectralInitIsTheGraphsTopEigenvectorsAtTheRandomScale()
     {
         const int users = 50, items = 30, dim = 6;
-        var (offsets, columns) = RandomGraph(users, items, 0.15, seed: 21);
+        var (offsets, columns) = TestData.RandomGraph(users, items, 0.15, seed: 21);
         var trainer = new LightGcnTrainer(users, items, offsets, columns, dim, layers: 3, seed: 4);
         SpectralInit.Fill(trainer.Graph, trainer.GraphTransposed, dim, seed: 4, rms: 0.1f, trainer.UserE0, trainer.ItemE0);
         var a = DenseAdjacency(users, items, offsets, columns);
@@ -246,7 +219,7 @@ public sealed class LightGcnTests
     [TestMethod]
     public void TrainingLowersTheLoss()
     {
-        var (offsets, columns) = RandomGraph(80, 40, 0.1, seed: 12);
+        var (offsets, columns) = TestData.RandomGraph(80, 40, 0.1, seed: 12);
         var trainer = new LightGcnTrainer(80, 40, offsets, columns, dim: 16, layers: 2, seed: 1);
         var first = trainer.Epoch(64, 1, 0.01, 1e-4, null);
         double last = 0;
@@ -476,8 +449,7 @@ public sealed class LightGcnTests
     [TestCategory("fn:rec_train")]
     public void LightGcnOnGowallaPassesTheSpectralStartWithASmallBudget()
     {
-        var folder = Path.GetFullPath(Path.Combine(CatalogTests.RepositoryRoot(), "..", "shared", "data", "lightgcn", "gowalla"));
-        if (!Directory.Exists(folder)) Assert.Inconclusive($"real data not present: {folder}");
+        var folder = TestData.RequireSharedData("lightgcn", "gowalla");
         var clock = Stopwatch.StartNew();
         using var db = TestDb.InMemory();
         static IEnumerable<(long, long)> Pairs(string file) => File.ReadLines(file).SelectMany(line =>

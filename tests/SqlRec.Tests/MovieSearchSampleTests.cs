@@ -31,8 +31,8 @@ public sealed class MovieSearchSampleTests
     [TestCategory("RealData")]
     public void TheSampleRunsOnMovieLens100K()
     {
-        var data = MovieSearchDemo.DefaultDataFolder();
-        if (!File.Exists(Path.Combine(data, "u.item"))) Assert.Inconclusive($"real data not present: {data}");
+        TestData.RequireSharedData("ml-100k", "u.item");
+        var data = TestData.SharedData("ml-100k");
         var folder = Directory.CreateTempSubdirectory("sqlrec-moviesearch-").FullName;
         try
         {

@@ -210,11 +210,14 @@ public sealed class SimilarTests
         using var db = WithCollection(out _);
         const string f = "similar_users";
         db.AssertError("SELECT similar_users(1, 3, 'c')", Errors.NoUserVectors(f, "collection 'c'", ModelKinds.VectorsFrom, isCollection: true).Message);
-        Assert.AreEqual("similar_users(): collection 'c' has no user vectors; a collection holds item vectors only; user vectors come from a 'graph_filter' model with 'components' > 0, a 'lightgcn' model or a 'freedom' model.",
-            Errors.NoUserVectors(f, "collection 'c'", ModelKinds.VectorsFrom, isCollection: true).Message);
         db.Execute("CREATE TABLE pop_likes(user_id INTEGER, item_id INTEGER); INSERT INTO pop_likes VALUES (1, 1), (1, 2), (2, 2)");
         db.Scalar("SELECT rec_train('pop', json_object('model', 'popular', 'source', 'SELECT user_id, item_id FROM pop_likes'))");
         db.AssertError("SELECT similar_users(1, 3, 'pop')", Errors.NoUserVectors(f, "model 'pop' (kind 'popular')", ModelKinds.VectorsFrom, isCollection: false).Message);
+        // The kinds with vectors name themselves (ModelKinds.VectorsFrom); the sentence around them is fixed.
+        Assert.AreEqual("similar_users(): collection 'c' has no user vectors; a collection holds item vectors only; user vectors come from a, b or c.",
+            Errors.NoUserVectors(f, "collection 'c'", ["a", "b", "c"], isCollection: true).Message);
+        Assert.AreEqual("similar_items(): model 'p' has no item vectors; vectors come from a, b, or a collection made with rec_publish(name, json_object('source', ...)).",
+            Errors.NoItemVectors("similar_items", "model 'p'", ["a", "b"]).Message);
         db.AssertError("SELECT similar_users(NULL, 3, 'pop')", Errors.ArgumentNull(f, "user", "pass the id of the user whose neighbours you want").Message);
         db.AssertError("SELECT similar_users(1, -1, 'pop')", Errors.KOutOfRange(f, -1L).Message);
         db.AssertError("SELECT similar_users(1, 3)", Errors.VectorSourceRequired(f, ["pop"], ["c"]).Message);

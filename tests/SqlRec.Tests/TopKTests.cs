@@ -6,16 +6,6 @@ namespace SqlRec.Tests;
 [TestClass]
 public sealed class TopKTests
 {
-    /// <summary>Reference: sort all candidates by (score desc, NaN last, index asc) and take k.</summary>
-    private static int[] Reference(float[] scores, int k, int[] excluded) =>
-        Enumerable.Range(0, scores.Length)
-            .Where(i => !excluded.Contains(i))
-            .OrderBy(i => float.IsNaN(scores[i]) ? 1 : 0)
-            .ThenByDescending(i => float.IsNaN(scores[i]) ? 0 : scores[i])
-            .ThenBy(i => i)
-            .Take(k)
-            .ToArray();
-
     [TestMethod]
     public void MatchesTheReferenceOnRandomInputsWithTiesNaNsAndExclusions()
     {
@@ -34,7 +24,7 @@ public sealed class TopKTests
             var k = random.Next(1, 40);
             var result = new int[k];
             var count = TopK.Select(scores, k, excluded, result);
-            CollectionAssert.AreEqual(Reference(scores, k, excluded), result[..count], $"trial {trial}: n={n} k={k}");
+            CollectionAssert.AreEqual(TestData.TopK(scores, k, excluded), result[..count], $"trial {trial}: n={n} k={k}");
         }
     }
 
@@ -43,7 +33,7 @@ public sealed class TopKTests
     {
         float[] scores = [1, 3, float.NaN, 3, 2];
         CollectionAssert.AreEqual(new[] { 1, 3, 4, 0, 2 }, TopK.Order(scores));
-        CollectionAssert.AreEqual(Reference(scores, 5, []), TopK.Order(scores));
+        CollectionAssert.AreEqual(TestData.TopK(scores, 5), TopK.Order(scores));
     }
 
     [TestMethod]

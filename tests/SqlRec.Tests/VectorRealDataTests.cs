@@ -13,13 +13,11 @@ public sealed class VectorRealDataTests
 {
     private const long StarWars = 50, EmpireStrikesBack = 172, ReturnOfTheJedi = 181, ToyStory = 1;
 
+    /// <summary>The ml-100k folder, inconclusive without u.item in it (the file this class reads last).</summary>
     private static string Data()
     {
-        var folder = new DirectoryInfo(AppContext.BaseDirectory);
-        while (folder != null && !File.Exists(Path.Combine(folder.FullName, "SqlRec.sln"))) folder = folder.Parent;
-        var path = Path.GetFullPath(Path.Combine(folder!.FullName, "..", "shared", "data", "ml-100k"));
-        if (!File.Exists(Path.Combine(path, "u.item"))) Assert.Inconclusive($"real data not present: {path}");
-        return path;
+        TestData.RequireSharedData("ml-100k", "u.item");
+        return TestData.SharedData("ml-100k");
     }
 
     /// <summary>ratings(user_id, movie_id, stars) and movies(id, title, genres, genre_vector) with a 19-dimensional one-hot genre BLOB.</summary>

@@ -88,8 +88,7 @@ public sealed class VectorSearchTests
             var among = new int[k];
             var select = TopK.Select(scores, k, excluded, all);
             CollectionAssert.AreEqual(all[..select], among[..TopK.SelectAmong(scores, Enumerable.Range(0, n).ToArray(), k, excluded, among)]);
-            var expected = candidates.Where(c => !excluded.Contains(c))
-                .OrderBy(i => float.IsNaN(scores[i]) ? 1 : 0).ThenByDescending(i => float.IsNaN(scores[i]) ? 0 : scores[i]).ThenBy(i => i).Take(k).ToArray();
+            var expected = TestData.TopK(scores, k, excluded.Concat(Enumerable.Range(0, n).Except(candidates)));
             CollectionAssert.AreEqual(expected, among[..TopK.SelectAmong(scores, candidates, k, excluded, among)], $"trial {trial}");
         }
     }

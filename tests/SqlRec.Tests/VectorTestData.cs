@@ -52,36 +52,34 @@ internal static class VectorTestData
     }
 
     /// <summary>
-    /// The plain reference: every allowed row scored in double precision (inner product, cosine
-    /// with 0 for a zero vector, minus the L2 distance), sorted by score then row, the first k.
+    /// The plain reference: every row scored in double precision (inner product, cosine with 0 for
+    /// a zero vector, minus the L2 distance), and the allowed ones (among the candidates, not
+    /// excluded) ranked by <see cref="TestData.TopK(IReadOnlyList{double}, int, IEnumerable{int}?)"/>.
     /// </summary>
     public static (int Index, double Score)[] Reference(float[] data, int dimensions, float[] query, VectorMetric metric, int k, int[]? candidates = null, int[]? excluded = null)
     {
         var rows = data.Length / dimensions;
         var queryNorm = Math.Sqrt(query.Sum(v => (double)v * v));
-        return Enumerable.Range(0, rows)
-            .Where(r => (candidates is null || candidates.Contains(r)) && (excluded is null || !excluded.Contains(r)))
-            .Select(r =>
+        var scores = Enumerable.Range(0, rows).Select(r =>
+        {
+            double dot = 0, norm = 0, distance = 0;
+            for (var d = 0; d < dimensions; d++)
             {
-                double dot = 0, norm = 0, distance = 0;
-                for (var d = 0; d < dimensions; d++)
-                {
-                    var x = (double)data[r * dimensions + d];
-                    dot += x * query[d];
-                    norm += x * x;
-                    distance += (x - query[d]) * (x - query[d]);
-                }
-                var score = metric switch
-                {
-                    VectorMetric.Dot => dot,
-                    VectorMetric.Cosine => norm == 0 || queryNorm == 0 ? 0 : dot / Math.Sqrt(norm) / queryNorm,
-                    _ => -Math.Sqrt(distance),
-                };
-                return (Index: r, Score: score);
-            })
-            .OrderByDescending(p => p.Score).ThenBy(p => p.Index)
-            .Take(k)
-            .ToArray();
+                var x = (double)data[r * dimensions + d];
+                dot += x * query[d];
+                norm += x * x;
+                distance += (x - query[d]) * (x - query[d]);
+            }
+            return metric switch
+            {
+                VectorMetric.Dot => dot,
+                VectorMetric.Cosine => norm == 0 || queryNorm == 0 ? 0 : dot / Math.Sqrt(norm) / queryNorm,
+                _ => -Math.Sqrt(distance),
+            };
+        }).ToArray();
+        // Rows outside the candidates are left out the same way as excluded ones.
+        var outside = candidates is null ? [] : Enumerable.Range(0, rows).Except(candidates);
+        return [.. TestData.TopK(scores, k, (excluded ?? []).Concat(outside)).Select(r => (r, scores[r]))];
     }
 
     /// <summary>

@@ -4,7 +4,6 @@ using Microsoft.Data.Sqlite;
 using Spectre.Console;
 using SqlRec.Cli.Data;
 using SqlRec.Cli.Output;
-using SqlRec.Models;
 
 namespace SqlRec.Cli.Commands;
 

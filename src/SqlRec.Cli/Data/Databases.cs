@@ -1,5 +1,4 @@
 using Microsoft.Data.Sqlite;
-using SqlRec.Models;
 
 namespace SqlRec.Cli.Data;
 

@@ -26,6 +26,12 @@ internal abstract class OptionSpec(string name, string type, string description)
     /// <summary>The values allowed, in the words error messages use.</summary>
     public abstract string RangeText { get; }
 
+    /// <summary>
+    /// For an option without a default: a SQL expression that gives it a working value over a table
+    /// <c>items(id, title)</c>, as the catalog's examples have; tests train every kind with it.
+    /// </summary>
+    public string? Example { get; init; }
+
     /// <summary>Reads the option (its default when absent), failing with the reader's errors.</summary>
     internal abstract object? ReadBoxed(OptionReader reader);
 
@@ -89,8 +95,8 @@ internal static class Option
 
     /// <summary>An option with a structure of its own, read and written by the caller's functions.</summary>
     public static OptionSpec<T> Custom<T>(string name, string type, string defaultText, string range, string description,
-        Func<OptionReader, string, T> read, Func<T, JsonNode?> toJson) =>
-        new(name, type, description, defaultText, range, read, toJson);
+        Func<OptionReader, string, T> read, Func<T, JsonNode?> toJson, string? example = null) =>
+        new(name, type, description, defaultText, range, read, toJson) { Example = example };
 }
 
 /// <summary>The validated values of one options table, by row.</summary>

@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using SqlRec.Embeddings;
-using SqlRec.Sqlite;
 using SqlRec.Store;
 
 namespace SqlRec.Operations;

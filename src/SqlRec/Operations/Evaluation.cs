@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using SqlRec.Models;
-using SqlRec.Sqlite;
 using SqlRec.Store;
 
 namespace SqlRec.Operations;
@@ -73,7 +72,7 @@ internal static class Evaluation
         report["metrics"] = metrics;
         report["seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 3);
         var json = report.ToJsonString();
-        if (options.Save) Save(session.Db, version, json);
+        if (options.Save) session.Store.SaveEvaluation(version, json);
         return json;
     }
 
@@ -96,17 +95,5 @@ internal static class Evaluation
         context.Report("training", 0, null);
         var artifacts = ModelTraining.Train(plan.Kind, plan.Options, parts.Train, content, context);
         return (ServableModel.Load(plan.Kind, plan.Options, parts.Train.Users, parts.Train.Items, artifacts.Arrays), parts.HeldOut);
-    }
-
-    /// <summary>Stores the report under "evaluation" in the version's metrics and, while it serves, the model's.</summary>
-    private static void Save(SqliteDb db, ServingVersion version, string report)
-    {
-        db.InSavepoint("sqlrec_evaluate", () =>
-        {
-            db.Execute("UPDATE rec_model_versions SET metrics = json_set(metrics, '$.evaluation', json(?3)) WHERE model = ?1 AND version = ?2",
-                version.Model, version.Version, report);
-            db.Execute("UPDATE rec_models SET metrics = json_set(coalesce(metrics, '{}'), '$.evaluation', json(?3)) WHERE name = ?1 AND current_version = ?2",
-                version.Model, version.Version, report);
-        });
     }
 }

@@ -71,28 +71,36 @@ internal static class LoadedVersions
 {
     private const int Capacity = 8;
 
-    private sealed record Entry(string Owner, long Sequence, object Value, long LastUse);
+    private sealed class Entry(string owner, long sequence, object value, long lastUse)
+    {
+        public string Owner { get; } = owner;
+        public long Sequence { get; } = sequence;
+        public object Value { get; } = value;
+        public long LastUse = lastUse;
+    }
 
     private static readonly ConcurrentDictionary<string, Entry> Entries = new();
     private static long _clock;
 
     /// <summary>The serving version of a model, loaded on first use.</summary>
     public static LoadedVersion Model(Session session, string function, ServingVersion version) =>
-        Get(version.Uid, session.DatabaseKey + "\n" + version.Model, version.Version, () => LoadedVersion.Load(session, function, version));
+        Find<LoadedVersion>(version.Uid) ?? Add(version.Uid, session.DatabaseKey + "\n" + version.Model, version.Version, LoadedVersion.Load(session, function, version));
 
     /// <summary>A collection snapshot's vectors, loaded on first use.</summary>
     public static VectorSet Collection(Session session, CollectionInfo collection) =>
-        Get(collection.Uid, session.DatabaseKey + "\n" + collection.Name, 0, () => Collections.Load(session.Db, collection));
+        Find<VectorSet>(collection.Uid) ?? Add(collection.Uid, session.DatabaseKey + "\n" + collection.Name, 0, Collections.Load(session.Db, collection));
 
-    private static T Get<T>(string uid, string owner, long sequence, Func<T> load) where T : class
+    /// <summary>What is cached under <paramref name="uid"/>, marked as used now; null when nothing is. The hot path: no allocation.</summary>
+    private static T? Find<T>(string uid) where T : class
+    {
+        if (!Entries.TryGetValue(uid, out var hit)) return null;
+        Volatile.Write(ref hit.LastUse, Interlocked.Increment(ref _clock));
+        return (T)hit.Value;
+    }
+
+    private static T Add<T>(string uid, string owner, long sequence, T value) where T : class
     {
         var now = Interlocked.Increment(ref _clock);
-        if (Entries.TryGetValue(uid, out var hit))
-        {
-            Entries[uid] = hit with { LastUse = now };
-            return (T)hit.Value;
-        }
-        var value = load();
         foreach (var (key, entry) in Entries)
         {
             if (entry.Owner == owner && entry.Sequence <= sequence) Entries.TryRemove(key, out _);

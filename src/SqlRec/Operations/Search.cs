@@ -1,4 +1,3 @@
-using SqlRec.Embeddings;
 using SqlRec.Store;
 using SqlRec.Vectors;
 

@@ -12,16 +12,14 @@ internal static class ModelFunctions
     /// <summary>SqlRec's version, as <c>rec_version()</c> reports it.</summary>
     public static string Version => typeof(ModelFunctions).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 
-    /// <summary>A JSON array of ids, best first: the scalar form of the ranking functions.</summary>
-    internal static string JsonIds(IEnumerable<ExternalId> ids)
+    /// <summary>A JSON array of the rows' ids, best first: the scalar form of the ranking functions.</summary>
+    internal static string JsonIds<T>(List<T> rows, Func<T, ExternalId> id)
     {
-        var json = new StringBuilder().Append('[');
-        var first = true;
-        foreach (var id in ids)
+        var json = new StringBuilder(rows.Count * 8 + 2).Append('[');
+        for (var i = 0; i < rows.Count; i++)
         {
-            if (!first) json.Append(',');
-            json.Append(id.ToJson());
-            first = false;
+            if (i > 0) json.Append(',');
+            json.Append(id(rows[i]).ToJson());
         }
         return json.Append(']').ToString();
     }
@@ -38,7 +36,7 @@ internal static class ModelFunctions
     }
 
     /// <summary><c>recommend(user, k[, model[, options]])</c>: a JSON array of item ids.</summary>
-    public static object? RecommendScalar(Session session, SqlArgs args) => JsonIds(Recommend(session, args).Select(r => r.Item));
+    public static object? RecommendScalar(Session session, SqlArgs args) => JsonIds(Recommend(session, args), static r => r.Item);
 
     /// <summary><c>SELECT * FROM recommend(user, k[, model[, options]])</c>.</summary>
     public static IEnumerator<object?[]> RecommendRows(Session session, SqlArgs args) =>

@@ -28,7 +28,7 @@ internal static class VectorFunctions
         return Search.Nearest(session, function, name, query, k, options);
     }
 
-    private static string Json(List<Neighbour> rows) => ModelFunctions.JsonIds(rows.Select(r => r.Id));
+    private static string Json(List<Neighbour> rows) => ModelFunctions.JsonIds(rows, static r => r.Id);
 
     private static IEnumerator<object?[]> Rows(List<Neighbour> rows) =>
         rows.Select(r => new object?[] { (long)r.Rank, r.Id.ToValue(), r.Score, r.Distance }).GetEnumerator();

@@ -88,6 +88,9 @@ internal readonly unsafe struct SqliteDb : IEquatable<SqliteDb>
     public bool TableExists(string table) =>
         Scalar("SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = ?1", table) is not null;
 
+    /// <summary>True when a SQL function called <paramref name="name"/> is registered on the connection.</summary>
+    public bool HasFunction(string name) => Scalar("SELECT 1 FROM pragma_function_list WHERE name = ?1", name) is not null;
+
     /// <summary>True when table <paramref name="table"/> of the main database has column <paramref name="column"/>.</summary>
     public bool HasColumn(string table, string column) =>
         Scalar("SELECT 1 FROM pragma_table_info(?1, 'main') WHERE name = ?2", table, column) is not null;

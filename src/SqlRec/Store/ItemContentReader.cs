@@ -1,6 +1,5 @@
 using SqlRec.Models;
 using SqlRec.Sqlite;
-using SqlRec.Vectors;
 
 namespace SqlRec.Store;
 

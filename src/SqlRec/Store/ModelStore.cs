@@ -326,4 +326,13 @@ internal sealed class ModelStore(SqliteDb db, Action<string>? faultInjection = n
             return versions;
         });
     }
+
+    /// <summary>Stores an evaluation report under "evaluation" in the version's metrics and, while it serves, the model's.</summary>
+    public void SaveEvaluation(ServingVersion version, string report) => db.InSavepoint("sqlrec_evaluate", () =>
+    {
+        db.Execute("UPDATE rec_model_versions SET metrics = json_set(metrics, '$.evaluation', json(?3)) WHERE model = ?1 AND version = ?2",
+            version.Model, version.Version, report);
+        db.Execute("UPDATE rec_models SET metrics = json_set(coalesce(metrics, '{}'), '$.evaluation', json(?3)) WHERE name = ?1 AND current_version = ?2",
+            version.Model, version.Version, report);
+    });
 }

@@ -38,7 +38,8 @@ internal sealed class FreedomKind : IModelKind
                 "a JSON array of item modalities, e.g. json_array(json_object('name', 'text', 'source', 'SELECT id, rec_embed(''hash'', title) FROM items'))");
             return ReadModalities(reader.Function, raw, ImageWeight.Read(reader));
         },
-        modalities => new JsonArray([.. modalities.Select(m => (JsonNode)new JsonObject { ["name"] = m.Name, ["source"] = m.Source, ["weight"] = m.Weight })]));
+        modalities => new JsonArray([.. modalities.Select(m => (JsonNode)new JsonObject { ["name"] = m.Name, ["source"] = m.Source, ["weight"] = m.Weight })]),
+        example: "json_array(json_object('name', 'text', 'source', 'SELECT id, rec_embed(''hash'', title) FROM items'))");
     private static readonly OptionSpec<int> KnnK = Option.Integer("knn_k", 10, 1, 1000,
         "neighbours per item in each modality's frozen item-item graph (cosine on the vectors)");
     private static readonly OptionSpec<string> Knn = Option.Choice("knn", "auto", ["auto", "exact", "approximate"],
@@ -184,17 +185,27 @@ internal sealed class FreedomKind : IModelKind
 
     public void CheckData(Interactions data, ItemContent? content, IKindOptions options, TrainingContext context)
     {
-        var warm = new bool[data.Items.Count];
-        foreach (var item in data.UserItems) warm[item] = true;
-        var warmCount = warm.Count(w => w);
+        var (full, warmCount) = UsersWithoutNegatives(data.UserOffsets, data.UserItems, data.Items.Count);
         if (data.Users.Count < 2 || warmCount < 2)
             throw Errors.SourceTooSmall(context.Function, Name, "at least 2 users and 2 items");
-        var full = 0;
-        for (var u = 0; u < data.Users.Count; u++)
-        {
-            if (data.ItemsOf(u).Length >= warmCount) full++;
-        }
         if (full > 0) throw Errors.NoNegativeInteractedItems(context.Function, Name, full, warmCount);
+    }
+
+    /// <summary>
+    /// How many users interacted with every item that has interactions in the CSR (the sampler
+    /// could draw no negative for them), and how many items have interactions.
+    /// </summary>
+    private static (int Users, int WarmItems) UsersWithoutNegatives(int[] offsets, int[] columns, int items)
+    {
+        var warm = new bool[items];
+        foreach (var item in columns) warm[item] = true;
+        var warmCount = warm.Count(w => w);
+        var full = 0;
+        for (var u = 0; u + 1 < offsets.Length; u++)
+        {
+            if (offsets[u + 1] - offsets[u] >= warmCount) full++;
+        }
+        return (full, warmCount);
     }
 
     /// <summary>
@@ -229,6 +240,9 @@ internal sealed class FreedomKind : IModelKind
             // Keeping every item and (always) every user, the split's training part shares data's indices.
             var split = Splits.Split(data, SplitMethod.Random, options.ValidationRatio, options.Seed, keepAllItems: true);
             (offsets, columns, validation) = (split.Train.UserOffsets, split.Train.UserItems, split.HeldOut);
+            // Holding items out can leave a user with every item that still has interactions: no negative to sample.
+            var (full, warmCount) = UsersWithoutNegatives(offsets, columns, items);
+            if (full > 0) throw Errors.NoNegativeInteractedItems(context.Function, Name, full, warmCount);
         }
 
         var artifacts = new ModelArtifacts();

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
 using SqlRec.Operations;
 using SqlRec.Sql;
+using SqlRec.Sqlite;
 
 namespace SqlRec;
 
@@ -41,6 +42,7 @@ public static class SqlRecConnectionExtensions
 
     private static void Apply(SqliteConnection connection, SqlRecOptions options)
     {
+        SqliteApi.UseBundledLibrary();
         var session = Session.Open(connection.Handle!.DangerousGetHandle(), options);
         if (options.LoadVectorExtension && !session.Db.HasFunction("vec_version"))
             LoadVectorExtension(connection, options);

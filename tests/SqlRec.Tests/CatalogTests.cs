@@ -40,6 +40,10 @@ public sealed partial class CatalogTests
     [GeneratedRegex(@"```sql\n(.*?)```\n```text\n(.*?)```", RegexOptions.Singleline)]
     private static partial Regex Example();
 
+    /// <summary>Every example of the catalog: its SQL, and what the sqlite3 shell prints for it.</summary>
+    internal static IReadOnlyList<(string Sql, string Output)> Examples() =>
+        [.. Example().Matches(Catalog()).Select(m => (m.Groups[1].Value, m.Groups[2].Value.TrimEnd('\n')))];
+
     /// <summary>The flag names of a registration row, as the catalog writes them.</summary>
     private static string[] FlagNames(FunctionFlags flags) =>
         [.. new[] { (FunctionFlags.Deterministic, "DETERMINISTIC"), (FunctionFlags.DirectOnly, "DIRECTONLY"), (FunctionFlags.Innocuous, "INNOCUOUS") }

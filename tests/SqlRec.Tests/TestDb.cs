@@ -29,8 +29,25 @@ public sealed partial class TestDb : IDisposable
     {
         var connection = new SqliteConnection("Data Source=:memory:");
         connection.Open();
-        connection.UseSqlRec(options);
+        Enable(connection, options);
         return new TestDb(connection, null, null);
+    }
+
+    /// <summary>
+    /// Enables SqlRec: UseSqlRec(), or, when the run drives the loadable extension
+    /// (<see cref="ExtensionHost.Enabled"/>), loading sqlrec.so into the connection as any host would.
+    /// A test that injects settings only the .NET library takes is inconclusive there, with the reason.
+    /// </summary>
+    private static void Enable(SqliteConnection connection, SqlRecOptions? options)
+    {
+        if (!ExtensionHost.Enabled)
+        {
+            connection.UseSqlRec(options);
+            return;
+        }
+        if (options is not null)
+            Assert.Inconclusive("this test injects SqlRecOptions, which only the .NET library takes; the run through the loadable extension skips it");
+        ExtensionHost.Load(connection);
     }
 
     /// <summary>A database in a fresh temporary file (WAL mode).</summary>
@@ -55,7 +72,7 @@ public sealed partial class TestDb : IDisposable
     {
         var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
         connection.Open();
-        connection.UseSqlRec(options);
+        Enable(connection, options);
         return connection;
     }
 

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
@@ -65,9 +66,16 @@ internal sealed record ComputeDevice(string Name, IlgpuDevice? Ilgpu)
     /// <summary>What runs the kernels, for reports and metrics.</summary>
     public string Description => Ilgpu?.Description ?? "cpu";
 
-    /// <summary>Creates the backend for a graph on this device.</summary>
-    public ILightGcnBackend CreateBackend(SparseMatrix graph, SparseMatrix transposed, int dim, int layers, float[]? userE0 = null, float[]? itemE0 = null) =>
-        Ilgpu is null ? new ManagedBackend(graph, transposed, dim, layers, userE0, itemE0) : new IlgpuBackend(Ilgpu, graph, transposed, dim, layers);
+    /// <summary>
+    /// Creates the backend for a graph on this device. Without a JIT (the NativeAOT loadable
+    /// extension) ILGPU cannot compile kernels, and the check lets the AOT compiler leave ILGPU out.
+    /// </summary>
+    public ILightGcnBackend CreateBackend(SparseMatrix graph, SparseMatrix transposed, int dim, int layers, float[]? userE0 = null, float[]? itemE0 = null)
+    {
+        if (Ilgpu is null) return new ManagedBackend(graph, transposed, dim, layers, userE0, itemE0);
+        if (!RuntimeFeature.IsDynamicCodeSupported) throw new PlatformNotSupportedException(ComputeDevices.NoJit);
+        return new IlgpuBackend(Ilgpu, graph, transposed, dim, layers);
+    }
 }
 
 /// <summary>
@@ -94,6 +102,9 @@ internal sealed class ComputeDevices(ComputeDevices.Probe devices)
     /// <summary>The devices this instance resolves names against.</summary>
     public Probe Devices { get; } = devices;
 
+    /// <summary>Why ILGPU is not there in a process without a JIT: what the loadable extension says for a GPU device.</summary>
+    public const string NoJit = "the SqlRec loadable extension runs without a JIT, and ILGPU compiles its kernels with one; train on a GPU with the SqlRec .NET library or CLI and serve the same .db from the extension";
+
     /// <summary>Resolves an option value, or fails with <see cref="Errors.DeviceUnavailable"/> when the named device is missing.</summary>
     public ComputeDevice Resolve(string function, string name)
     {
@@ -102,6 +113,7 @@ internal sealed class ComputeDevices(ComputeDevices.Probe devices)
             case "cpu":
                 return ComputeDevice.Managed;
             case "ilgpu-cpu":
+                if (!RuntimeFeature.IsDynamicCodeSupported) throw Errors.DeviceUnavailable(function, name, NoJit);
                 return ComputeDevice.IlgpuCpu;
             case "cuda":
                 if (Devices.Cuda.Count == 0) throw Errors.DeviceUnavailable(function, name, Devices.CudaProblem ?? "ILGPU found no CUDA device");
@@ -118,6 +130,7 @@ internal sealed class ComputeDevices(ComputeDevices.Probe devices)
 
     private static Probe ProbeDevices()
     {
+        if (!RuntimeFeature.IsDynamicCodeSupported) return new Probe([], [], 0, NoJit, NoJit);
         var cuda = new List<IlgpuDevice>();
         var openCL = new List<IlgpuDevice>();
         var gpus = 0;

@@ -72,11 +72,16 @@ internal sealed partial class OnnxEmbedder : Embedder, IDisposable
         var tokenizer = WordPieceTokenizer.Load(function, tokenizerPath, definition.Lowercase, definition.StripAccents, definition.MaxLength);
 
         InferenceSession session;
-        using (var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = definition.Threads })
+        try
         {
+            using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = definition.Threads };
             ExecutionProviders.Apply(function, definition.Provider, definition.DeviceId, options);
             try { session = new InferenceSession(modelPath, options); }
             catch (OnnxRuntimeException e) { throw Errors.ModelFileInvalid(function, modelPath, Clean(e.Message)); }
+        }
+        catch (Exception e) when (OnnxRuntimeLibrary.IsMissing(e))
+        {
+            throw Errors.OnnxRuntimeMissing(function, OnnxRuntimeLibrary.SearchedPlaces, e.Message);
         }
         try
         {

@@ -11,6 +11,9 @@ namespace SqlRec.Operations;
 /// </summary>
 internal static class Embedders
 {
+    /// <summary>Makes ONNX Runtime's native library load from <paramref name="folder"/> (the loadable extension's folder).</summary>
+    public static void UseNativeLibrariesIn(string folder) => OnnxRuntimeLibrary.SearchIn(folder);
+
     /// <summary>Checks an embedder name argument.</summary>
     public static string Name(string function, string argument, object? value) =>
         value is string { Length: > 0 and <= Errors.MaxModelNameLength } name && name.Trim().Length > 0

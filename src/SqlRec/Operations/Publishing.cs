@@ -61,7 +61,7 @@ internal static class Publishing
                 foreach (var (target, targetMetric) in targets)
                 {
                     Vec0Tables.Write(db, function, target, name, "collection", set, targetMetric, info.Uid);
-                    tables.Add(target);
+                    tables.Add((JsonNode)target);
                 }
                 return 0;
             });
@@ -85,11 +85,11 @@ internal static class Publishing
             {
                 session.Store.EnsureSchema();
                 Vec0Tables.Write(db, function, table + "_items", name, ownerType, items, metric, source.Uid);
-                tables.Add(table + "_items");
+                tables.Add((JsonNode)(table + "_items"));
                 if (users is not null)
                 {
                     Vec0Tables.Write(db, function, table + "_users", name, ownerType, users, metric, source.Uid);
-                    tables.Add(table + "_users");
+                    tables.Add((JsonNode)(table + "_users"));
                 }
                 return 0;
             });

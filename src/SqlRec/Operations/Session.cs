@@ -29,10 +29,9 @@ internal sealed class Session(SqliteDb db, SqlRecOptions options, string databas
     /// <summary>The embedder this connection resolved last, valid while the database has not changed since (see <see cref="Embedders.Resolve"/>).</summary>
     internal (string Name, (uint, long) Stamp, EmbedderRow Row, Embedder Embedder)? LastEmbedder { get; set; }
 
-    /// <summary>Enables SqlRec on an open connection: binds SQLite's entry points once per process and makes the session.</summary>
+    /// <summary>The session of an open connection (SQLite's entry points already bound): applies the busy timeout when the connection has none.</summary>
     public static Session Open(nint handle, SqlRecOptions options)
     {
-        SqliteApi.UseBundledLibrary();
         var db = new SqliteDb(handle);
         if (options.BusyTimeout > TimeSpan.Zero && db.Scalar("PRAGMA busy_timeout") is 0L)
             db.Execute($"PRAGMA busy_timeout = {(long)options.BusyTimeout.TotalMilliseconds}");

@@ -95,12 +95,15 @@ internal static unsafe class SqliteApi
     public static delegate* unmanaged<nint, byte*> errmsg;
     public static delegate* unmanaged<nint, byte*, byte*> db_filename;
     public static delegate* unmanaged<nint, int> get_autocommit;
+    // Optional: SQLite 3.41 added it; without it IsInterrupted asks with a statement (see SqliteDb.IsInterrupted).
     public static delegate* unmanaged<nint, int> is_interrupted;
     public static delegate* unmanaged<nint, byte*, int, void*, int> file_control;
     public static delegate* unmanaged<nint, long> total_changes64;
     public static delegate* unmanaged<nint, int, int> busy_timeout;
     public static delegate* unmanaged<byte*, nint*, int, byte*, int> open_v2;
     public static delegate* unmanaged<nint, int> close_v2;
+    // Optional: used only to load sqlite-vec from beside the loadable extension.
+    public static delegate* unmanaged<nint, byte*, byte*, byte**, int> load_extension;
 
     public static delegate* unmanaged<int, void*> malloc;
     public static delegate* unmanaged<void*, void> free;
@@ -112,6 +115,50 @@ internal static unsafe class SqliteApi
 
     /// <summary>Where the table was filled from, for messages: <c>the bundled library 3.53.4</c>.</summary>
     public static string Origin { get; private set; } = "nothing yet";
+
+    /// <summary>The host's <c>sqlite3_api_routines</c> the table was filled from; 0 for the bundled library.</summary>
+    public static nint HostRoutinesAddress { get; private set; }
+
+    /// <summary>
+    /// The oldest SQLite SqlRec runs on, as <c>sqlite3_libversion_number()</c> gives it: 3.38.0, the
+    /// first with the JSON functions built in (the store's SQL uses them) and with every routine SqlRec calls.
+    /// </summary>
+    public const int MinimumVersion = 3_038_000;
+
+    /// <summary>A version number as text: 3038000 is <c>3.38.0</c>.</summary>
+    public static string VersionText(int number) => $"{number / 1_000_000}.{number / 1000 % 1000}.{number % 1000}";
+
+    /// <summary>
+    /// Fills the table from the <c>sqlite3_api_routines</c> a host hands a loadable extension, once
+    /// per process: every routine at its place in the struct as <c>sqlite3ext.h</c> gives it
+    /// (<see cref="HostRoutines"/>), and none that the host's version does not have, so nothing past
+    /// the end of an older host's struct is ever read. A host older than <see cref="MinimumVersion"/>
+    /// is refused (the message says both versions), and so is a second, different SQLite in the same process.
+    /// </summary>
+    public static void UseHost(nint routines)
+    {
+        lock (BindLock)
+        {
+            if (IsBound)
+            {
+                if (routines == HostRoutinesAddress) return;
+                throw Errors.HostAlreadyBound(Origin);
+            }
+            var libversionNumber = (delegate* unmanaged<int>)HostRoutine(routines, "libversion_number");
+            var version = libversionNumber();
+            if (version < MinimumVersion) throw Errors.HostTooOld(VersionText(version), VersionText(MinimumVersion));
+            Bind(name =>
+            {
+                var index = HostRoutines.IndexOf(name, version);
+                return index < 0 ? 0 : HostRoutine(routines, index);
+            }, "the host's SQLite");
+            HostRoutinesAddress = routines;
+        }
+    }
+
+    private static nint HostRoutine(nint routines, string name) => HostRoutine(routines, HostRoutines.IndexOf(name, int.MaxValue));
+
+    private static nint HostRoutine(nint routines, int index) => ((nint*)routines)[index];
 
     /// <summary>
     /// Fills the table from the SQLite library Microsoft.Data.Sqlite loaded (SQLitePCLRaw's
@@ -145,6 +192,7 @@ internal static unsafe class SqliteApi
                 if (address == 0) missing.Add("sqlite3_" + name);
                 return address;
             }
+            nint Optional(string name) => resolve("sqlite3_" + name);
             IsBound = false;
         libversion = (delegate* unmanaged<nint>)Need("libversion");
         libversion_number = (delegate* unmanaged<int>)Need("libversion_number");
@@ -186,11 +234,12 @@ internal static unsafe class SqliteApi
         errmsg = (delegate* unmanaged<nint, byte*>)Need("errmsg");
         db_filename = (delegate* unmanaged<nint, byte*, byte*>)Need("db_filename");
         get_autocommit = (delegate* unmanaged<nint, int>)Need("get_autocommit");
-        is_interrupted = (delegate* unmanaged<nint, int>)Need("is_interrupted");
+        is_interrupted = (delegate* unmanaged<nint, int>)Optional("is_interrupted");
         file_control = (delegate* unmanaged<nint, byte*, int, void*, int>)Need("file_control");
         total_changes64 = (delegate* unmanaged<nint, long>)Need("total_changes64");
         busy_timeout = (delegate* unmanaged<nint, int, int>)Need("busy_timeout");
         open_v2 = (delegate* unmanaged<byte*, nint*, int, byte*, int>)Need("open_v2");
+        load_extension = (delegate* unmanaged<nint, byte*, byte*, byte**, int>)Optional("load_extension");
         close_v2 = (delegate* unmanaged<nint, int>)Need("close_v2");
         malloc = (delegate* unmanaged<int, void*>)Need("malloc");
         free = (delegate* unmanaged<void*, void>)Need("free");
@@ -212,10 +261,19 @@ internal static unsafe class SqliteApi
     public static string? Utf8(byte* text) => text == null ? null : Marshal.PtrToStringUTF8((nint)text);
 
     /// <summary>A copy of <paramref name="text"/> in memory from sqlite3_malloc, for fields SQLite frees itself (zErrMsg).</summary>
-    public static byte* AllocUtf8(string text)
+    public static byte* AllocUtf8(string text) => AllocUtf8(text, malloc);
+
+    /// <summary>
+    /// <see cref="AllocUtf8(string)"/> with the host's sqlite3_malloc taken straight from its
+    /// routines: an extension that refuses to load has not bound the table, and still owes SQLite its message.
+    /// </summary>
+    public static byte* AllocUtf8(string text, nint routines) =>
+        AllocUtf8(text, (delegate* unmanaged<int, void*>)HostRoutine(routines, "malloc"));
+
+    private static byte* AllocUtf8(string text, delegate* unmanaged<int, void*> allocate)
     {
         var byteCount = System.Text.Encoding.UTF8.GetByteCount(text);
-        var buffer = (byte*)malloc(byteCount + 1);
+        var buffer = (byte*)allocate(byteCount + 1);
         if (buffer == null) return null;
         System.Text.Encoding.UTF8.GetBytes(text, new Span<byte>(buffer, byteCount));
         buffer[byteCount] = 0;

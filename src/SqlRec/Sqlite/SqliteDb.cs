@@ -22,8 +22,28 @@ internal readonly unsafe struct SqliteDb : IEquatable<SqliteDb>
     /// <summary>The connection's last error message.</summary>
     public string ErrorMessage => SqliteApi.Utf8(SqliteApi.errmsg(Handle)) ?? "unknown SQLite error";
 
-    /// <summary>True once the caller asked SQLite to stop the running statement (sqlite3_interrupt).</summary>
-    public bool IsInterrupted => SqliteApi.is_interrupted(Handle) != 0;
+    /// <summary>
+    /// True once the caller asked SQLite to stop the running statement (sqlite3_interrupt). SQLite
+    /// 3.41 and later say so directly; an older host is asked with a statement, which SQLite refuses
+    /// with SQLITE_INTERRUPT while the interrupt of the running statement stands.
+    /// </summary>
+    public bool IsInterrupted
+    {
+        get
+        {
+            if (SqliteApi.is_interrupted != null) return SqliteApi.is_interrupted(Handle) != 0;
+            ReadOnlySpan<byte> probe = "SELECT 1\0"u8;
+            nint statement;
+            int rc;
+            fixed (byte* p = probe) rc = SqliteApi.prepare_v2(Handle, p, -1, &statement, null);
+            if (rc == SqliteApi.SQLITE_OK && statement != 0)
+            {
+                rc = SqliteApi.step(statement);
+                SqliteApi.finalize(statement);
+            }
+            return rc == SqliteApi.SQLITE_INTERRUPT;
+        }
+    }
 
     /// <summary>True when no transaction is open on the connection.</summary>
     public bool IsAutocommit => SqliteApi.get_autocommit(Handle) != 0;

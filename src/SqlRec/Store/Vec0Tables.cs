@@ -56,6 +56,12 @@ internal static partial class Vec0Tables
         return result;
     }
 
+    /// <summary>Fails unless sqlite-vec is loaded on the connection: vec0 tables can be neither written nor dropped without it.</summary>
+    public static void CheckLoaded(SqliteDb db, string function)
+    {
+        if (!db.HasFunction("vec_version")) throw Errors.Vec0NotLoaded(function);
+    }
+
     /// <summary>Fails unless <paramref name="table"/> is free or already this owner's publication.</summary>
     public static void CheckFree(SqliteDb db, string function, string table, string owner, string ownerType)
     {
@@ -71,6 +77,7 @@ internal static partial class Vec0Tables
     /// </summary>
     public static void Write(SqliteDb db, string function, string table, string owner, string ownerType, VectorSet set, VectorMetric metric, string version)
     {
+        CheckLoaded(db, function);
         CheckFree(db, function, table, owner, ownerType);
         var augmented = metric == VectorMetric.Dot;
         var width = set.Dimensions + (augmented ? 1 : 0);
@@ -128,6 +135,7 @@ internal static partial class Vec0Tables
     public static int Drop(SqliteDb db, string function, string owner, string ownerType)
     {
         var tables = Of(db, owner, ownerType);
+        if (tables.Count > 0) CheckLoaded(db, function);
         foreach (var publication in tables) DropTable(db, function, publication.Table);
         if (tables.Count > 0) db.Execute("DELETE FROM rec_publications WHERE owner = ?1 AND owner_type = ?2", owner, ownerType);
         return tables.Count;

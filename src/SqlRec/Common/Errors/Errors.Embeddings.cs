@@ -102,4 +102,8 @@ internal static partial class Errors
     /// <summary>A bulk embedding stopped because the caller interrupted it.</summary>
     public static SqlRecException EmbeddingInterrupted(string function, long rows) =>
         Fail(function, $"interrupted after {rows} rows.");
+
+    /// <summary>ONNX Runtime's native library cannot be loaded: ONNX embedders cannot run, everything else can.</summary>
+    public static SqlRecException OnnxRuntimeMissing(string function, string searched, string detail) =>
+        Fail(function, $"ONNX Runtime's native library could not be loaded (looked {searched}: {detail}); ONNX embedders need it beside SqlRec (the release archive and the NuGet package carry it); the 'hash' embedder and every other function work without it.");
 }

@@ -62,4 +62,8 @@ internal static partial class Errors
     /// <summary>The embedder recorded on a collection now makes vectors of another length.</summary>
     public static SqlRecException CollectionEmbedderDimensionChanged(string function, string collection, string embedder, int embedderDimensions, int collectionDimensions) =>
         Fail(function, $"dimension mismatch: {collection} has {collectionDimensions}-dimension vectors, but its embedder '{embedder}' now makes {embedderDimensions}; the embedder was registered again with other options: publish the collection again.");
+
+    /// <summary>vec0 tables were asked for on a connection without sqlite-vec.</summary>
+    public static SqlRecException Vec0NotLoaded(string function) =>
+        Fail(function, "sqlite-vec's vec0 module is not loaded on this connection, and writing vec0 tables needs it; load it first (in the sqlite3 shell .load ./vec0, in Python conn.load_extension('./vec0'); the SqlRec extension loads the vec0 beside it when the host allows loading), or search with rec_search and similar_items, which need no vec0.");
 }

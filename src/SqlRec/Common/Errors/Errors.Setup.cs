@@ -20,4 +20,18 @@ internal static partial class Errors
     /// <summary>SQLite refused to register one of SqlRec's table-valued functions.</summary>
     public static SqlRecException RegisterModuleFailed(string name, string sqliteMessage) =>
         Fail(Setup, $"registering table-valued function {name} failed: {sqliteMessage}.");
+
+    private const string Load = "load_extension";
+
+    /// <summary>The host's SQLite predates what SqlRec needs.</summary>
+    public static SqlRecException HostTooOld(string hostVersion, string minimumVersion) =>
+        Fail(Load, $"SqlRec needs SQLite {minimumVersion} or later, but this host runs SQLite {hostVersion}; use a newer sqlite3 shell or language binding, or the SqlRec .NET library, which brings its own SQLite.");
+
+    /// <summary>SqlRec was loaded into a second, different SQLite library of the same process.</summary>
+    public static SqlRecException HostAlreadyBound(string origin) =>
+        Fail(Load, $"SqlRec is already loaded in this process through another SQLite library ({origin}); one process serves SqlRec from one SQLite library.");
+
+    /// <summary>An unexpected failure while the extension registered itself.</summary>
+    public static SqlRecException ExtensionInitFailed(string detail) =>
+        Fail(Load, $"SqlRec could not start: {detail}.");
 }

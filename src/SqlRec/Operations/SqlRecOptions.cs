@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace SqlRec;
 
 /// <summary>Settings for <see cref="SqlRecConnectionExtensions.UseSqlRec"/>. Defaults suit most applications.</summary>
@@ -8,7 +10,9 @@ public sealed class SqlRecOptions
 
     /// <summary>
     /// Path of the sqlite-vec binary. Default: <c>vec0.so</c> / <c>vec0.dylib</c> / <c>vec0.dll</c> next
-    /// to SqlRec.dll, where the build puts it.
+    /// to SqlRec.dll, where the build puts it (and where NuGet puts it for an app built for one
+    /// runtime), else under <c>runtimes/&lt;rid&gt;/native/</c> beside SqlRec.dll or the app, where NuGet
+    /// puts the SqlRec package's copy for an app built for any runtime.
     /// </summary>
     public string? VectorExtensionPath { get; init; }
 
@@ -48,7 +52,55 @@ public sealed class SqlRecOptions
     public static string VectorExtensionFileName =>
         OperatingSystem.IsWindows() ? "vec0.dll" : OperatingSystem.IsMacOS() ? "vec0.dylib" : "vec0.so";
 
+    /// <summary>
+    /// <see cref="VectorExtensionPath"/> when set; otherwise where <see cref="FindVectorExtension"/>
+    /// finds the binary for SqlRec.dll's folder, the app's folder and this process's runtime.
+    /// </summary>
     internal string ResolveVectorExtensionPath() =>
-        VectorExtensionPath ?? Path.Combine(Path.GetDirectoryName(typeof(SqlRecOptions).Assembly.Location) is { Length: > 0 } directory
-            ? directory : AppContext.BaseDirectory, VectorExtensionFileName);
+        VectorExtensionPath ?? FindVectorExtension(
+            // Location is empty inside a single-file app; the app's folder is where its files are then.
+            Path.GetDirectoryName(typeof(SqlRecOptions).Assembly.Location) is { Length: > 0 } directory ? directory : AppContext.BaseDirectory,
+            AppContext.BaseDirectory, RuntimeIdentifiers());
+
+    /// <summary>
+    /// The first of <see cref="VectorExtensionCandidates"/> that exists, or, when none does, the
+    /// first of them (next to SqlRec.dll), which is what the "not found" error then names.
+    /// </summary>
+    internal static string FindVectorExtension(string libraryDirectory, string appDirectory, IEnumerable<string> runtimeIdentifiers)
+    {
+        var candidates = VectorExtensionCandidates(libraryDirectory, appDirectory, runtimeIdentifiers);
+        return candidates.FirstOrDefault(File.Exists) ?? candidates[0];
+    }
+
+    /// <summary>
+    /// Where the sqlite-vec binary may be, in the order looked at: next to SqlRec.dll (the build's
+    /// copy, and NuGet's for an app built for one runtime), then under <c>runtimes/&lt;rid&gt;/native/</c>
+    /// beside it for each of <paramref name="runtimeIdentifiers"/> (NuGet's layout for an app built
+    /// for any runtime), then the same two places in the app's folder, for a SqlRec.dll loaded from
+    /// elsewhere. No folder is looked at twice.
+    /// </summary>
+    internal static IReadOnlyList<string> VectorExtensionCandidates(string libraryDirectory, string appDirectory, IEnumerable<string> runtimeIdentifiers)
+    {
+        var rids = runtimeIdentifiers.ToArray();
+        return new[] { libraryDirectory, appDirectory }
+            .SelectMany(directory => rids.Select(rid => Path.Combine(directory, "runtimes", rid, "native")).Prepend(directory))
+            .Select(directory => Path.GetFullPath(Path.Combine(directory, VectorExtensionFileName)))
+            .Distinct(OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal)
+            .ToArray();
+    }
+
+    /// <summary>
+    /// The runtime identifiers whose <c>runtimes/&lt;rid&gt;/native/</c> folders may hold this process's
+    /// binary: the runtime's own (which a distribution's build of .NET may make specific, such as
+    /// <c>ubuntu.24.04-x64</c>), then the portable one NuGet packages use (<c>linux-x64</c>,
+    /// <c>osx-arm64</c>, <c>win-x64</c>). The process's architecture, not the machine's, because an
+    /// x64 process on an arm64 Mac or Windows loads x64 libraries.
+    /// </summary>
+    internal static IReadOnlyList<string> RuntimeIdentifiers()
+    {
+        var os = OperatingSystem.IsWindows() ? "win" : OperatingSystem.IsMacOS() ? "osx" : OperatingSystem.IsLinux() ? "linux" : null;
+        var architecture = RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant();
+        string[] rids = os is null ? [RuntimeInformation.RuntimeIdentifier] : [RuntimeInformation.RuntimeIdentifier, $"{os}-{architecture}"];
+        return rids.Distinct(StringComparer.Ordinal).ToArray();
+    }
 }

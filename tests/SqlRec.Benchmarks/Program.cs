@@ -19,6 +19,8 @@ namespace SqlRec.Benchmarks;
 /// vector search, SqlRec's exact top-k against sqlite-vec's vec0 on the same vectors (<see cref="VectorBenchmark"/>).</item>
 /// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- lightgcn [data folder] [--device d] [--parts p,q]</c>:
 /// LightGCN's compute figures on Gowalla (memory bandwidth, graph build, propagation GB/s, epochs, serving and evaluation through SQL).</item>
+/// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- extension [data folder] [--extension folder]</c>: the loadable
+/// extension in python3 and the sqlite3 shell against the .NET library on Gowalla (load time, sizes, recommend() latency, build, evaluation, epochs).</item>
 /// </list>
 /// </summary>
 public static class Program
@@ -31,6 +33,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "knn") return KnnBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "vectors") return VectorBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "lightgcn") return LightGcnBenchmark.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "extension") return ExtensionBenchmark.Run(args[1..]);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }

@@ -18,6 +18,9 @@ internal static class ExtensionHost
     /// <summary>True when this test run drives SqlRec through the loadable extension.</summary>
     public static bool Enabled => Environment.GetEnvironmentVariable(ModeVariable) == "extension";
 
+    /// <summary>Chooses the build the x86-64 Linux loader loads (x86-64-v2 or x86-64-v3) instead of asking the CPU.</summary>
+    public const string CpuVariable = "SQLREC_CPU";
+
     private static readonly Lazy<string> Published = new(Publish);
 
     /// <summary>The folder holding sqlrec.so, vec0.so and the ONNX Runtime library.</summary>
@@ -71,15 +74,24 @@ internal static class ExtensionHost
         Run(Shell(), $"-batch \"{database}\"", folder ?? Environment.CurrentDirectory, TimeSpan.FromMinutes(5), input);
 
     /// <summary>Runs a Python script (given as text) with the system python3; arguments follow the script.</summary>
-    public static (int Exit, string Output, string Error) RunPython(string script, params string[] arguments)
+    public static (int Exit, string Output, string Error) RunPython(string script, params string[] arguments) =>
+        RunPythonWith(null, script, arguments);
+
+    /// <summary><see cref="RunPython"/> with variables added to the script's environment.</summary>
+    public static (int Exit, string Output, string Error) RunPythonWith(IReadOnlyDictionary<string, string>? environment, string script, params string[] arguments)
     {
         var file = System.IO.Path.Combine(Directory.CreateTempSubdirectory("sqlrec-py-").FullName, "script.py");
         File.WriteAllText(file, script);
-        return Run(Python(), $"\"{file}\" {string.Join(" ", arguments.Select(a => $"\"{a}\""))}", System.IO.Path.GetDirectoryName(file)!, TimeSpan.FromMinutes(5));
+        return Run(Python(), $"\"{file}\" {string.Join(" ", arguments.Select(a => $"\"{a}\""))}", System.IO.Path.GetDirectoryName(file)!, TimeSpan.FromMinutes(5), environment: environment);
     }
 
     /// <summary>Runs a program to its end (or kills it after <paramref name="timeout"/>), capturing both streams.</summary>
-    public static (int Exit, string Output, string Error) Run(string program, string arguments, string folder, TimeSpan timeout, string? input = null)
+    /// <remarks>
+    /// The child does not inherit this run's test-host mode or a chosen CPU level (SQLREC_CPU): a
+    /// test that wants them passes them in <paramref name="environment"/>.
+    /// </remarks>
+    public static (int Exit, string Output, string Error) Run(string program, string arguments, string folder, TimeSpan timeout, string? input = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var start = new ProcessStartInfo(program, arguments)
         {
@@ -90,6 +102,8 @@ internal static class ExtensionHost
             UseShellExecute = false,
         };
         start.Environment.Remove(ModeVariable);
+        start.Environment.Remove(CpuVariable);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         using var process = Process.Start(start) ?? throw new AssertFailedException($"could not start {program}");
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();

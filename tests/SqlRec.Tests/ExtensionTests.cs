@@ -52,6 +52,10 @@ public sealed class ExtensionTests
         var offsets = result.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')).ToDictionary(p => p[0], p => long.Parse(p[1], System.Globalization.CultureInfo.InvariantCulture));
         var pointer = offsets["pointer"];
         for (var i = 0; i < members.Length; i++) Assert.AreEqual(offsets[members[i].Name], i * pointer, members[i].Name);
+        // The x86-64 loader (no header at build time) names sqlite3_malloc's place itself; the header checks it.
+        var loader = Path.Combine(TestData.RepositoryRoot(), "native", "extension", "loader", "sqlrec_loader.c");
+        var compiled = ExtensionHost.Run(Gcc(), $"-DSQLREC_CHECK_OFFSETS -fsyntax-only -Wall -Werror \"{loader}\"", Path.GetDirectoryName(program)!, TimeSpan.FromMinutes(1));
+        Assert.AreEqual(0, compiled.Exit, "the loader's SQLREC_MALLOC_INDEX is sqlite3_api_routines.malloc: " + compiled.Error);
         Assert.AreEqual(members.Length * pointer, offsets["size"], "the table has every member of the struct");
         // The versions each member came with are the header's too: the generator, run again, gives the committed file.
         var check = ExtensionHost.Run("python3", $"\"{Path.Combine(TestData.RepositoryRoot(), "native", "extension", "routines.py")}\" --check",
@@ -321,8 +325,9 @@ public sealed class ExtensionTests
         var unpacked = Directory.CreateTempSubdirectory("sqlrec-release-").FullName;
         Assert.AreEqual(0, ExtensionHost.Run("tar", $"-xzf \"{archive}\"", unpacked, TimeSpan.FromMinutes(1)).Exit);
         var folder = Directory.GetDirectories(unpacked).Single();
-        CollectionAssert.AreEquivalent(new[] { "README.md", "functions.md", "libonnxruntime.so", "libonnxruntime_providers_shared.so", "sqlrec.so", "vec0.so" },
-            Directory.GetFiles(folder).Select(Path.GetFileName).ToArray());
+        var expected = new List<string> { "README.md", "functions.md", "libonnxruntime.so", "libonnxruntime_providers_shared.so", "sqlrec.so", "vec0.so" };
+        if (rid == "linux-x64") expected.AddRange(["sqlrec-x86-64-v2.so", "sqlrec-x86-64-v3.so"]);
+        CollectionAssert.AreEquivalent(expected, Directory.GetFiles(folder).Select(Path.GetFileName).ToArray());
         const string script = """
             import sqlite3, sys
             c = sqlite3.connect(':memory:')
@@ -333,5 +338,61 @@ public sealed class ExtensionTests
         var (exit, output, error) = ExtensionHost.RunPython(script, Path.Combine(folder, "sqlrec"));
         Assert.AreEqual(0, exit, error);
         Assert.AreEqual($"{Path.GetFileName(folder).Split('-')[1]} v0.1.9 2048", output.Trim());
+    }
+
+    /// <summary>The x86-64-v3 level: v2 and AVX, AVX2, BMI1, BMI2, F16C, FMA, LZCNT (abm), MOVBE, as /proc/cpuinfo names them.</summary>
+    private static bool CpuHasV3() =>
+        File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("flags", StringComparison.Ordinal))?.Split(':')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries) is { } flags
+        && new[] { "avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "sse4_2", "popcnt" }.All(flags.Contains);
+
+    private const string LevelScript = """
+        import json, sqlite3, sys
+        c = sqlite3.connect(':memory:')
+        c.enable_load_extension(True)
+        try:
+            c.load_extension(sys.argv[1])
+        except sqlite3.Error as e:
+            print(json.dumps({'error': str(e)}))
+            sys.exit(0)
+        build = [l.split()[-1].rsplit('/', 1)[-1] for l in open('/proc/self/maps') if 'sqlrec-x86-64' in l]
+        c.execute("CREATE TABLE r(u INTEGER, i INTEGER)")
+        c.executemany("INSERT INTO r VALUES (?, ?)", [(u, (u * 7 + k * 13) % 97) for u in range(200) for k in range(12)])
+        c.execute("SELECT rec_train('lg', json_object('model', 'lightgcn', 'source', 'SELECT u, i FROM r', 'epochs', 3, 'dim', 32, 'seed', 7))").fetchall()
+        scores = [r[0] for r in c.execute("SELECT score FROM recommend(3, 5, 'lg')")]
+        print(json.dumps({'build': sorted(set(build)), 'scores': scores}))
+        """;
+
+    [TestMethod]
+    public void OnX64LinuxTheLoaderPicksTheFastestBuildThisCpuRuns()
+    {
+        if (System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier != "linux-x64")
+            Assert.Inconclusive("the CPU-level loader is built for linux-x64 only; other platforms ship one build");
+        var expected = CpuHasV3() ? "sqlrec-x86-64-v3.so" : "sqlrec-x86-64-v2.so";
+        JsonElement Load(string library, string? level)
+        {
+            var environment = level is null ? null : new Dictionary<string, string> { [ExtensionHost.CpuVariable] = level };
+            var (exit, output, error) = ExtensionHost.RunPythonWith(environment, LevelScript, library);
+            Assert.AreEqual(0, exit, output + error);
+            Assert.AreEqual("", error.Trim(), "nothing on stderr");
+            return JsonDocument.Parse(output.Trim().Split('\n')[^1]).RootElement;
+        }
+        var chosen = Load(ExtensionHost.Library, null);
+        Assert.AreEqual(expected, chosen.GetProperty("build")[0].GetString(), "the loader asks the CPU");
+        var portable = Load(ExtensionHost.Library, "x86-64-v2");
+        Assert.AreEqual("sqlrec-x86-64-v2.so", portable.GetProperty("build")[0].GetString());
+        // Both builds train and score alike: the kernels differ in vector width (and FMA rounding) only.
+        var a = chosen.GetProperty("scores").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        var b = portable.GetProperty("scores").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        Assert.HasCount(5, a);
+        for (var i = 0; i < a.Length; i++) Assert.AreEqual(a[i], b[i], 1e-3 * Math.Max(1, Math.Abs(a[i])), $"score {i}: {string.Join(",", a)} vs {string.Join(",", b)}");
+
+        Assert.AreEqual("error during initialization: SQLREC_CPU must be x86-64-v2 or x86-64-v3 (or unset to let SqlRec choose)",
+            Load(ExtensionHost.Library, "avx512").GetProperty("error").GetString());
+        if (!CpuHasV3())
+            Assert.AreEqual("error during initialization: SQLREC_CPU=x86-64-v3: this CPU does not support x86-64-v3",
+                Load(ExtensionHost.Library, "x86-64-v3").GetProperty("error").GetString());
+        var without = FolderWithout(expected);
+        var missing = Load(Path.Combine(without, ExtensionHost.FileName), null).GetProperty("error").GetString()!;
+        StringAssert.StartsWith(missing, $"error during initialization: SqlRec could not load {Path.Combine(without, expected)} (it belongs beside sqlrec.so): ");
     }
 }

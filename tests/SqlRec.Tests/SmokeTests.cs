@@ -18,4 +18,22 @@ public sealed class SmokeTests
         Assert.AreEqual("[10,11,12]", db.Scalar("SELECT recommend(99, 3)"));
         Assert.AreEqual("popular", db.Scalar("SELECT source FROM recommend(99, 1)"));
     }
+
+    /// <summary>
+    /// In the suite's extension pass the databases really run in the extension, and on x86-64 Linux
+    /// in the build SQLREC_CPU names (CI's pass uses the portable x86-64-v2 one).
+    /// </summary>
+    [TestMethod]
+    public void TheExtensionPassRunsInTheChosenBuild()
+    {
+        if (!ExtensionHost.Enabled) Assert.Inconclusive($"runs in the extension pass only ({ExtensionHost.ModeVariable}=extension)");
+        using var db = TestDb.InMemory();
+        Assert.AreEqual("[12]", db.Scalar("SELECT json_array(12)"));
+        if (!OperatingSystem.IsLinux()) return;
+        var mapped = File.ReadLines("/proc/self/maps").Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)).Where(p => p.Length >= 6)
+            .Select(p => Path.GetFileName(p[^1])).Where(f => f.StartsWith("sqlrec", StringComparison.Ordinal)).ToHashSet();
+        Assert.Contains(ExtensionHost.FileName, mapped, "the extension is loaded into this process");
+        if (Environment.GetEnvironmentVariable(ExtensionHost.CpuVariable) is { Length: > 0 } level)
+            Assert.Contains($"sqlrec-{level}.so", mapped, $"{ExtensionHost.CpuVariable}={level} chose the build");
+    }
 }

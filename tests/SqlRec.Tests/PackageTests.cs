@@ -166,6 +166,74 @@ public sealed class PackageTests
     }
 
     /// <summary>
+    /// The CLI as a .NET tool: packed, installed from a local feed into a tool folder as a user
+    /// would (<c>dotnet tool install --tool-path</c>), and run; it finds vec0 and publishes a vec0
+    /// table. The tool package carries the vec0 of every platform beside SqlRec.dll, the same
+    /// pinned binaries as the library package.
+    /// </summary>
+    [TestMethod]
+    [TestCategory("Packaging")]
+    public void TheCliInstallsAsADotnetToolAndRunsWithVec0()
+    {
+        var root = TestData.RepositoryRoot();
+        var props = XDocument.Load(Path.Combine(root, "Directory.Build.props"));
+        var targetFramework = props.Descendants("TargetFramework").Single().Value.Trim();
+        var suffix = $"test{DateTime.UtcNow.Ticks}";
+        var version = $"{props.Descendants("VersionPrefix").Single().Value.Trim()}-{suffix}";
+        var work = Directory.CreateTempSubdirectory("sqlrec-tool-").FullName;
+        try
+        {
+            var feed = Path.Combine(work, "feed");
+            Dotnet(root, TimeSpan.FromMinutes(5), "pack", Path.Combine(root, "src", "SqlRec.Cli"), "-c", "Release", "-o", feed,
+                "--artifacts-path", Path.Combine(work, "artifacts"), $"-p:VersionSuffix={suffix}");
+            var package = Path.Combine(feed, $"SqlRec.Cli.{version}.nupkg");
+            Assert.IsTrue(File.Exists(package), $"no {package}");
+            using (var zip = ZipFile.OpenRead(package))
+            {
+                var names = zip.Entries.Select(e => e.FullName).ToHashSet(StringComparer.Ordinal);
+                foreach (var (_, rid, file) in Platforms)
+                    Assert.Contains($"tools/{targetFramework}/any/runtimes/{rid}/native/{file}", names, $"the tool carries {rid}'s {file}");
+            }
+            var tools = Path.Combine(work, "tools");
+            File.WriteAllText(Path.Combine(work, "NuGet.config"), new XDocument(new XElement("configuration",
+                new XElement("packageSources", new XElement("add", new XAttribute("key", "sqlrec-under-test"), new XAttribute("value", feed))))).ToString());
+            Dotnet(work, TimeSpan.FromMinutes(5), "tool", "install", "SqlRec.Cli", "--tool-path", tools, "--version", version, "--configfile", Path.Combine(work, "NuGet.config"));
+            var sqlrec = Path.Combine(tools, OperatingSystem.IsWindows() ? "sqlrec.exe" : "sqlrec");
+            var database = Path.Combine(work, "tool.db");
+            File.WriteAllBytes(database, []); // `sqlrec sql` opens an existing database; an empty file is one
+            var output = Run(sqlrec, work, "sql", database,
+                "CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB); " +
+                "INSERT INTO t VALUES (1, vec_f32('[1, 0, 0]')), (2, vec_f32('[0, 1, 0]')), (3, vec_f32('[0.8, 0.6, 0]')); " +
+                "SELECT rec_publish('c', json_object('source', 'SELECT id, v FROM t', 'table', 'c')) ->> 'items' AS items; " +
+                "SELECT group_concat(item_id) AS knn FROM (SELECT item_id FROM c_items WHERE embedding MATCH vec_f32('[1, 0.1, 0]') AND k = 2 ORDER BY distance);");
+            StringAssert.Contains(output, "1,3", output);
+        }
+        finally
+        {
+            try { Directory.Delete(work, recursive: true); }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    /// <summary>Runs an installed program to its end and returns what it printed; fails with the output on a non-zero exit.</summary>
+    private static string Run(string program, string workingDirectory, params string[] args)
+    {
+        var start = new ProcessStartInfo(program) { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in args) start.ArgumentList.Add(arg);
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail($"{program} did not finish");
+        }
+        Assert.AreEqual(0, process.ExitCode, $"{program} {string.Join(' ', args)}:\n{output.Result}\n{error.Result}");
+        return output.Result + error.Result;
+    }
+
+    /// <summary>
     /// The package holds exactly one vec0 per platform at runtimes/&lt;rid&gt;/native/, each equal to the
     /// verified binary in native/sqlite-vec/.cache and to the one inside the cached npm tarball,
     /// whose sha512 is the pin in sqlite-vec.targets; and it still holds the library itself.

@@ -2,7 +2,7 @@
 -- idempotent. All tables are STRICT; ids keep the SQLite type the application gave them.
 -- The store's own version lives in rec_meta, so PRAGMA user_version stays the application's.
 
-CREATE TABLE IF NOT EXISTS rec_meta(
+CREATE TABLE IF NOT EXISTS main.rec_meta(
   key   TEXT PRIMARY KEY,
   value ANY
 ) STRICT;
@@ -12,7 +12,7 @@ INSERT OR IGNORE INTO rec_meta(key, value) VALUES ('schema_version', 1);
 -- One row per model name. kind/options/metrics describe the serving version; status is
 -- 'training' while a training holds the lease (training_owner, refreshed in training_heartbeat,
 -- unix seconds). A model keeps serving current_version while it is being retrained.
-CREATE TABLE IF NOT EXISTS rec_models(
+CREATE TABLE IF NOT EXISTS main.rec_models(
   name                TEXT PRIMARY KEY,
   kind                TEXT,
   options             TEXT,
@@ -28,7 +28,7 @@ CREATE TABLE IF NOT EXISTS rec_models(
 
 -- Every trained version. uid is random and identifies the version across databases (the
 -- in-process model cache is keyed by it).
-CREATE TABLE IF NOT EXISTS rec_model_versions(
+CREATE TABLE IF NOT EXISTS main.rec_model_versions(
   model         TEXT NOT NULL REFERENCES rec_models(name) ON DELETE CASCADE,
   version       INTEGER NOT NULL,
   uid           TEXT NOT NULL UNIQUE,
@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS rec_model_versions(
 
 -- Dense index <-> the application's id, per version: idx is the row/column of the model's
 -- arrays. Ids are INTEGER or TEXT, exactly as the training source returned them.
-CREATE TABLE IF NOT EXISTS rec_id_map(
+CREATE TABLE IF NOT EXISTS main.rec_id_map(
   model   TEXT NOT NULL,
   version INTEGER NOT NULL,
   space   TEXT NOT NULL CHECK (space IN ('user', 'item')),
@@ -57,7 +57,7 @@ CREATE TABLE IF NOT EXISTS rec_id_map(
 
 -- Numeric arrays of a version (factors, popularity, the seen-items CSR), little-endian, split
 -- into parts of at most 16M elements so no BLOB nears SQLite's length limit.
-CREATE TABLE IF NOT EXISTS rec_arrays(
+CREATE TABLE IF NOT EXISTS main.rec_arrays(
   model   TEXT NOT NULL,
   version INTEGER NOT NULL,
   name    TEXT NOT NULL,
@@ -72,7 +72,7 @@ CREATE TABLE IF NOT EXISTS rec_arrays(
 -- holds every option with its default filled in, as JSON; relative paths in it are taken from the
 -- database file's folder. dimension is the length of the vectors the embedder makes, checked
 -- again whenever a process loads the model.
-CREATE TABLE IF NOT EXISTS rec_embedders(
+CREATE TABLE IF NOT EXISTS main.rec_embedders(
   name       TEXT PRIMARY KEY,
   kind       TEXT NOT NULL CHECK (kind IN ('onnx', 'hash')),
   options    TEXT NOT NULL,
@@ -88,7 +88,7 @@ CREATE TABLE IF NOT EXISTS rec_embedders(
 -- embedder that made the vectors (NULL: none recorded); rec_search embeds TEXT queries with it.
 -- It came after the table's first release: ModelStore.EnsureSchema adds it to older databases
 -- (ALTER TABLE ... ADD COLUMN), and readers take a missing column as NULL.
-CREATE TABLE IF NOT EXISTS rec_collections(
+CREATE TABLE IF NOT EXISTS main.rec_collections(
   name       TEXT PRIMARY KEY,
   uid        TEXT NOT NULL UNIQUE,
   source     TEXT NOT NULL,
@@ -100,7 +100,7 @@ CREATE TABLE IF NOT EXISTS rec_collections(
 ) STRICT;
 
 -- A collection's vectors: idx is the row (ids in SqlRec's id order), vector little-endian float32.
-CREATE TABLE IF NOT EXISTS rec_collection_items(
+CREATE TABLE IF NOT EXISTS main.rec_collection_items(
   collection TEXT NOT NULL REFERENCES rec_collections(name) ON DELETE CASCADE,
   idx        INTEGER NOT NULL,
   id         ANY NOT NULL,
@@ -112,7 +112,7 @@ CREATE TABLE IF NOT EXISTS rec_collection_items(
 -- that publishes each new version, a collection's when the collection is published again;
 -- version is the model version's or the collection's uid they hold. dim is the vectors' length
 -- (the vec0 column has one more for metric 'dot', whose vectors are augmented).
-CREATE TABLE IF NOT EXISTS rec_publications(
+CREATE TABLE IF NOT EXISTS main.rec_publications(
   vec_table    TEXT PRIMARY KEY,
   owner        TEXT NOT NULL,
   owner_type   TEXT NOT NULL CHECK (owner_type IN ('model', 'collection')),

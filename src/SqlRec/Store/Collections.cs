@@ -37,7 +37,7 @@ internal static class Collections
     {
         var names = new List<string>();
         if (!TableExists(db)) return names;
-        using var statement = db.Prepare("SELECT name FROM rec_collections ORDER BY name");
+        using var statement = db.Prepare("SELECT name FROM main.rec_collections ORDER BY name");
         while (statement.Step()) names.Add(statement.GetText(0)!);
         return names;
     }
@@ -46,7 +46,7 @@ internal static class Collections
     public static CollectionInfo? Find(SqliteDb db, string name)
     {
         if (!TableExists(db)) return null;
-        const string select = "SELECT name, uid, source, metric, dim, items, {0} FROM rec_collections WHERE name = ?1";
+        const string select = "SELECT name, uid, source, metric, dim, items, {0} FROM main.rec_collections WHERE name = ?1";
         Statement statement;
         try { statement = db.Prepare(string.Format(CultureInfo.InvariantCulture, select, "embedder")); }
         // A database whose collections predate embedders has no such column until the next rec_publish adds it.
@@ -69,7 +69,7 @@ internal static class Collections
     {
         var ids = new ExternalId[info.Items];
         var data = new float[(long)info.Items * info.Dimensions];
-        using var statement = db.Prepare("SELECT idx, id, vector FROM rec_collection_items WHERE collection = ?1");
+        using var statement = db.Prepare("SELECT idx, id, vector FROM main.rec_collection_items WHERE collection = ?1");
         statement.BindAll(info.Name);
         while (statement.Step())
         {
@@ -130,12 +130,12 @@ internal static class Collections
     public static CollectionInfo Save(SqliteDb db, string name, string source, VectorMetric metric, IdIndex ids, float[] data, int dimensions, string? embedder)
     {
         var info = new CollectionInfo(name, Guid.NewGuid().ToString("N"), source, metric, dimensions, ids.Count, embedder);
-        db.Execute("DELETE FROM rec_collection_items WHERE collection = ?1", name);
+        db.Execute("DELETE FROM main.rec_collection_items WHERE collection = ?1", name);
         db.Execute("""
-            INSERT OR REPLACE INTO rec_collections(name, uid, source, metric, dim, items, created_at, embedder) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+            INSERT OR REPLACE INTO main.rec_collections(name, uid, source, metric, dim, items, created_at, embedder) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
             """, name, info.Uid, source, VectorMetrics.Name(metric), dimensions, ids.Count,
             DateTimeOffset.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture), embedder);
-        using var insert = db.Prepare("INSERT INTO rec_collection_items(collection, idx, id, vector) VALUES (?1, ?2, ?3, ?4)");
+        using var insert = db.Prepare("INSERT INTO main.rec_collection_items(collection, idx, id, vector) VALUES (?1, ?2, ?3, ?4)");
         for (var i = 0; i < ids.Count; i++)
         {
             insert.BindAll(name, i, ids.Ids[i].ToValue());
@@ -149,8 +149,8 @@ internal static class Collections
     public static bool Drop(SqliteDb db, string name)
     {
         if (Find(db, name) is null) return false;
-        db.Execute("DELETE FROM rec_collection_items WHERE collection = ?1", name);
-        db.Execute("DELETE FROM rec_collections WHERE name = ?1", name);
+        db.Execute("DELETE FROM main.rec_collection_items WHERE collection = ?1", name);
+        db.Execute("DELETE FROM main.rec_collections WHERE name = ?1", name);
         return true;
     }
 }

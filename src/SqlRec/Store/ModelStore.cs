@@ -43,7 +43,7 @@ internal sealed class ModelStore(SqliteDb db, Action<string>? faultInjection = n
     public bool Exists() => db.TableExists("rec_models");
 
     /// <summary>True when a model called <paramref name="name"/> exists (trained, or with its first training running).</summary>
-    public bool HasModel(string name) => Exists() && db.Scalar("SELECT 1 FROM rec_models WHERE name = ?1", name) is not null;
+    public bool HasModel(string name) => Exists() && db.Scalar("SELECT 1 FROM main.rec_models WHERE name = ?1", name) is not null;
 
     /// <summary>
     /// Columns added to store tables after the table's first release, as (table, column, type).
@@ -77,7 +77,7 @@ internal sealed class ModelStore(SqliteDb db, Action<string>? faultInjection = n
     {
         var names = new List<string>();
         if (!Exists()) return names;
-        using var statement = db.Prepare("SELECT name FROM rec_models WHERE current_version IS NOT NULL ORDER BY name");
+        using var statement = db.Prepare("SELECT name FROM main.rec_models WHERE current_version IS NOT NULL ORDER BY name");
         while (statement.Step()) names.Add(statement.GetText(0)!);
         return names;
     }
@@ -91,14 +91,14 @@ internal sealed class ModelStore(SqliteDb db, Action<string>? faultInjection = n
         if (!Exists()) throw model is null ? Errors.NoModels(function) : Errors.UnknownModel(function, model, []);
         const string select = """
             SELECT m.name, v.version, v.uid, v.kind, v.users, v.items, v.options
-            FROM rec_models m JOIN rec_model_versions v ON v.model = m.name AND v.version = m.current_version
+            FROM main.rec_models m JOIN main.rec_model_versions v ON v.model = m.name AND v.version = m.current_version
             """;
         if (model is null)
         {
             using var all = db.Prepare(select + " ORDER BY m.name LIMIT 2");
             if (!all.Step())
             {
-                var pending = db.Scalar("SELECT name FROM rec_models ORDER BY name LIMIT 1") as string;
+                var pending = db.Scalar("SELECT name FROM main.rec_models ORDER BY name LIMIT 1") as string;
                 throw pending is null ? Errors.NoModels(function) : Errors.ModelHasNoVersion(function, pending);
             }
             var only = Read(all);
@@ -108,7 +108,7 @@ internal sealed class ModelStore(SqliteDb db, Action<string>? faultInjection = n
         using var one = db.Prepare(select + " WHERE m.name = ?1");
         one.BindAll(model);
         if (one.Step()) return Read(one);
-        if (db.Scalar("SELECT 1 FROM rec_models WHERE name = ?1", model) is not null)
+        if (db.Scalar("SELECT 1 FROM main.rec_models WHERE name = ?1", model) is not null)
             throw Errors.ModelHasNoVersion(function, model);
         throw Errors.UnknownModel(function, model, ServingModelNames());
 
@@ -135,7 +135,7 @@ internal sealed class ModelStore(SqliteDb db, Action<string>? faultInjection = n
     {
         var users = new ExternalId[version.Users];
         var items = new ExternalId[version.Items];
-        using var statement = db.Prepare("SELECT space, idx, id FROM rec_id_map WHERE model = ?1 AND version = ?2");
+        using var statement = db.Prepare("SELECT space, idx, id FROM main.rec_id_map WHERE model = ?1 AND version = ?2");
         statement.BindAll(version.Model, version.Version);
         while (statement.Step())
         {
@@ -150,7 +150,7 @@ internal sealed class ModelStore(SqliteDb db, Action<string>? faultInjection = n
     public Dictionary<string, Array> LoadArrays(ServingVersion version)
     {
         var parts = new Dictionary<string, (string Type, List<byte[]> Data)>(StringComparer.Ordinal);
-        using var statement = db.Prepare("SELECT name, dtype, data FROM rec_arrays WHERE model = ?1 AND version = ?2 ORDER BY name, part");
+        using var statement = db.Prepare("SELECT name, dtype, data FROM main.rec_arrays WHERE model = ?1 AND version = ?2 ORDER BY name, part");
         statement.BindAll(version.Model, version.Version);
         while (statement.Step())
         {
@@ -183,7 +183,7 @@ internal sealed class ModelStore(SqliteDb db, Action<string>? faultInjection = n
         EnsureSchema();
         return db.InSavepoint("sqlrec_lease", () =>
         {
-            using var read = db.Prepare("SELECT status, training_owner, training_started_at, training_heartbeat, current_version FROM rec_models WHERE name = ?1");
+            using var read = db.Prepare("SELECT status, training_owner, training_started_at, training_heartbeat, current_version FROM main.rec_models WHERE name = ?1");
             read.BindAll(model);
             bool created;
             if (read.Step())
@@ -196,7 +196,7 @@ internal sealed class ModelStore(SqliteDb db, Action<string>? faultInjection = n
                 var hasVersion = !read.IsNull(4);
                 read.Reset();
                 db.Execute("""
-                    UPDATE rec_models SET status = 'training', training_owner = ?2, training_started_at = ?3, training_heartbeat = ?4
+                    UPDATE main.rec_models SET status = 'training', training_owner = ?2, training_started_at = ?3, training_heartbeat = ?4
                     WHERE name = ?1
                     """, model, owner, Now(), NowSeconds());
                 // A row left by an abandoned first training has no version: treat it as this training's own.
@@ -206,7 +206,7 @@ internal sealed class ModelStore(SqliteDb db, Action<string>? faultInjection = n
             {
                 read.Reset();
                 db.Execute("""
-                    INSERT INTO rec_models(name, status, created_at, updated_at, training_owner, training_started_at, training_heartbeat)
+                    INSERT INTO main.rec_models(name, status, created_at, updated_at, training_owner, training_started_at, training_heartbeat)
                     VALUES (?1, 'training', ?3, ?3, ?2, ?3, ?4)
                     """, model, owner, Now(), NowSeconds());
                 created = true;
@@ -217,7 +217,7 @@ internal sealed class ModelStore(SqliteDb db, Action<string>? faultInjection = n
 
     /// <summary>Refreshes the lease's heartbeat.</summary>
     public void Heartbeat(Lease lease) =>
-        db.Execute("UPDATE rec_models SET training_heartbeat = ?3 WHERE name = ?1 AND training_owner = ?2", lease.Model, lease.Owner, NowSeconds());
+        db.Execute("UPDATE main.rec_models SET training_heartbeat = ?3 WHERE name = ?1 AND training_owner = ?2", lease.Model, lease.Owner, NowSeconds());
 
     /// <summary>
     /// Undoes the lease after a failed training: a row this training created is deleted, an
@@ -226,9 +226,9 @@ internal sealed class ModelStore(SqliteDb db, Action<string>? faultInjection = n
     public void ReleaseAfterFailure(Lease lease)
     {
         if (lease.CreatedRow)
-            db.Execute("DELETE FROM rec_models WHERE name = ?1 AND training_owner = ?2 AND current_version IS NULL", lease.Model, lease.Owner);
+            db.Execute("DELETE FROM main.rec_models WHERE name = ?1 AND training_owner = ?2 AND current_version IS NULL", lease.Model, lease.Owner);
         db.Execute("""
-            UPDATE rec_models SET status = 'ready', training_owner = NULL, training_started_at = NULL, training_heartbeat = NULL
+            UPDATE main.rec_models SET status = 'ready', training_owner = NULL, training_started_at = NULL, training_heartbeat = NULL
             WHERE name = ?1 AND training_owner = ?2
             """, lease.Model, lease.Owner);
     }
@@ -242,11 +242,11 @@ internal sealed class ModelStore(SqliteDb db, Action<string>? faultInjection = n
     {
         return db.InSavepoint("sqlrec_publish", () =>
         {
-            var number = (long)db.Scalar("SELECT COALESCE(MAX(version), 0) + 1 FROM rec_model_versions WHERE model = ?1", lease.Model)!;
+            var number = (long)db.Scalar("SELECT COALESCE(MAX(version), 0) + 1 FROM main.rec_model_versions WHERE model = ?1", lease.Model)!;
             var data = version.Data;
             var uid = Guid.NewGuid().ToString("N");
             db.Execute("""
-                INSERT INTO rec_model_versions(model, version, uid, kind, options, metrics, users, items, interactions, train_seconds, created_at)
+                INSERT INTO main.rec_model_versions(model, version, uid, kind, options, metrics, users, items, interactions, train_seconds, created_at)
                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
                 """, lease.Model, number, uid, version.Kind, version.OptionsJson, version.MetricsJson,
                 data.Users.Count, data.Items.Count, data.PairCount, version.TrainSeconds, Now());
@@ -256,7 +256,7 @@ internal sealed class ModelStore(SqliteDb db, Action<string>? faultInjection = n
             // Tests inject a failure here, after the arrays are written and before the switch.
             faultInjection?.Invoke("publish");
             db.Execute("""
-                UPDATE rec_models SET kind = ?2, options = ?3, metrics = ?4, status = 'ready', current_version = ?5, updated_at = ?6,
+                UPDATE main.rec_models SET kind = ?2, options = ?3, metrics = ?4, status = 'ready', current_version = ?5, updated_at = ?6,
                     training_owner = NULL, training_started_at = NULL, training_heartbeat = NULL
                 WHERE name = ?1
                 """, lease.Model, version.Kind, version.OptionsJson, version.MetricsJson, number, Now());
@@ -268,7 +268,7 @@ internal sealed class ModelStore(SqliteDb db, Action<string>? faultInjection = n
 
     private void WriteIds(string model, long version, string space, IdIndex ids)
     {
-        using var insert = db.Prepare("INSERT INTO rec_id_map(model, version, space, idx, id) VALUES (?1, ?2, ?3, ?4, ?5)");
+        using var insert = db.Prepare("INSERT INTO main.rec_id_map(model, version, space, idx, id) VALUES (?1, ?2, ?3, ?4, ?5)");
         for (var i = 0; i < ids.Count; i++)
         {
             insert.BindAll(model, version, space, i, ids.Ids[i].ToValue());
@@ -284,7 +284,7 @@ internal sealed class ModelStore(SqliteDb db, Action<string>? faultInjection = n
             int[] i => ("i32", MemoryMarshal.AsBytes(i.AsSpan()).ToArray()),
             _ => throw new ArgumentException($"array '{name}' has unsupported element type {array.GetType().Name}"),
         };
-        using var insert = db.Prepare("INSERT INTO rec_arrays(model, version, name, part, dtype, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+        using var insert = db.Prepare("INSERT INTO main.rec_arrays(model, version, name, part, dtype, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
         var partBytes = ArrayPartElements * 4;
         var part = 0;
         var offset = 0;
@@ -301,17 +301,17 @@ internal sealed class ModelStore(SqliteDb db, Action<string>? faultInjection = n
 
     private void DeleteVersionsBelow(string model, long lowestKept)
     {
-        db.Execute("DELETE FROM rec_arrays WHERE model = ?1 AND version < ?2", model, lowestKept);
-        db.Execute("DELETE FROM rec_id_map WHERE model = ?1 AND version < ?2", model, lowestKept);
-        db.Execute("DELETE FROM rec_model_versions WHERE model = ?1 AND version < ?2", model, lowestKept);
+        db.Execute("DELETE FROM main.rec_arrays WHERE model = ?1 AND version < ?2", model, lowestKept);
+        db.Execute("DELETE FROM main.rec_id_map WHERE model = ?1 AND version < ?2", model, lowestKept);
+        db.Execute("DELETE FROM main.rec_model_versions WHERE model = ?1 AND version < ?2", model, lowestKept);
     }
 
     /// <summary>Deletes a model and all its versions; returns how many versions were removed.</summary>
     public long Drop(string function, string model)
     {
-        if (!Exists() || db.Scalar("SELECT status, training_heartbeat FROM rec_models WHERE name = ?1", model) is null)
+        if (!Exists() || db.Scalar("SELECT status, training_heartbeat FROM main.rec_models WHERE name = ?1", model) is null)
             throw Errors.UnknownModel(function, model, ServingModelNames());
-        using (var lease = db.Prepare("SELECT training_started_at, training_heartbeat FROM rec_models WHERE name = ?1 AND status = 'training'"))
+        using (var lease = db.Prepare("SELECT training_started_at, training_heartbeat FROM main.rec_models WHERE name = ?1 AND status = 'training'"))
         {
             lease.BindAll(model);
             if (lease.Step() && NowSeconds() - (lease.IsNull(1) ? 0 : lease.GetDouble(1)) < LeaseTimeout.TotalSeconds)
@@ -319,9 +319,9 @@ internal sealed class ModelStore(SqliteDb db, Action<string>? faultInjection = n
         }
         return db.InSavepoint("sqlrec_drop", () =>
         {
-            var versions = (long)db.Scalar("SELECT COUNT(*) FROM rec_model_versions WHERE model = ?1", model)!;
+            var versions = (long)db.Scalar("SELECT COUNT(*) FROM main.rec_model_versions WHERE model = ?1", model)!;
             DeleteVersionsBelow(model, long.MaxValue);
-            db.Execute("DELETE FROM rec_models WHERE name = ?1", model);
+            db.Execute("DELETE FROM main.rec_models WHERE name = ?1", model);
             Vec0Tables.Drop(db, function, model, "model");
             return versions;
         });
@@ -330,9 +330,9 @@ internal sealed class ModelStore(SqliteDb db, Action<string>? faultInjection = n
     /// <summary>Stores an evaluation report under "evaluation" in the version's metrics and, while it serves, the model's.</summary>
     public void SaveEvaluation(ServingVersion version, string report) => db.InSavepoint("sqlrec_evaluate", () =>
     {
-        db.Execute("UPDATE rec_model_versions SET metrics = json_set(metrics, '$.evaluation', json(?3)) WHERE model = ?1 AND version = ?2",
+        db.Execute("UPDATE main.rec_model_versions SET metrics = json_set(metrics, '$.evaluation', json(?3)) WHERE model = ?1 AND version = ?2",
             version.Model, version.Version, report);
-        db.Execute("UPDATE rec_models SET metrics = json_set(coalesce(metrics, '{}'), '$.evaluation', json(?3)) WHERE name = ?1 AND current_version = ?2",
+        db.Execute("UPDATE main.rec_models SET metrics = json_set(coalesce(metrics, '{}'), '$.evaluation', json(?3)) WHERE name = ?1 AND current_version = ?2",
             version.Model, version.Version, report);
     });
 }

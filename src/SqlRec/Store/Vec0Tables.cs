@@ -46,7 +46,7 @@ internal static partial class Vec0Tables
         var result = new List<Publication>();
         if (!RegistryExists(db)) return result;
         using var statement = db.Prepare("""
-            SELECT vec_table, owner, owner_type, space, metric, dim, version FROM rec_publications
+            SELECT vec_table, owner, owner_type, space, metric, dim, version FROM main.rec_publications
             WHERE owner = ?1 AND owner_type = ?2 ORDER BY vec_table
             """);
         statement.BindAll(owner, ownerType);
@@ -65,7 +65,7 @@ internal static partial class Vec0Tables
     /// <summary>Fails unless <paramref name="table"/> is free or already this owner's publication.</summary>
     public static void CheckFree(SqliteDb db, string function, string table, string owner, string ownerType)
     {
-        var registered = RegistryExists(db) ? db.Scalar("SELECT owner || char(10) || owner_type FROM rec_publications WHERE vec_table = ?1", table) as string : null;
+        var registered = RegistryExists(db) ? db.Scalar("SELECT owner || char(10) || owner_type FROM main.rec_publications WHERE vec_table = ?1", table) as string : null;
         if (registered is not null && registered != owner + "\n" + ownerType) throw Errors.PublishTableTaken(function, table, owner);
         if (registered is null && db.Scalar("SELECT 1 FROM main.sqlite_schema WHERE name = ?1 COLLATE NOCASE", table) is not null)
             throw Errors.PublishTableTaken(function, table, owner);
@@ -103,7 +103,7 @@ internal static partial class Vec0Tables
             }
         }
         db.Execute("""
-            INSERT OR REPLACE INTO rec_publications(vec_table, owner, owner_type, space, metric, dim, version, published_at)
+            INSERT OR REPLACE INTO main.rec_publications(vec_table, owner, owner_type, space, metric, dim, version, published_at)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
             """, table, owner, ownerType, set.Space, VectorMetrics.Name(metric), set.Dimensions, version,
             DateTimeOffset.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture));
@@ -137,7 +137,7 @@ internal static partial class Vec0Tables
         var tables = Of(db, owner, ownerType);
         if (tables.Count > 0) CheckLoaded(db, function);
         foreach (var publication in tables) DropTable(db, function, publication.Table);
-        if (tables.Count > 0) db.Execute("DELETE FROM rec_publications WHERE owner = ?1 AND owner_type = ?2", owner, ownerType);
+        if (tables.Count > 0) db.Execute("DELETE FROM main.rec_publications WHERE owner = ?1 AND owner_type = ?2", owner, ownerType);
         return tables.Count;
     }
 }

@@ -245,13 +245,24 @@ public sealed class TrainTests
     [TestCategory("errors:rec_train")]
     public void TheSameModelCannotBeTrainedTwiceAtOnceInOneProcess()
     {
-        using var db = Db();
-        // The source of training 'm' itself starts a training of 'm': the second must be refused.
-        var error = Assert.ThrowsExactly<Microsoft.Data.Sqlite.SqliteException>(() =>
-            db.Scalar(Options("SELECT user_id, item_id FROM likes WHERE rec_train('m', json_object('model','popular','source','SELECT 1, 2')) IS NOT NULL")));
-        var message = TestDb.SqliteMessage(error);
-        StringAssert.StartsWith(message, "rec_train(): the 'source' query failed: rec_train(): model 'm' is already being trained (since ");
-        Assert.AreEqual(0L, db.Scalar("SELECT count(*) FROM sqlite_schema WHERE name = 'rec_models'"));
+        // While 'm' trains on one connection, its progress callback starts a training of 'm' on another
+        // connection of the same process and file: the second is refused at once.
+        TestDb? db = null;
+        string? second = null;
+        void Progress(TrainingProgress progress)
+        {
+            if (second is not null || progress.Stage != "training") return;
+            using var other = db!.OpenAnother();
+            var error = Assert.ThrowsExactly<Microsoft.Data.Sqlite.SqliteException>(() => TestDb.Scalar(other, Options("SELECT user_id, item_id FROM likes")));
+            second = TestDb.SqliteMessage(error);
+        }
+        using (db = TestDb.InFile(new SqlRecOptions { Progress = Progress }))
+        {
+            db.Execute(RecommendTests.Likes);
+            db.Scalar(Options("SELECT user_id, item_id FROM likes"));
+            StringAssert.StartsWith(second, "rec_train(): model 'm' is already being trained (since ");
+            Assert.AreEqual(1L, db.Scalar("SELECT current_version FROM rec_models WHERE name = 'm'"), "the first training finished");
+        }
     }
 
     [TestMethod]

@@ -36,4 +36,148 @@ public sealed class TrustTests
         Assert.AreEqual(2L, db.Scalar("SELECT count(*) FROM temp.rec_models"), "the TEMP tables are the application's and stay as they were");
         Assert.AreEqual(0L, db.Scalar("SELECT count(*) FROM main.rec_models"));
     }
+
+    private const string TrainGraphFilter = "SELECT rec_train('gf', json_object('model','graph_filter','source','SELECT user_id, item_id FROM likes','components',2))";
+
+    private static string Refused(string function, string subject, string called, string reason) =>
+        Errors.QueryCallsRefused(function, subject, called, reason).Message;
+
+    private const string Writes = "writes or runs a query of its own; the queries SqlRec runs may only read";
+    private const string LoadsCode = "loads native code; the queries SqlRec runs may only read";
+    private const string NotFromStored = "SqlRec does not run from SQL stored in a database; retrain the model with a source that does not call it";
+    private const string NotInnocuous = "is neither built into SQLite nor registered as innocuous; SqlRec runs SQL stored in a database only with such functions, " +
+        "as SQLite runs a view under PRAGMA trusted_schema = OFF; retrain the model with a source that does not call it";
+
+    /// <summary>The store's rows, to show a refused call changed nothing.</summary>
+    private static string StoreState(TestDb db) => string.Join("|", db.Rows(
+        "SELECT name, coalesce(current_version, -1), status FROM main.rec_models ORDER BY name").Select(r => string.Join(",", r)))
+        + "|" + db.Scalar("SELECT count(*) FROM main.rec_model_versions") + "|" + db.Scalar("SELECT count(*) FROM sqlite_schema");
+
+    /// <summary>
+    /// Every query a caller gives SqlRec is one read-only SELECT, and SQLite counts a SELECT that
+    /// calls rec_drop() as read-only: each role refuses SqlRec's writing functions and
+    /// load_extension() before the query runs, and nothing changes.
+    /// </summary>
+    [TestMethod]
+    public void AGivenQueryCannotCallAFunctionThatWrites()
+    {
+        using var db = TestDb.InFile();
+        db.Execute(RecommendTests.Likes);
+        db.Scalar(RecommendTests.TrainPopular);
+        db.Scalar(TrainGraphFilter);
+        var state = StoreState(db);
+        const string drop = "rec_drop(''pop'') > 0";
+        var cases = new (string Sql, string Function, string Subject, string Called, string Reason)[]
+        {
+            ($"SELECT rec_train('m', json_object('model','popular','source','SELECT user_id, item_id FROM likes WHERE {drop}'))", "rec_train", "the 'source' query", "rec_drop", Writes),
+            ($"SELECT recommend(1, 3, 'pop', json_object('candidates', 'SELECT item_id FROM likes WHERE {drop}'))", "recommend", "the 'candidates' query", "rec_drop", Writes),
+            ($"SELECT rec_evaluate('pop', json_object('test', 'SELECT user_id, item_id FROM likes WHERE {drop}'))", "rec_evaluate", "the 'test' query", "rec_drop", Writes),
+            ("SELECT rec_publish('c', json_object('text', 'SELECT id, title FROM items WHERE rec_train(''z'', ''{}'') IS NULL', 'embedder', 'hash'))", "rec_publish", "the 'text' query", "rec_train", Writes),
+            ($"SELECT rec_publish('c', json_object('source', 'SELECT id, rec_embed(''hash'', title) FROM items WHERE {drop}'))", "rec_publish", "the 'source' query", "rec_drop", Writes),
+            ($"SELECT count(*) FROM rec_embed_each('hash', 'SELECT id, title FROM items WHERE {drop}')", "rec_embed_each", "the 'query'", "rec_drop", Writes),
+            ("SELECT recommend(1, 3, 'pop', json_object('candidates', 'SELECT item_id FROM likes WHERE rec_register_embedder(''e'', json_object(''kind'', ''hash'')) IS NULL'))",
+                "recommend", "the 'candidates' query", "rec_register_embedder", Writes),
+            ("SELECT rec_train('m', json_object('model','popular','source','SELECT user_id, item_id FROM likes WHERE load_extension(''/tmp/x'') IS NULL'))",
+                "rec_train", "the 'source' query", "load_extension", LoadsCode),
+        };
+        db.Execute("CREATE VIEW sneaky AS SELECT item_id FROM likes WHERE rec_unpublish('pop') IS NOT NULL");
+        state = StoreState(db);
+        foreach (var (sql, function, subject, called, reason) in cases)
+        {
+            db.AssertError(sql, Refused(function, subject, called, reason));
+            Assert.AreEqual(state, StoreState(db), sql);
+        }
+        // Through a view SQLite itself refuses SqlRec's functions: they are DIRECTONLY.
+        db.AssertError("SELECT recommend(1, 3, 'pop', json_object('candidates', 'SELECT item_id FROM sneaky'))",
+            Errors.QueryFailed("recommend", QueryRole.Candidates, "unsafe use of rec_unpublish()").Message);
+        Assert.AreEqual(state, StoreState(db));
+        Assert.AreEqual(2, db.Rows("SELECT name FROM main.rec_models").Count, "both models are still there");
+    }
+
+    /// <summary>
+    /// The table-valued forms are virtual tables, which a query's program does not name: inside a
+    /// query SqlRec runs, the SQL layer refuses every SqlRec function that writes or runs a query
+    /// of its own when it is called, and a function that reads may run but not start a query.
+    /// </summary>
+    [TestMethod]
+    public void InsideItsQueriesSqlRecRunsOnlyWhatReadsAndNothingNests()
+    {
+        using var db = TestDb.InFile();
+        db.Execute(RecommendTests.Likes);
+        db.Scalar(RecommendTests.TrainPopular);
+        db.Scalar(TrainGraphFilter);
+        var state = StoreState(db);
+        // rec_embed_each runs a query of its own: refused when SQLite opens it inside the candidates query.
+        db.AssertError("SELECT recommend(1, 3, 'pop', json_object('candidates', 'SELECT id FROM rec_embed_each(''hash'', ''SELECT id, title FROM items'')'))",
+            Errors.QueryFailed("recommend", QueryRole.Candidates,
+                Errors.CalledInsideQuery("rec_embed_each", "recommend", "the 'candidates' query").Message).Message);
+        Assert.AreEqual(state, StoreState(db));
+
+        // Reading functions compose: re-rank another model's top 3 with this one (a snapshot model: it runs no query to serve).
+        db.Scalar("SELECT rec_train('snap', json_object('model','graph_filter','source','SELECT user_id, item_id FROM likes','components',2,'live',json('false')))");
+        state = StoreState(db);
+        var top3 = db.Rows("SELECT item_id FROM recommend(1, 3, 'snap')").Select(r => r[0]).ToHashSet();
+        var within = db.Rows("SELECT item_id FROM recommend(1, 3, 'pop', json_object('candidates', 'SELECT item_id FROM recommend(1, 3, ''snap'')'))");
+        Assert.IsNotEmpty(within);
+        foreach (var row in within) Assert.Contains(row[0], top3);
+        Assert.AreEqual(1L, db.Scalar("SELECT count(*) FROM recommend(1, 1, 'pop', json_object('candidates', 'SELECT 12 WHERE rec_version() IS NOT NULL'))"));
+
+        // ... but one that would run a query of its own (a live model reads the user's rows, a candidates list) does not nest.
+        db.AssertError("SELECT recommend(1, 3, 'pop', json_object('candidates', 'SELECT item_id FROM recommend(1, 3, ''gf'')'))",
+            Errors.QueryFailed("recommend", QueryRole.Candidates,
+                Errors.QueryInsideQuery("recommend", "the 'source' query stored with model 'gf'", "recommend", "the 'candidates' query").Message).Message);
+        db.AssertError("SELECT recommend(1, 3, 'pop', json_object('candidates', 'SELECT item_id FROM recommend(1, 3, ''snap'', json_object(''candidates'', ''SELECT 10''))'))",
+            Errors.QueryFailed("recommend", QueryRole.Candidates,
+                Errors.QueryInsideQuery("recommend", "the 'candidates' query", "recommend", "the 'candidates' query").Message).Message);
+        Assert.AreEqual(state, StoreState(db));
+    }
+
+    /// <summary>
+    /// A model's source is stored in the file and re-run: by a live model on every recommend(), and
+    /// by rec_evaluate's split. A hostile file may hold any text there: it is checked when read,
+    /// against the rules for stored SQL, before it runs.
+    /// </summary>
+    [TestMethod]
+    public void SqlStoredInTheFileIsCheckedBeforeItRuns()
+    {
+        using var db = TestDb.InFile();
+        db.Execute(RecommendTests.Likes);
+        db.Scalar(RecommendTests.TrainPopular);
+        db.Scalar(TrainGraphFilter);
+        // An application function with no flags (not innocuous): fine in a query the caller gives, not in stored SQL.
+        db.Connection.CreateFunction("app_score", (long x) => x);
+        Assert.AreEqual(1L, db.Scalar("SELECT count(*) FROM recommend(1, 1, 'pop', json_object('candidates', 'SELECT app_score(12)'))"));
+
+        var stored = new (string Source, string Called, string Reason)[]
+        {
+            ("SELECT user_id, item_id FROM likes WHERE rec_drop('pop') > 0", "rec_drop", Writes),
+            ("SELECT user_id, item_id FROM likes WHERE load_extension('/tmp/evil') IS NULL", "load_extension", LoadsCode),
+            ("SELECT user_id, item_id FROM likes WHERE app_score(1) = 1", "app_score", NotInnocuous),
+            ("SELECT user_id, item_id FROM likes WHERE recommend(1, 1, 'pop') IS NOT NULL", "recommend", NotFromStored),
+        };
+        foreach (var (source, called, reason) in stored)
+        {
+            SqlRec.Operations.LoadedVersions.Clear();
+            db.Execute("UPDATE main.rec_model_versions SET options = json_set(options, '$.source', $1) WHERE model = 'gf'", source);
+            db.Execute("UPDATE main.rec_models SET options = json_set(options, '$.source', $1) WHERE name = 'gf'", source);
+            var state = StoreState(db);
+            db.AssertError("SELECT recommend(1, 3, 'gf')", Refused("recommend", "the 'source' query stored with model 'gf'", called, reason));
+            db.AssertError("SELECT rec_evaluate('gf', json_object('split', 'random'))", Refused("rec_evaluate", "the 'source' query stored with model 'gf'", called, reason));
+            Assert.AreEqual(state, StoreState(db), source);
+        }
+        // Built-in functions are what stored SQL may use.
+        SqlRec.Operations.LoadedVersions.Clear();
+        const string plain = "SELECT user_id, item_id FROM likes WHERE abs(stars) >= 0 AND coalesce(user_id, 0) = user_id";
+        db.Execute("UPDATE main.rec_model_versions SET options = json_set(options, '$.source', $1) WHERE model = 'gf'", plain);
+        Assert.IsNotNull(db.Scalar("SELECT recommend(1, 3, 'gf')"));
+        Assert.AreEqual(2, db.Rows("SELECT name FROM main.rec_models").Count);
+    }
+
+    /// <summary>The names the query rules know are the functions the SQL layer registers.</summary>
+    [TestMethod]
+    public void TheQueryRulesKnowEveryFunctionSqlRecRegisters()
+    {
+        CollectionAssert.AreEquivalent(SqlRec.Sql.SqlFunctions.All.Select(f => f.Name).ToArray(), OwnFunctions.All.ToArray());
+        Assert.IsTrue(OwnFunctions.ReadOnly.IsSubsetOf(OwnFunctions.All));
+    }
 }

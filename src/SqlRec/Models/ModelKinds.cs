@@ -32,6 +32,12 @@ internal static class ModelKinds
 /// </summary>
 internal sealed record TrainingPlan(IModelKind Kind, IKindOptions Options, string Source)
 {
+    /// <summary>
+    /// The model whose stored options this plan was read back from (to evaluate it, or to serve it
+    /// live); null for a plan given by the caller. Its queries are then untrusted text from the file.
+    /// </summary>
+    public string? StoredWith { get; init; }
+
     /// <summary>The training call's own options, before the kind's: which kind, and the source query.</summary>
     public static readonly OptionTable CallOptions = new(
         Option.RequiredText("model", "the kind of model: " + string.Join(", ", ModelKinds.Names.Select(n => $"`{n}`")) + " (each is described below)",

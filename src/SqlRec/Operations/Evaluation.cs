@@ -82,7 +82,7 @@ internal static class Evaluation
     /// </summary>
     private static (ServableModel Model, HeldOut HeldOut) TrainOnSplit(Session session, ServingVersion version, SplitMethod split, double ratio, int seed)
     {
-        var plan = TrainingPlan.Read(Function, version.Options);
+        var plan = TrainingPlan.Read(Function, version.Options) with { StoredWith = version.Model };
         var context = Training.NewContext(session, Function, version.Model);
         var (data, content) = Training.ReadData(session, plan, context, source =>
         {

@@ -52,7 +52,7 @@ internal sealed class LoadedVersion
     public static LoadedVersion Load(Session session, string function, ServingVersion version)
     {
         var store = session.Store;
-        var plan = TrainingPlan.Read(function, version.Options);
+        var plan = TrainingPlan.Read(function, version.Options) with { StoredWith = version.Model };
         var (users, items) = store.LoadIdMaps(version);
         var model = ServableModel.Load(plan.Kind, plan.Options, users, items, store.LoadArrays(version));
         var live = model.Trained.Live is null ? null : LiveRows.WrapSource(plan.Source, store.SourceColumnCount(plan.Source));

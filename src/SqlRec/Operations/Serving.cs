@@ -54,7 +54,7 @@ internal static class Serving
         var filter = Candidates.Read(session.Db, function, options.Candidates, options.Exclude ?? [], servable.Items);
         if (servable.Trained.Live is { } live && loaded.LiveQuery is { } query)
         {
-            var row = ReadLive(session.Db, function, loaded, query, live, user);
+            var row = ReadLive(session, function, loaded, query, live, user);
             if (row is null || row.Items.Length == 0) return ColdStart(servable, top, filter.Excluding(row?.Items ?? []));
             var rowScores = new float[servable.Items.Count];
             live.Scorer.ScoreRow(row.Items, row.Weights, rowScores);
@@ -73,12 +73,23 @@ internal static class Serving
         return result;
     }
 
-    /// <summary>The user's current row through the version's source; null when the user has no rows.</summary>
-    private static UserRow? ReadLive(SqliteDb db, string function, LoadedVersion loaded, string query, LiveScoring live, ExternalId user)
+    /// <summary>
+    /// The user's current row through the version's source; null when the user has no rows. The
+    /// stored text is checked against the rules for stored SQL the first time this connection runs it.
+    /// </summary>
+    private static UserRow? ReadLive(Session session, string function, LoadedVersion loaded, string query, LiveScoring live, ExternalId user)
     {
+        var checkedQueries = session.CheckedStoredQueries;
+        var inspect = !checkedQueries.Contains(query);
         try
         {
-            return LiveRows.Read(db, function, query, user, loaded.Model.Items, live.UseWeights);
+            var row = LiveRows.Read(session.Db, function, loaded.Version.Model, query, user, loaded.Model.Items, live.UseWeights, inspect);
+            if (inspect)
+            {
+                if (checkedQueries.Count >= 64) checkedQueries.Clear();
+                checkedQueries.Add(query);
+            }
+            return row;
         }
         catch (SqliteCallException e)
         {

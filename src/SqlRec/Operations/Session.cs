@@ -29,6 +29,12 @@ internal sealed class Session(SqliteDb db, SqlRecOptions options, string databas
     /// <summary>The embedder this connection resolved last, valid while the database has not changed since (see <see cref="Embedders.Resolve"/>).</summary>
     internal (string Name, (uint, long) Stamp, EmbedderRow Row, Embedder Embedder)? LastEmbedder { get; set; }
 
+    /// <summary>
+    /// Stored query texts already checked on this connection (<see cref="Store.QueryPolicy"/>), so a live
+    /// model's source is inspected once per connection, not on every call. Bounded: cleared when full.
+    /// </summary>
+    internal HashSet<string> CheckedStoredQueries { get; } = new(StringComparer.Ordinal);
+
     /// <summary>The session of an open connection (SQLite's entry points already bound): applies the busy timeout when the connection has none.</summary>
     public static Session Open(nint handle, SqlRecOptions options)
     {

@@ -132,7 +132,8 @@ internal static class Training
         Action<SourceReader>? checkSource = null)
     {
         Interactions data;
-        using (var source = SourceReader.Open(session.Db, context.Function, plan.Source))
+        var trust = plan.StoredWith is { } model ? QueryTrust.Stored(model) : QueryTrust.Given;
+        using (var source = SourceReader.Open(session.Db, context.Function, plan.Source, trust))
         {
             checkSource?.Invoke(source);
             plan.Kind.CheckSource(plan.Options, source.ColumnCount, context);
@@ -141,7 +142,7 @@ internal static class Training
         var modalities = plan.Kind.Modalities(plan.Options);
         if (modalities.Count == 0) return (data, null);
         var (extended, content) = ItemContentReader.Read(session.Db, context.Function, modalities, data,
-            (modality, rows) => context.Report("reading", rows, null, $"modality '{modality}'"));
+            (modality, rows) => context.Report("reading", rows, null, $"modality '{modality}'"), trust);
         return (extended, content);
     }
 

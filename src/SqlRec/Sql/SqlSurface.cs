@@ -222,6 +222,16 @@ internal static unsafe class SqlSurface
         };
     }
 
+    /// <summary>
+    /// Inside a query SqlRec runs on someone's behalf (its source, candidates, ...), only the
+    /// functions that read may run: a write there would stay even when the outer call fails.
+    /// </summary>
+    private static void RefuseInsideQuery(SqlFunction function)
+    {
+        if (QueryNesting.Current is { } outer && !OwnFunctions.ReadOnly.Contains(function.Name))
+            throw Errors.CalledInsideQuery(function.Name, outer.Function, outer.Subject);
+    }
+
     private static Binding BindingOf(nint handle) => (Binding)GCHandle.FromIntPtr(handle).Target!;
 
     private static Binding TableOf(NativeVirtualTable* vtab) => BindingOf(vtab->managedHandle);
@@ -239,6 +249,7 @@ internal static unsafe class SqlSurface
         Guard.Run(ErrorSink.Result(context), (context, argc, (nint)argv), static call =>
         {
             var binding = BindingOf(SqliteApi.user_data(call.context));
+            RefuseInsideQuery(binding.Function);
             var args = new SqlArgs(new ReadOnlySpan<nint>((nint*)call.Item3, call.argc));
             SetResult(call.context, binding.Function.Scalar!(binding.Session, args));
             return SqliteApi.SQLITE_OK;
@@ -362,6 +373,7 @@ internal static unsafe class SqlSurface
             var native = (NativeCursor*)call.Item1;
             var binding = TableOf(native->pVtab);
             var function = binding.Function;
+            RefuseInsideQuery(function);
             var state = CursorOf(native);
             var parameterCount = function.Parameters.Count;
             var values = new nint[parameterCount];

@@ -111,6 +111,47 @@ internal readonly unsafe struct SqliteDb : IEquatable<SqliteDb>
     /// <summary>True when a SQL function called <paramref name="name"/> is registered on the connection.</summary>
     public bool HasFunction(string name) => Scalar("SELECT 1 FROM pragma_function_list WHERE name = ?1", name) is not null;
 
+    /// <summary>
+    /// The functions (scalar, aggregate, window) the program of <paramref name="sql"/> calls, by
+    /// name, as EXPLAIN lists them: the calls inside views and subqueries are in the program too.
+    /// Table-valued functions are not (they are virtual tables).
+    /// </summary>
+    public IReadOnlySet<string> FunctionsCalledBy(string sql)
+    {
+        var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        using var explain = Prepare("EXPLAIN " + sql, out _);
+        while (explain.Step())
+        {
+            var opcode = explain.GetText(1) ?? "";
+            if (!opcode.StartsWith("Function", StringComparison.Ordinal) && !opcode.StartsWith("PureFunc", StringComparison.Ordinal)
+                && !opcode.StartsWith("Agg", StringComparison.Ordinal)) continue;
+            // P4 of a call is "name(arguments)", e.g. "abs(1)", "json_extract(-1)".
+            var p4 = explain.GetText(5) ?? "";   // columns: addr, opcode, p1, p2, p3, p4, p5, comment
+            var open = p4.LastIndexOf('(');
+            if (open > 0 && p4.EndsWith(')')) names.Add(p4[..open]);
+        }
+        return names;
+    }
+
+    /// <summary>
+    /// Whether function <paramref name="name"/> is built into SQLite, and its flags (SQLITE_DIRECTONLY,
+    /// SQLITE_INNOCUOUS, ... of all its forms together), from <c>pragma_function_list</c>; null when no
+    /// function has that name.
+    /// </summary>
+    public (bool Builtin, long Flags)? FunctionTraits(string name)
+    {
+        using var statement = Prepare("SELECT builtin, flags FROM pragma_function_list WHERE name = ?1 COLLATE NOCASE");
+        statement.BindAll(name);
+        bool? builtin = null;
+        long flags = 0;
+        while (statement.Step())
+        {
+            builtin = (builtin ?? true) && statement.GetInt64(0) != 0;
+            flags |= statement.GetInt64(1);
+        }
+        return builtin is { } b ? (b, flags) : null;
+    }
+
     /// <summary>True when table <paramref name="table"/> of the main database has column <paramref name="column"/>.</summary>
     public bool HasColumn(string table, string column) =>
         Scalar("SELECT 1 FROM pragma_table_info(?1, 'main') WHERE name = ?2", table, column) is not null;

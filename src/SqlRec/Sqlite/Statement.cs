@@ -96,10 +96,21 @@ internal sealed unsafe class Statement : IDisposable
         }
     }
 
+    /// <summary>
+    /// Set when the statement is a query SqlRec runs on someone's behalf: while it steps, the
+    /// functions it calls see it as <see cref="QueryNesting.Current"/>.
+    /// </summary>
+    public QueryFrame? RunsFor { get; set; }
+
     /// <summary>Steps once: true when a row is ready, false when done.</summary>
     public bool Step()
     {
-        var rc = SqliteApi.step(_handle);
+        int rc;
+        if (RunsFor is null) rc = SqliteApi.step(_handle);
+        else
+        {
+            using (QueryNesting.Enter(RunsFor)) rc = SqliteApi.step(_handle);
+        }
         if (rc == SqliteApi.SQLITE_ROW) return true;
         if (rc == SqliteApi.SQLITE_DONE) return false;
         var message = _db.ErrorMessage;

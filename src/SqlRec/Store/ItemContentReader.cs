@@ -20,12 +20,12 @@ internal static class ItemContentReader
     /// Nothing is written; a failure leaves the database as it was.
     /// </summary>
     public static (Interactions Data, ItemContent Content) Read(SqliteDb db, string function, IReadOnlyList<ModalitySource> sources, Interactions data,
-        Action<string, long>? progress = null)
+        Action<string, long>? progress = null, QueryTrust? trust = null)
     {
         var read = new List<(ModalitySource Source, List<ExternalId> Ids, List<float> Vectors, int Dimension)>();
         foreach (var source in sources)
         {
-            var (ids, vectors, dimension) = ReadRows(db, function, source, rows => progress?.Invoke(source.Name, rows));
+            var (ids, vectors, dimension) = ReadRows(db, function, source, rows => progress?.Invoke(source.Name, rows), trust);
             read.Add((source, ids, vectors, dimension));
         }
         var extended = data.WithItems(read.SelectMany(r => r.Ids));
@@ -46,10 +46,11 @@ internal static class ItemContentReader
         return (extended, new ItemContent { Modalities = modalities, Items = items });
     }
 
-    private static (List<ExternalId> Ids, List<float> Vectors, int Dimension) ReadRows(SqliteDb db, string function, ModalitySource source, Action<long> onRows)
+    private static (List<ExternalId> Ids, List<float> Vectors, int Dimension) ReadRows(SqliteDb db, string function, ModalitySource source, Action<long> onRows,
+        QueryTrust? trust)
     {
         var name = source.Name;
-        using var statement = SourceReader.PrepareQuery(db, source.Query, function, QueryRole.Modality(name));
+        using var statement = SourceReader.PrepareQuery(db, source.Query, function, QueryRole.Modality(name), trust);
         if (statement.ColumnCount != 2) throw Errors.QueryColumns(function, QueryRole.Modality(name), statement.ColumnCount);
         var ids = new List<ExternalId>();
         var vectors = new List<float>();

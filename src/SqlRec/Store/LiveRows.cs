@@ -29,10 +29,16 @@ internal static class LiveRows
         return $"WITH sqlrec_source({string.Join(", ", names[..columns])}) AS (\n{body}\n) SELECT {select} FROM sqlrec_source WHERE sqlrec_user = ?1";
     }
 
-    /// <summary>Reads the user's row; null when the user has no rows at all.</summary>
-    public static UserRow? Read(SqliteDb db, string function, string wrappedQuery, ExternalId user, IdIndex items, bool useWeights)
+    /// <summary>
+    /// Reads the user's row; null when the user has no rows at all. The query is text stored with
+    /// <paramref name="model"/>, run under <see cref="QueryPolicy"/>'s rules for stored SQL;
+    /// <paramref name="inspect"/> is false when this connection has already checked this text.
+    /// </summary>
+    public static UserRow? Read(SqliteDb db, string function, string model, string wrappedQuery, ExternalId user, IdIndex items, bool useWeights,
+        bool inspect)
     {
-        using var statement = db.Prepare(wrappedQuery);
+        using var statement = SourceReader.PrepareQuery(db, wrappedQuery, function, QueryRole.Source, QueryTrust.Stored(model), inspect,
+            message => Errors.LiveSourceFailed(function, model, message));
         statement.Bind(1, user.ToValue());
         var weights = new Dictionary<int, float>();
         var any = false;

@@ -26,9 +26,9 @@ internal sealed class SourceReader : IDisposable
     public bool HasTimestamp => ColumnCount >= 4;
 
     /// <summary>Prepares and checks the source query; nothing is executed yet.</summary>
-    public static SourceReader Open(SqliteDb db, string function, string sql)
+    public static SourceReader Open(SqliteDb db, string function, string sql, QueryTrust? trust = null)
     {
-        var statement = PrepareQuery(db, sql, function, QueryRole.Source);
+        var statement = PrepareQuery(db, sql, function, QueryRole.Source, trust);
         try
         {
             var columns = statement.ColumnCount;
@@ -43,20 +43,35 @@ internal sealed class SourceReader : IDisposable
     }
 
     /// <summary>
-    /// Prepares a user-given query after checking it is a single read-only SELECT (or WITH ...
-    /// SELECT, VALUES); nothing is executed yet. The caller owns the statement.
+    /// Prepares a query SqlRec runs on someone's behalf after checking it: one read-only SELECT (or
+    /// WITH ... SELECT, VALUES) that calls only what its origin may call (<see cref="QueryPolicy"/>),
+    /// and not started from inside another such query. Nothing is executed yet; while the caller
+    /// steps it, it is the current <see cref="QueryNesting"/> frame. The caller owns the statement.
     /// </summary>
-    internal static Statement PrepareQuery(SqliteDb db, string sql, string function, QueryRole role)
+    /// <param name="db">The connection to run it on.</param>
+    /// <param name="sql">The query text.</param>
+    /// <param name="function">The SqlRec function running it, for messages.</param>
+    /// <param name="role">What the query is for, for messages.</param>
+    /// <param name="trust">Where the text came from; the caller by default.</param>
+    /// <param name="inspect">False only for text already checked on this connection (a live model's query, checked once).</param>
+    /// <param name="prepareFailed">The error for SQLite's refusal to prepare the text; <see cref="Errors.QueryFailed"/> by default.</param>
+    internal static Statement PrepareQuery(SqliteDb db, string sql, string function, QueryRole role, QueryTrust? trust = null, bool inspect = true,
+        Func<string, SqlRecException>? prepareFailed = null)
     {
+        trust ??= QueryTrust.Given;
+        var subject = trust.Subject(role);
+        if (QueryNesting.Current is { } outer) throw Errors.QueryInsideQuery(function, subject, outer.Function, outer.Subject);
         if (!LooksLikeQuery(sql)) throw Errors.QueryNotSelect(function, role, sql);
         Statement statement;
         string tail;
         try { statement = db.Prepare(sql, out tail); }
-        catch (SqliteCallException e) { throw Errors.QueryFailed(function, role, e.Message); }
+        catch (SqliteCallException e) { throw prepareFailed?.Invoke(e.Message) ?? Errors.QueryFailed(function, role, e.Message); }
         try
         {
             if (!string.IsNullOrWhiteSpace(StripComments(tail))) throw Errors.QuerySeveralStatements(function, role, tail);
             if (!statement.IsReadOnly) throw Errors.QueryNotSelect(function, role, sql);
+            if (inspect) QueryPolicy.Check(db, function, role, trust, sql);
+            statement.RunsFor = new QueryFrame(function, subject);
             return statement;
         }
         catch

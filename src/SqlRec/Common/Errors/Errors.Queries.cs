@@ -73,7 +73,7 @@ internal static partial class Errors
 
     /// <summary>SQLite rejected or failed the query.</summary>
     public static SqlRecException QueryFailed(string function, QueryRole role, string sqliteMessage) =>
-        Fail(function, $"{role.Subject} failed: {sqliteMessage}.");
+        Fail(function, $"{role.Subject} failed: {sqliteMessage.TrimEnd('.')}.");
 
     /// <summary>The query returns the wrong number of columns.</summary>
     public static SqlRecException QueryColumns(string function, QueryRole role, int got) =>
@@ -86,4 +86,20 @@ internal static partial class Errors
     /// <summary>An id column holds a value that cannot be an id (NULL, a BLOB, a REAL with a fraction).</summary>
     public static SqlRecException QueryBadId(string function, QueryRole role, string column, long row, object? got) =>
         Fail(function, $"{role.IdColumn(column)}, got {Describe(got)} in row {row}; filter or cast it in the query.");
+
+    /// <summary>A query SqlRec runs calls a function it may not call there.</summary>
+    public static SqlRecException QueryCallsRefused(string function, string subject, string called, string reason) =>
+        Fail(function, $"{subject} calls {called}(), which {reason}.");
+
+    /// <summary>SQLite could not list the functions a query calls (no EXPLAIN or no pragma_function_list in this build).</summary>
+    public static SqlRecException QueryNotInspectable(string function, string subject, string sqliteMessage) =>
+        Fail(function, $"cannot check which functions {subject} calls ({sqliteMessage}); SqlRec runs no query it cannot check.");
+
+    /// <summary>A SqlRec function would run a query of its own inside a query SqlRec is already running.</summary>
+    public static SqlRecException QueryInsideQuery(string function, string subject, string outerFunction, string outerSubject) =>
+        Fail(function, $"cannot run {subject} inside {outerSubject} of {outerFunction}(): the queries SqlRec runs do not nest.");
+
+    /// <summary>A SqlRec function that writes (or runs a query) was called from inside a query SqlRec runs.</summary>
+    public static SqlRecException CalledInsideQuery(string function, string outerFunction, string outerSubject) =>
+        Fail(function, $"cannot run inside {outerSubject} of {outerFunction}(): the queries SqlRec runs may only read.");
 }

@@ -17,6 +17,9 @@ public class RecommendBenchmarks
     private SqliteCommand _scalar = null!;
     private SqliteCommand _table = null!;
     private SqliteCommand _baseline = null!;
+    private SqliteCommand _candidates = null!;
+    private SqliteCommand _candidatesQuery = null!;
+    private SqliteCommand _explain = null!;
     private int _user;
 
     [GlobalSetup]
@@ -35,6 +38,11 @@ public class RecommendBenchmarks
             WHERE item_id NOT IN (SELECT item_id FROM interactions WHERE user_id = $user)
             GROUP BY item_id ORDER BY sum(weight) DESC, item_id LIMIT 10
             """);
+        // A candidates list: the query SqlRec checks (its program's functions, through EXPLAIN) and runs on every call.
+        const string candidates = "SELECT item_id FROM interactions WHERE user_id = 1";
+        _candidates = Prepare($"SELECT recommend($user, 10, 'pop', json_object('candidates', '{candidates}'))");
+        _candidatesQuery = Prepare(candidates + " AND $user IS NOT NULL");
+        _explain = Prepare("EXPLAIN " + candidates + " AND $user IS NOT NULL");
         Run(_scalar); // warm: loads the model into the process cache
     }
 
@@ -65,6 +73,15 @@ public class RecommendBenchmarks
 
     [Benchmark(Description = "recommend() table-valued")]
     public object? Table() => Run(_table);
+
+    [Benchmark(Description = "recommend() with a candidates query")]
+    public object? WithCandidates() => Run(_candidates);
+
+    [Benchmark(Description = "the candidates query alone")]
+    public object? CandidatesQuery() => Run(_candidatesQuery);
+
+    [Benchmark(Description = "EXPLAIN of the candidates query (SqlRec's check)")]
+    public object? ExplainCandidates() => Run(_explain);
 
     [GlobalCleanup]
     public void Cleanup() => _connection.Dispose();

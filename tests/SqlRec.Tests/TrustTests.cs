@@ -155,22 +155,25 @@ public sealed class TrustTests
             ("SELECT user_id, item_id FROM likes WHERE app_score(1) = 1", "app_score", NotInnocuous),
             ("SELECT user_id, item_id FROM likes WHERE recommend(1, 1, 'pop') IS NOT NULL", "recommend", NotFromStored),
         };
+        // Each case on a model of its own, damaged before anything loads it (a loaded version keeps the text it was checked with).
+        var n = 0;
         foreach (var (source, called, reason) in stored)
         {
-            SqlRec.Operations.LoadedVersions.Clear();
-            db.Execute("UPDATE main.rec_model_versions SET options = json_set(options, '$.source', $1) WHERE model = 'gf'", source);
-            db.Execute("UPDATE main.rec_models SET options = json_set(options, '$.source', $1) WHERE name = 'gf'", source);
+            var model = $"live{++n}";
+            db.Scalar($"SELECT rec_train('{model}', json_object('model','graph_filter','source','SELECT user_id, item_id FROM likes','components',2))");
+            db.Execute("UPDATE main.rec_model_versions SET options = json_set(options, '$.source', $1) WHERE model = $2", source, model);
+            db.Execute("UPDATE main.rec_models SET options = json_set(options, '$.source', $1) WHERE name = $2", source, model);
             var state = StoreState(db);
-            db.AssertError("SELECT recommend(1, 3, 'gf')", Refused("recommend", "the 'source' query stored with model 'gf'", called, reason));
-            db.AssertError("SELECT rec_evaluate('gf', json_object('split', 'random'))", Refused("rec_evaluate", "the 'source' query stored with model 'gf'", called, reason));
+            db.AssertError($"SELECT recommend(1, 3, '{model}')", Refused("recommend", $"the 'source' query stored with model '{model}'", called, reason));
+            db.AssertError($"SELECT rec_evaluate('{model}', json_object('split', 'random'))", Refused("rec_evaluate", $"the 'source' query stored with model '{model}'", called, reason));
             Assert.AreEqual(state, StoreState(db), source);
         }
         // Built-in functions are what stored SQL may use.
-        SqlRec.Operations.LoadedVersions.Clear();
         const string plain = "SELECT user_id, item_id FROM likes WHERE abs(stars) >= 0 AND coalesce(user_id, 0) = user_id";
-        db.Execute("UPDATE main.rec_model_versions SET options = json_set(options, '$.source', $1) WHERE model = 'gf'", plain);
-        Assert.IsNotNull(db.Scalar("SELECT recommend(1, 3, 'gf')"));
-        Assert.AreEqual(2, db.Rows("SELECT name FROM main.rec_models").Count);
+        db.Scalar("SELECT rec_train('plain', json_object('model','graph_filter','source','SELECT user_id, item_id FROM likes','components',2))");
+        db.Execute("UPDATE main.rec_model_versions SET options = json_set(options, '$.source', $1) WHERE model = 'plain'", plain);
+        Assert.IsNotNull(db.Scalar("SELECT recommend(1, 3, 'plain')"));
+        Assert.AreEqual(2 + n + 1, db.Rows("SELECT name FROM main.rec_models").Count, "every model is still there");
     }
 
     /// <summary>The names the query rules know are the functions the SQL layer registers.</summary>

@@ -1,3 +1,5 @@
+using SqlRec.Vectors;
+
 namespace SqlRec.Tests;
 
 /// <summary>
@@ -140,5 +142,174 @@ public sealed class NumericEdgeTests
         db.AssertError("SELECT recommend(2, 3, 'g')", Errors.SourceWeightSumTooLarge("recommend", 4, 11L, 2.0 * (float)3e38).Message);
         db.Execute("DELETE FROM r WHERE u = 2 AND i = 11 AND rowid = (SELECT max(rowid) FROM r); UPDATE r SET w = 3.4e38 WHERE u = 2");
         db.AssertError("SELECT recommend(2, 3, 'g')", Errors.LiveScoresTooLarge("recommend", "g", 2L, 3.0 * (float)3.4e38).Message);
+    }
+
+    // ---- vectors ----------------------------------------------------------------------------
+
+    private static VectorSet Set(float[] data, int dimensions) =>
+        new("collection 'edge'", "item", new IdIndex(Enumerable.Range(0, data.Length / dimensions).Select(i => ExternalId.Of(i)).ToArray()), dimensions, data, VectorMetric.Dot);
+
+    /// <summary>Row-major vectors multiplied row by row by <paramref name="factor"/>(row) (rounded to float32, as a BLOB would hold them).</summary>
+    private static float[] Scaled(float[] data, int dimensions, Func<int, double> factor) =>
+        [.. data.Select((v, i) => (float)(v * factor(i / dimensions)))];
+
+    /// <summary>
+    /// Sets and queries whose components are near float32's largest value (3e38) or its smallest
+    /// (2^-140), or mix both: squares and inner products of such numbers overflowed to Infinity (L2
+    /// distances), 0 * Infinity (NULL cosines) or underflowed to 0. Every metric, exact and with
+    /// each quantized first pass (whose shortlist here covers every row), must give the order and
+    /// the scores of the plain double-precision reference.
+    /// </summary>
+    [TestMethod]
+    public void VectorsAtTheEdgesOfFloat32SearchAsTheDoubleReference()
+    {
+        const int rows = 60, dimensions = 16, k = 10;
+        var data = VectorTestData.VaryingLengths(rows, dimensions, 71);
+        var query = VectorTestData.Gaussian(dimensions, 72);
+        var toLargest = 3e38 / data.Max(Math.Abs);
+        var cases = new (string Name, Func<int, double> Rows, double Query)[]
+        {
+            ("set near 3e38", _ => toLargest, 1),
+            ("set and query near 3e38", _ => toLargest, 3e38 / query.Max(Math.Abs)),
+            ("query near 3e38", _ => 1, 3e38 / query.Max(Math.Abs)),
+            ("set near 2^-140", _ => Math.ScaleB(1.0, -140), 1),
+            ("set and query near 2^-120", _ => Math.ScaleB(1.0, -120), Math.ScaleB(1.0, -120)),
+            ("query near 2^-140", _ => 1, Math.ScaleB(1.0, -140)),
+            ("rows of 1e36 and of 1", r => r % 2 == 0 ? 1e36 : 1, 1),
+            ("set near 3e38, query near 2^-120", _ => toLargest, Math.ScaleB(1.0, -120)),
+        };
+        foreach (var (name, rowFactor, queryFactor) in cases)
+        {
+            var scaled = Scaled(data, dimensions, rowFactor);
+            var set = Set(scaled, dimensions);
+            var scaledQuery = Scaled(query, dimensions, _ => queryFactor);
+            foreach (var metric in Enum.GetValues<VectorMetric>())
+            {
+                var (keys, reported) = DoubleReference(scaled, dimensions, scaledQuery, metric);
+                var expected = TestData.TopK(keys, k);
+                var tolerance = 1e-5 * expected.Max(e => Math.Abs(reported[e]));
+                var keyTolerance = 1e-6 * keys.Max(Math.Abs);
+                foreach (var quantize in Enum.GetValues<Quantization>())
+                {
+                    var hits = VectorSearch.Search(set, new SearchRequest(scaledQuery, k, metric, quantize, Rescore: rows), ItemFilter.None);
+                    var context = $"{name}, {metric}, {quantize}";
+                    Assert.HasCount(k, hits, context);
+                    for (var i = 0; i < k; i++)
+                    {
+                        var hit = hits[i];
+                        Assert.IsTrue(double.IsFinite(hit.Score) && double.IsFinite(hit.Distance), $"{context}: row {hit.Index} scored {hit.Score}, distance {hit.Distance}");
+                        Assert.AreEqual(reported[hit.Index], hit.Score, tolerance, $"{context}: score of row {hit.Index}");
+                        Assert.AreEqual(metric switch { VectorMetric.Cosine => 1 - hit.Score, _ => -hit.Score }, hit.Distance, tolerance, context);
+                        Assert.IsTrue(hit.Index == expected[i] || Math.Abs(keys[hit.Index] - keys[expected[i]]) <= keyTolerance,
+                            $"{context}: rank {i + 1} is row {hit.Index}, expected row {expected[i]} (not a tie)");
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The plain double-precision reference of every row: the key that orders it (the inner product;
+    /// the cosine; for l2, 2 q.x - |x|^2, which orders as minus the distance and keeps its digits when
+    /// |q| is far larger than every |x|, where the distances themselves agree to all of double's
+    /// digits) and the score reported (the inner product, the cosine, minus the distance).
+    /// </summary>
+    private static (double[] Keys, double[] Reported) DoubleReference(float[] data, int dimensions, float[] query, VectorMetric metric)
+    {
+        var rows = data.Length / dimensions;
+        var queryNorm = Math.Sqrt(query.Sum(v => (double)v * v));
+        var keys = new double[rows];
+        var reported = new double[rows];
+        for (var r = 0; r < rows; r++)
+        {
+            double dot = 0, squared = 0, distance = 0;
+            for (var j = 0; j < dimensions; j++)
+            {
+                double x = data[r * dimensions + j], q = query[j];
+                dot += q * x;
+                squared += x * x;
+                distance += (q - x) * (q - x);
+            }
+            (keys[r], reported[r]) = metric switch
+            {
+                VectorMetric.Dot => (dot, dot),
+                VectorMetric.Cosine when squared == 0 || queryNorm == 0 => (0.0, 0.0),
+                VectorMetric.Cosine => (dot / Math.Sqrt(squared) / queryNorm, dot / Math.Sqrt(squared) / queryNorm),
+                _ => (2 * dot - squared, -Math.Sqrt(distance)),
+            };
+        }
+        return (keys, reported);
+    }
+
+    /// <summary>
+    /// The same through SQL: a collection of vectors with components up to 3e38 (rec_search gave
+    /// NULL cosines and infinite distances, in every order), searched by rec_search and
+    /// similar_items with each metric; a model's vectors searched with a query of 2^120-sized
+    /// components rank as with the same query scaled down, their inner products 2^120 times larger.
+    /// </summary>
+    [TestMethod]
+    [TestCategory("fn:rec_search")]
+    [TestCategory("fn:similar_items")]
+    public void RecSearchAndSimilarItemsOnHugeVectorsMatchTheDoubleReference()
+    {
+        float[] data = [3e38f, 1e38f, 0, 1e38f, 3e38f, 0, -3e38f, 0, 1e38f, 1, 2, 3, 2e38f, -2e38f, 2e38f];
+        float[] query = [3e38f, 2e38f, 0];
+        using var db = TestDb.InMemory().StoreVectors("v", data, 3);
+        db.Scalar("SELECT rec_publish('c', json_object('source', 'SELECT id, emb FROM v'))");
+        foreach (var metric in new[] { "cosine", "l2", "dot" })
+        {
+            var expected = VectorTestData.Reference(data, 3, query, VectorMetrics.Parse(metric), 5);
+            var tolerance = 1e-6 * expected.Max(e => Math.Abs(e.Score));
+            foreach (var quantize in new[] { "none", "int8", "bit" })
+            {
+                var rows = db.Rows("SELECT item_id, score, distance FROM rec_search('c', $1, 5, json_object('metric', $2, 'quantize', $3))",
+                    VectorTestData.Blob(query), metric, quantize);
+                VectorTestData.AssertSameRanking(expected, [.. rows.Select(r => ((int)(long)r[0]! - 1, (double)r[1]!))], tolerance, $"rec_search {metric} {quantize}");
+                Assert.IsTrue(rows.All(r => r[2] is double distance && double.IsFinite(distance)), $"{metric} {quantize}: every distance is a finite number");
+            }
+            var similar = VectorTestData.Reference(data, 3, data[..3], VectorMetrics.Parse(metric), 5, excluded: [0]);
+            var neighbours = db.Rows("SELECT item_id, score FROM similar_items(1, 4, 'c', json_object('metric', $1))", metric);
+            VectorTestData.AssertSameRanking(similar, [.. neighbours.Select(r => ((int)(long)r[0]! - 1, (double)r[1]!))], 1e-6 * similar.Max(e => Math.Abs(e.Score)), $"similar_items {metric}");
+        }
+
+        db.Execute(RecommendTests.Likes);
+        db.Scalar("SELECT rec_train('gf', json_object('model', 'graph_filter', 'source', 'SELECT user_id, item_id FROM likes', 'components', 2))");
+        float[] small = [0.75f, -1.5f];
+        float[] huge = [.. small.Select(v => MathF.ScaleB(v, 120))];
+        foreach (var metric in new[] { "dot", "cosine" })
+        {
+            const string search = "SELECT item_id, score FROM rec_search('gf', $1, 5, json_object('metric', $2))";
+            var plain = db.Rows(search, VectorTestData.Blob(small), metric);
+            var scaled = db.Rows(search, VectorTestData.Blob(huge), metric);
+            CollectionAssert.AreEqual(plain.Select(r => r[0]).ToArray(), scaled.Select(r => r[0]).ToArray(), metric);
+            for (var i = 0; i < plain.Count; i++)
+            {
+                var expected = (double)plain[i][1]! * (metric == "dot" ? Math.ScaleB(1.0, 120) : 1);
+                Assert.AreEqual(expected, (double)scaled[i][1]!, 1e-6 * Math.Abs(expected) + 1e-7, $"{metric} rank {i + 1}");
+            }
+        }
+    }
+
+    /// <summary>
+    /// sqlite-vec's vec0 squares in float32 too, and SqlRec cannot scale the queries it is given, so
+    /// rec_publish refuses to write a vector whose squared length passes float32 into a vec0 table
+    /// (the collection itself, searched by SqlRec, is fine); nothing is written.
+    /// </summary>
+    [TestMethod]
+    [TestCategory("errors:rec_publish")]
+    public void Vec0RefusesVectorsWhoseSquaredLengthPassesFloat32()
+    {
+        float[] data = [1, 2, 3e38f, 1e19f, 0, 0];
+        using var db = TestDb.InMemory().StoreVectors("v", data, 2);
+        var squared = (double)3e38f * 3e38f + (double)1e19f * 1e19f;
+        db.AssertError("SELECT rec_publish('c', json_object('source', 'SELECT id, emb FROM v', 'table', 't'))",
+            Errors.PublishVectorTooLong("rec_publish", "t_items", "item", 2L, squared).Message);
+        Assert.AreEqual(0L, db.Scalar("SELECT count(*) FROM sqlite_schema WHERE name = 't_items'"));
+        db.Scalar("SELECT rec_publish('c', json_object('source', 'SELECT id, emb FROM v'))");
+        Assert.AreEqual(2L, db.Scalar("SELECT item_id FROM rec_search('c', $1, 1)", VectorTestData.Blob([1f, 1e-30f])));
+        db.AssertError("SELECT rec_publish('c')", Errors.PublishVectorTooLong("rec_publish", "c_items", "item", 2L, squared).Message);
+        db.Execute("UPDATE v SET emb = $1 WHERE id = 2", VectorTestData.Blob([1e19f, 1e18f]));
+        db.Scalar("SELECT rec_publish('c', json_object('source', 'SELECT id, emb FROM v', 'table', 't'))");
+        Assert.AreEqual(3L, db.Scalar("SELECT count(*) FROM t_items"), "squared lengths up to 1e38 are written");
     }
 }

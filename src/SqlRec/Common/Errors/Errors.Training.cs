@@ -38,8 +38,6 @@ internal static partial class Errors
     public static SqlRecException LiveScoresTooLarge(string function, string model, object? user, double userWeight) =>
         Fail(function, $"model '{model}' scores user {Describe(user)}'s current rows beyond what a 32-bit float holds (their weights add up to {Number(userWeight)}); scale the 'source' query's weight column down.");
 
-    private static string Number(double value) => value.ToString("G8", System.Globalization.CultureInfo.InvariantCulture);
-
     /// <summary>The timestamp column holds a value that cannot be a time.</summary>
     public static SqlRecException SourceBadTimestamp(string function, long row, object? got) =>
         Fail(function, $"the 'source' query's timestamp column must be unix seconds or ISO-8601 text, got {Describe(got)} in row {row}.");

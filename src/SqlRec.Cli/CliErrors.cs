@@ -75,6 +75,10 @@ internal static class CliErrors
         new("--test and --split exclude each other; pass --test to evaluate the trained model on your held-out pairs, "
             + "or --split to hold out part of its source and retrain in memory.");
 
+    /// <summary><c>recommend</c> got an empty or blank user id.</summary>
+    public static CliException EmptyUserId(string got) =>
+        new($"the user id is {(got.Length == 0 ? "empty" : "blank")}; pass the user's id, e.g. sqlrec recommend shop.db 42, or sqlrec recommend shop.db 00001 --text-id for a TEXT id.");
+
     /// <summary>A name that must be a plain SQL identifier (letters, digits, underscores) is not one.</summary>
     public static CliException NotAPlainName(string option, string value) =>
         new($"{option} must be a plain name of letters, digits and underscores (sqlite-vec takes no quoted column names), got '{value}'.");

@@ -597,6 +597,35 @@ public sealed class CliTests
         Assert.AreEqual("c", rows[0][1]);
     }
 
+    /// <summary>
+    /// TEXT ids that read as integers ('00001', '42') are reached with --text-id (without it they
+    /// are INTEGER 1 and 42, other users); an empty or blank id is refused instead of answering with
+    /// the popular items as for an unknown user.
+    /// </summary>
+    [TestMethod]
+    public void RecommendTakesTextIdsThatLookLikeIntegersAndRefusesAnEmptyOne()
+    {
+        Assert.AreEqual("00001", RecommendCommand.UserValue("00001", asText: true));
+        Assert.AreEqual(1L, RecommendCommand.UserValue("00001"));
+
+        var db = PathOf("padded.db");
+        using (var connection = Open(db))
+        {
+            TestDb.Rows(connection, "CREATE TABLE likes(user_id, item_id)");
+            // User '00001' (TEXT) and user 1 (INTEGER) are different users with different histories.
+            TestDb.Rows(connection, "INSERT INTO likes VALUES ('00001','a'),('00001','b'),(1,'b'),(1,'c'),('u','a'),('u','b'),('u','c'),('v','d')");
+        }
+        AssertOk(Run("train", db, "m", "--model", "popular", "--source", "SELECT user_id, item_id FROM likes"));
+        List<string> Items(params string[] args) => TableRows(Run(["recommend", db, .. args]).Output).Skip(1).Select(r => r[1]).ToList();
+        CollectionAssert.AreEqual(new[] { "c", "d" }, Items("00001", "--text-id"), "TEXT '00001' has seen a and b");
+        CollectionAssert.AreEqual(new[] { "a", "d" }, Items("00001"), "without --text-id, 00001 is INTEGER 1, which has seen b and c");
+        CollectionAssert.AreEqual(new[] { "a", "d" }, Items("1"));
+        StringAssert.Contains(Run("recommend", db, "--help").Output, "--text-id");
+
+        AssertError(Run("recommend", db, ""), CliErrors.EmptyUserId("").Message);
+        AssertError(Run("recommend", db, "  ", "--text-id"), CliErrors.EmptyUserId("  ").Message);
+    }
+
     [TestMethod]
     public void LibraryErrorsAreShownWithoutTheSqliteWrapper()
     {

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Data.Sqlite;
 using Spectre.Console;
 using SqlRec.Cli;
@@ -5,7 +6,7 @@ using SqlRec.Tests.Onnx;
 
 namespace SqlRec.Tests;
 
-/// <summary><c>sqlrec embedder register|list|drop</c> and <c>sqlrec embed</c>, run in-process.</summary>
+/// <summary><c>sqlrec embedder register|list|drop</c> and <c>sqlrec embed</c>, run in-process (and once as a process of its own, for what reaches stderr).</summary>
 [TestClass]
 public sealed class EmbedCliTests
 {
@@ -32,6 +33,23 @@ public sealed class EmbedCliTests
         });
         console.Profile.Width = 400;
         return (CliApp.Run(args, console), writer.ToString());
+    }
+
+    /// <summary>Runs the built CLI as a process of its own; returns its exit code, stdout and stderr apart.</summary>
+    private static (int Code, string Output, string Error) RunProcess(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "SqlRec.Cli.dll"));
+        foreach (var arg in args) start.ArgumentList.Add(arg);
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(120_000))
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail("the CLI did not finish within 120 s");
+        }
+        return (process.ExitCode, output.Result, error.Result);
     }
 
     private string Catalogue()
@@ -101,9 +119,37 @@ public sealed class EmbedCliTests
         var missing = Path.Combine(_folder, "none.onnx");
         var register = Run("embedder", "register", db, "m", "--model", missing, "--tokenizer", missing);
         Assert.AreEqual(1, register.Code);
-        StringAssert.Contains(register.Output, "error: " + Errors.EmbedderFileMissing("rec_register_embedder", "tokenizer", missing).Message);
+        StringAssert.Contains(register.Output, "error: " + Errors.EmbedderFileMissing("rec_register_embedder", "model", missing).Message);
         var twice = Run("embedder", "register", db, "m", "--kind", "hash", "--options", "{\"kind\": \"hash\"}");
         Assert.AreEqual(1, twice.Code);
         StringAssert.Contains(twice.Output, "error: " + SqlRec.Cli.CliErrors.OptionGivenTwice("kind", "--kind").Message);
+    }
+
+    /// <summary>
+    /// ONNX Runtime prints its own coloured log lines to the process's stderr (a failed probe used to
+    /// leave one above SqlRec's error); SqlRec keeps it at fatal errors only, so stderr holds
+    /// SqlRec's message alone, and nothing on a run that works.
+    /// </summary>
+    [TestMethod]
+    public void OnnxRuntimeLogsNothingToStderr()
+    {
+        var db = Catalogue();
+        var vocabulary = BertFixture.SmallVocabulary();
+        // Position embeddings for 512 tokens: a 'max_length' of 1024 fails the registration's probe inside ONNX Runtime.
+        var model = new BertFixture(BertFixture.Config.Small(vocabulary.Count)).Write(Path.Combine(_folder, "models"), vocabulary);
+
+        var refused = RunProcess("embedder", "register", db, "long", "--model", model, "--option", "max_length=1024");
+        Assert.AreEqual(1, refused.Code, refused.Output + refused.Error);
+        var lines = refused.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.HasCount(1, lines, $"stderr holds SqlRec's error line alone:\n{refused.Error}");
+        StringAssert.StartsWith(lines[0], "error: rec_register_embedder(): the model fails on a sequence of 1024 tokens (");
+        Assert.DoesNotContain("\u001b", refused.Error, "no colour codes");
+
+        var registered = RunProcess("embedder", "register", db, "small", "--model", model);
+        Assert.AreEqual(0, registered.Code, registered.Output + registered.Error);
+        var embedded = RunProcess("embed", db, "small", "--query", "SELECT id, title FROM books", "--table", "book_vecs");
+        Assert.AreEqual(0, embedded.Code, embedded.Output + embedded.Error);
+        StringAssert.Contains(embedded.Output, "embedded 5 rows with 'small' into book_vecs (32 dimensions)");
+        Assert.AreEqual("", registered.Error + embedded.Error, "nothing on stderr when everything works");
     }
 }

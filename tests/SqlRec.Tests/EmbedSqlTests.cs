@@ -71,10 +71,11 @@ public sealed class EmbedSqlTests
         db.AssertError("SELECT rec_register_embedder('e', json_object('kind', 'hash', 'pooling', 'mean'))",
             Errors.UnknownOption(f, "pooling", "embedder kind 'hash'", ["kind", "dim", "word_ngrams", "min_char_ngram", "max_char_ngram", "lowercase", "strip_accents"]).Message);
         var missing = Path.Combine(Environment.CurrentDirectory, "no-such-folder", "model.onnx");
+        // A missing model is reported as the missing model, whether or not a tokenizer is named (it was once reported as a missing tokenizer).
         db.AssertError("SELECT rec_register_embedder('e', json_object('model', 'no-such-folder/model.onnx', 'tokenizer', 'no-such-folder/vocab.txt'))",
-            Errors.EmbedderFileMissing(f, "tokenizer", Path.Combine(Environment.CurrentDirectory, "no-such-folder", "vocab.txt")).Message);
+            Errors.EmbedderFileMissing(f, "model", missing).Message);
         db.AssertError("SELECT rec_register_embedder('e', json_object('model', 'no-such-folder/model.onnx'))",
-            Errors.MissingOption(f, "tokenizer", $"no tokenizer.json or vocab.txt lies next to the model in '{Path.GetDirectoryName(missing)}'; give the path of the model's vocab.txt or tokenizer.json").Message);
+            Errors.EmbedderFileMissing(f, "model", missing).Message);
         db.Scalar("SELECT rec_register_embedder('e', json_object('kind', 'hash', 'dim', 32))");
         db.AssertError("SELECT rec_register_embedder('e', json_object('kind', 'hash', 'dim', 64))", Errors.EmbedderExists(f, "e").Message);
         Assert.AreEqual(32L, db.Scalar("SELECT dimension FROM rec_embedders WHERE name = 'e'"), "the refused registration changed nothing");

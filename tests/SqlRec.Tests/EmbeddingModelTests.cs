@@ -268,6 +268,24 @@ public sealed class EmbeddingModelTests
     }
 
     /// <summary>
+    /// A registered embedder whose folder is gone (model and tokenizer both) says its model file is
+    /// missing: not its tokenizer, and not that its registry row is damaged.
+    /// </summary>
+    [TestMethod]
+    [TestCategory("errors:rec_embed")]
+    public void AMissingModelFileIsReportedAsTheModel()
+    {
+        var folder = Path.Combine(_folder, "moved");
+        var path = _fixture.Write(folder, _vocabulary);
+        using var db = TestDb.InMemory(new SqlRecOptions { EmbedderRecheckInterval = TimeSpan.Zero });
+        Register(db, "moved", path);
+        Assert.IsNotNull(db.Scalar("SELECT rec_embed('moved', 'the king')"));
+        Directory.Delete(folder, recursive: true);
+        db.AssertError("SELECT rec_embed('moved', 'the king')", Errors.EmbedderFileMissing("rec_embed", "model", path).Message);
+        db.AssertError("SELECT rec_register_embedder('again', json_object('model', $1))", Errors.EmbedderFileMissing("rec_register_embedder", "model", path).Message, path);
+    }
+
+    /// <summary>
     /// The model card's reference values, when a real all-MiniLM-L6-v2 model.onnx is available
     /// (SQLREC_MINILM_ONNX points at it; no weights can be downloaded here).
     /// </summary>

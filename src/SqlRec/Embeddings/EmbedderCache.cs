@@ -63,6 +63,11 @@ internal static class EmbedderCache
         lock (LoadLock)
         {
             if (Entries.TryGetValue(key, out entry) && Stamp(row.Options, baseFolder) == entry.Stamp) return Check(function, row, entry.Embedder);
+            // A file that is gone is reported as such (put it back), not as a registry row to drop and register again.
+            foreach (var (option, file) in Files(row.Options, baseFolder))
+            {
+                if (!file.Exists) throw Errors.EmbedderFileMissing(function, option, file.FullName);
+            }
             EmbedderDefinition definition;
             try { definition = EmbedderDefinition.Parse(function, row.Options, baseFolder); }
             catch (SqlRecException e) { throw Errors.EmbedderRowInvalid(function, row.Name, e.Problem ?? e.Message); }
@@ -93,17 +98,31 @@ internal static class EmbedderCache
         embedder.Dimension == row.Dimension ? embedder : throw Errors.EmbedderDimensionChanged(function, row.Name, row.Dimension, embedder.Dimension);
 
     /// <summary>Size and time of the files an embedder reads ("" for the hash kind).</summary>
-    private static string Stamp(string options, string baseFolder)
+    private static string Stamp(string options, string baseFolder) =>
+        string.Join("|", Files(options, baseFolder).Select(f => f.File.Exists ? $"{f.File.Length}@{f.File.LastWriteTimeUtc.Ticks}" : "missing"));
+
+    /// <summary>
+    /// The files stored options name (an ONNX embedder's model, then its tokenizer), resolved; none
+    /// for the hash kind, and none for options that do not read (parsing them reports what is wrong).
+    /// </summary>
+    private static List<(string Option, FileInfo File)> Files(string options, string baseFolder)
     {
-        if (JsonNode.Parse(options) is not JsonObject json || json["kind"]?.GetValue<string>() != "onnx") return "";
-        var parts = new List<string>();
-        foreach (var option in new[] { "model", "tokenizer" })
+        var files = new List<(string, FileInfo)>();
+        try
         {
-            if (json[option]?.GetValue<string>() is not { } path) continue;
-            var file = new FileInfo(EmbedderDefinition.Resolve(path, baseFolder));
-            parts.Add(file.Exists ? $"{file.Length}@{file.LastWriteTimeUtc.Ticks}" : "missing");
+            if (JsonNode.Parse(options) is not JsonObject json || json["kind"] is not JsonValue kind || !kind.TryGetValue(out string? name) || name != "onnx")
+                return files;
+            foreach (var option in new[] { "model", "tokenizer" })
+            {
+                if (json[option] is JsonValue value && value.TryGetValue(out string? path) && path.Length > 0)
+                    files.Add((option, new FileInfo(EmbedderDefinition.Resolve(path, baseFolder))));
+            }
         }
-        return string.Join("|", parts);
+        catch (Exception e) when (e is System.Text.Json.JsonException or ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            files.Clear();
+        }
+        return files;
     }
 
     /// <summary>Forgets every loaded embedder (tests).</summary>

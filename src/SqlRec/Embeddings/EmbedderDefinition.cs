@@ -107,6 +107,10 @@ internal sealed record OnnxDefinition(string Model, string Tokenizer, bool Lower
     {
         var model = reader.String("model") is { Length: > 0 } m ? m
             : throw Errors.MissingOption(function, "model", "give the path of a BERT-style ONNX model (e.g. all-MiniLM-L6-v2's model.onnx), or use kind 'hash' for the weight-free embedder");
+        // The model first: without it nothing else matters, and a tokenizer looked for next to a
+        // model that is not there would be reported missing in its place.
+        var modelPath = Resolve(model, baseFolder);
+        if (!File.Exists(modelPath)) throw Errors.EmbedderFileMissing(function, "model", modelPath);
         var tokenizer = reader.String("tokenizer") is { Length: > 0 } t ? t : DefaultTokenizer(function, model, baseFolder);
         var tokenizerPath = Resolve(tokenizer, baseFolder);
         if (!File.Exists(tokenizerPath)) throw Errors.EmbedderFileMissing(function, "tokenizer", tokenizerPath);

@@ -13,7 +13,7 @@ internal static class ExecutionProviders
     /// <summary>The names the <c>provider</c> option takes.</summary>
     public static readonly string[] Names = ["cpu", "cuda", "directml"];
 
-    private static readonly Lazy<string[]> Available = new(() => OrtEnv.Instance().GetAvailableProviders());
+    private static readonly Lazy<string[]> Available = new(() => OnnxRuntimeLibrary.Environment().GetAvailableProviders());
 
     /// <summary>ONNX Runtime's names of the providers its native library offers in this process.</summary>
     public static IReadOnlyList<string> AvailableNames => Available.Value;

@@ -21,7 +21,7 @@ internal sealed partial class OnnxEmbedder : Embedder, IDisposable
     private enum Role { Ids, Mask, Types }
 
     private readonly InferenceSession _session;
-    private readonly RunOptions _runOptions = new();
+    private readonly RunOptions _runOptions = new() { LogSeverityLevel = OnnxRuntimeLibrary.LogLevel };
     private readonly string[] _inputNames;
     private readonly Role[] _roles;
     private readonly bool[] _int32;
@@ -74,7 +74,13 @@ internal sealed partial class OnnxEmbedder : Embedder, IDisposable
         InferenceSession session;
         try
         {
-            using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = definition.Threads };
+            OnnxRuntimeLibrary.Environment();
+            using var options = new SessionOptions
+            {
+                GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+                IntraOpNumThreads = definition.Threads,
+                LogSeverityLevel = OnnxRuntimeLibrary.LogLevel,
+            };
             ExecutionProviders.Apply(function, definition.Provider, definition.DeviceId, options);
             try { session = new InferenceSession(modelPath, options); }
             catch (OnnxRuntimeException e) { throw Errors.ModelFileInvalid(function, modelPath, Clean(e.Message)); }

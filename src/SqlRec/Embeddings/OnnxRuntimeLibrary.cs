@@ -46,6 +46,38 @@ internal static class OnnxRuntimeLibrary
         _ => false,
     };
 
+    /// <summary>
+    /// How much ONNX Runtime itself may print: fatal errors only. It logs to the process's stderr
+    /// (coloured, outside any SQL error), and SqlRec already reports every failure it meets in its
+    /// own message, so a failed probe or run must not also leak ONNX Runtime's line to a CLI user or
+    /// an application's console.
+    /// </summary>
+    public const OrtLoggingLevel LogLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL;
+
+    private static readonly object EnvironmentLock = new();
+    private static OrtEnv? _environment;
+
+    /// <summary>
+    /// ONNX Runtime's process environment, created quiet (<see cref="LogLevel"/>) when SqlRec is the
+    /// first to need it; an environment the application made first is used as it is (its own
+    /// logging), and SqlRec's sessions and runs still log at <see cref="LogLevel"/>. Throws what
+    /// loading the native library throws when it is missing (see <see cref="IsMissing"/>).
+    /// </summary>
+    public static OrtEnv Environment()
+    {
+        lock (EnvironmentLock)
+        {
+            if (_environment is not null) return _environment;
+            if (!OrtEnv.IsCreated)
+            {
+                var options = new EnvironmentCreationOptions { logId = "sqlrec", logLevel = LogLevel };
+                try { _environment = OrtEnv.CreateInstanceWithOptions(ref options); }
+                catch (OnnxRuntimeException) when (OrtEnv.IsCreated) { }
+            }
+            return _environment ??= OrtEnv.Instance();
+        }
+    }
+
     /// <summary>Where the library was looked for, for the error message.</summary>
     public static string SearchedPlaces => _folder is null ? "beside the application" : $"in '{_folder}' and beside the application";
 }

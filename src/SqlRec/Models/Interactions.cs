@@ -31,7 +31,7 @@ internal sealed class Interactions
     /// <summary>CSR column indices (items), sorted within each user.</summary>
     public required int[] UserItems { get; init; }
 
-    /// <summary>CSR values: summed weights of the merged pairs.</summary>
+    /// <summary>CSR values: summed weights of the merged pairs (summed in double; the source refuses an item whose weights add up past float32).</summary>
     public required float[] UserItemWeights { get; init; }
 
     /// <summary>Number of raw rows read.</summary>
@@ -73,16 +73,21 @@ internal sealed class Interactions
             var start = offsets[u];
             var length = offsets[u + 1] - start;
             Array.Sort(columns, values, start, length);
+            // Each merged pair's weights add up in double (many small weights keep their precision)
+            // and are stored once, when the pair's run ends; write never passes i, so no unread value is overwritten.
+            var sum = 0.0;
             for (var i = start; i < start + length; i++)
             {
-                if (write > mergedOffsets[u] && columns[write - 1] == columns[i]) values[write - 1] += values[i];
+                if (write > mergedOffsets[u] && columns[write - 1] == columns[i]) sum += values[i];
                 else
                 {
+                    if (write > mergedOffsets[u]) values[write - 1] = (float)sum;
                     columns[write] = columns[i];
-                    values[write] = values[i];
+                    sum = values[i];
                     write++;
                 }
             }
+            if (write > mergedOffsets[u]) values[write - 1] = (float)sum;
             mergedOffsets[u + 1] = write;
         }
         return new Interactions

@@ -44,7 +44,7 @@ internal sealed record TrainingPlan(IModelKind Kind, IKindOptions Options, strin
             string.Join(", ", ModelKinds.Names.Select(n => $"'{n}'")),
             function => Errors.MissingOption(function, "model", "one of: " + string.Join(", ", ModelKinds.Names))),
         Option.RequiredText("source", "one read-only `SELECT` (or `WITH ... SELECT`, `VALUES`) returning `(user, item[, weight[, timestamp]])`. " +
-            "Ids are INTEGER or TEXT; weight a finite number >= 0 (default 1); timestamp unix seconds or ISO-8601 text. " +
+            "Ids are INTEGER or TEXT; weight a number from 0 to 3.4028235E+38, the largest 32-bit float (default 1), and each item's weights must add up to no more than that; timestamp unix seconds or ISO-8601 text. " +
             "Repeated (user, item) pairs are merged, their weights summed.", "a SELECT statement",
             function => Errors.MissingOption(function, "source", "a SELECT that returns (user, item[, weight[, timestamp]])")));
 

@@ -58,6 +58,9 @@ internal static class Serving
             if (row is null || row.Items.Length == 0) return ColdStart(servable, top, filter.Excluding(row?.Items ?? []));
             var rowScores = new float[servable.Items.Count];
             live.Scorer.ScoreRow(row.Items, row.Weights, rowScores);
+            // Training checked that its own rows score within float32; a user's current rows can weigh more.
+            if (VectorBlob.IndexOfNonFinite(rowScores) >= 0)
+                throw Errors.LiveScoresTooLarge(function, loaded.Version.Model, user.ToValue(), row.Weights.Sum(w => (double)w));
             var found = TopK.SelectAmong(rowScores, filter.Candidates, top.Length, filter.Excluding(options.ExcludeSeen ? row.Items : []).Excluded, top);
             var liveRows = new List<Recommendation>(found);
             for (var i = 0; i < found; i++) liveRows.Add(new Recommendation(i + 1, servable.Items.Ids[top[i]], rowScores[top[i]], servable.Kind));

@@ -40,7 +40,8 @@ internal static class LiveRows
         using var statement = SourceReader.PrepareQuery(db, wrappedQuery, function, QueryRole.Source, QueryTrust.Stored(model), inspect,
             message => Errors.LiveSourceFailed(function, model, message));
         statement.Bind(1, user.ToValue());
-        var weights = new Dictionary<int, float>();
+        // Summed in double; the rules are the training source's: each weight and each item's sum within float32.
+        var weights = new Dictionary<int, double>();
         var any = false;
         long row = 0;
         while (statement.Step())
@@ -48,19 +49,20 @@ internal static class LiveRows
             row++;
             any = true;
             var id = statement.GetId(0) ?? throw Errors.QueryBadId(function, QueryRole.Source, "item", row, statement.GetValue(0));
-            var weight = 1f;
+            var weight = 1.0;
             if (useWeights && statement.ColumnCount >= 2)
             {
                 var raw = statement.GetValue(1);
-                var number = raw switch { long l => l, double d => d, _ => double.NaN };
-                if (!double.IsFinite(number) || number < 0) throw Errors.SourceBadWeight(function, row, raw);
-                weight = (float)number;
+                weight = raw switch { long l => l, double d => d, _ => double.NaN };
+                if (!double.IsFinite(weight) || weight < 0 || weight > Errors.MaxWeight) throw Errors.SourceBadWeight(function, row, raw);
+                weight = (float)weight;
             }
             if (!items.TryGetIndex(id, out var index)) continue;
-            weights[index] = useWeights ? weights.GetValueOrDefault(index) + weight : 1f;
+            var sum = weights[index] = useWeights ? weights.GetValueOrDefault(index) + weight : 1.0;
+            if (sum > Errors.MaxWeight) throw Errors.SourceWeightSumTooLarge(function, row, id.ToValue(), sum);
         }
         if (!any) return null;
         var sorted = weights.Keys.Order().ToArray();
-        return new UserRow(sorted, sorted.Select(i => weights[i]).ToArray());
+        return new UserRow(sorted, sorted.Select(i => (float)weights[i]).ToArray());
     }
 }

@@ -121,6 +121,9 @@ internal sealed class SourceReader : IDisposable
         var rowUsers = new List<int>();
         var rowItems = new List<int>();
         var rowWeights = new List<float>();
+        // Each item's weights summed in double as they come: the item's popularity (every model's
+        // fallback) is their float32 sum, so a sum past float32's range is refused at the row that passes it.
+        var itemWeights = columns >= 3 ? new List<double>() : null;
         var rowTimes = columns >= 4 ? new List<double>() : null;
         long row = 0;
         try
@@ -129,8 +132,16 @@ internal sealed class SourceReader : IDisposable
             {
                 row++;
                 rowUsers.Add(Code(ReadId(0, "user", row), userCodes, userIds));
-                rowItems.Add(Code(ReadId(1, "item", row), itemCodes, itemIds));
-                rowWeights.Add(columns >= 3 ? ReadWeight(row) : 1f);
+                var item = Code(ReadId(1, "item", row), itemCodes, itemIds);
+                rowItems.Add(item);
+                var weight = columns >= 3 ? ReadWeight(row) : 1f;
+                rowWeights.Add(weight);
+                if (itemWeights is not null)
+                {
+                    if (item == itemWeights.Count) itemWeights.Add(0);
+                    var sum = itemWeights[item] += weight;
+                    if (sum > Errors.MaxWeight) throw Errors.SourceWeightSumTooLarge(_function, row, itemIds[item].ToValue(), sum);
+                }
                 rowTimes?.Add(ReadTime(row));
                 if (onRows != null && row % 100_000 == 0) onRows(row);
             }
@@ -162,7 +173,7 @@ internal sealed class SourceReader : IDisposable
         if (type is SqliteApi.SQLITE_INTEGER or SqliteApi.SQLITE_FLOAT)
         {
             var weight = _statement.GetDouble(2);
-            if (double.IsFinite(weight) && weight >= 0 && weight <= float.MaxValue) return (float)weight;
+            if (double.IsFinite(weight) && weight >= 0 && weight <= Errors.MaxWeight) return (float)weight;
         }
         throw Errors.SourceBadWeight(_function, row, _statement.GetValue(2));
     }

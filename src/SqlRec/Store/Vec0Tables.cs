@@ -86,17 +86,24 @@ internal static partial class Vec0Tables
         if (!integerIds && set.Ids.Ids.Any(id => id.IsInteger)) throw Errors.PublishMixedIds(function, set.Source, set.Space);
         var key = set.Space + "_id";
         var distance = metric == VectorMetric.Cosine ? "cosine" : "l2";
+        // vec0 squares in float32: a vector whose squared length passes it has no finite distance there.
+        var squaredLengths = new double[set.Count];
+        for (var i = 0; i < set.Count; i++)
+        {
+            foreach (var value in set.Row(i)) squaredLengths[i] += (double)value * value;
+            if (squaredLengths[i] > float.MaxValue) throw Errors.PublishVectorTooLong(function, table, set.Space, set.Ids.Ids[i].ToValue(), squaredLengths[i]);
+        }
         DropTable(db, function, table);
         db.Execute(string.Create(CultureInfo.InvariantCulture,
             $"CREATE VIRTUAL TABLE {Quote(table)} USING vec0({key} {(integerIds ? "integer" : "text")} primary key, embedding float[{width}] distance_metric={distance})"));
-        var bound = augmented && set.Space == "item" ? MathF.Sqrt(set.SquaredNorms.DefaultIfEmpty(0).Max()) : 0f;
+        var largest = augmented && set.Space == "item" ? squaredLengths.DefaultIfEmpty(0).Max() : 0;
         var row = new float[width];
         using (var insert = db.Prepare($"INSERT INTO {Quote(table)}({key}, embedding) VALUES (?1, ?2)"))
         {
             for (var i = 0; i < set.Count; i++)
             {
                 set.Row(i).CopyTo(row);
-                if (augmented) row[^1] = set.Space == "item" ? MathF.Sqrt(MathF.Max(0, bound * bound - set.SquaredNorms[i])) : 0f;
+                if (augmented) row[^1] = set.Space == "item" ? (float)Math.Sqrt(Math.Max(0, largest - squaredLengths[i])) : 0f;
                 insert.Bind(1, set.Ids.Ids[i].ToValue());
                 insert.BindBlob(2, System.Runtime.InteropServices.MemoryMarshal.AsBytes(row.AsSpan()));
                 insert.Execute();

@@ -58,14 +58,22 @@ internal sealed record SearchRequest(float[] Query, int K, VectorMetric Metric, 
 /// <param name="Index">Row of the set.</param>
 /// <param name="Score">Higher is closer: the inner product, the cosine similarity, or minus the L2 distance.</param>
 /// <param name="Distance">Lower is closer: minus the inner product (pgvector's <c>&lt;#&gt;</c>), 1 - cosine (vec0's cosine distance), or the L2 distance (vec0's l2).</param>
-internal readonly record struct SearchHit(int Index, float Score, float Distance);
+/// <remarks>
+/// The float32 values for vectors in the safe range; computed in double from the vectors as given
+/// when the search had to scale them (an inner product of two vectors near 3e38 is past float32,
+/// and is reported as the double it is).
+/// </remarks>
+internal readonly record struct SearchHit(int Index, double Score, double Distance);
 
 /// <summary>
 /// SqlRec's exact k-nearest-neighbour search over a <see cref="VectorSet"/>: every candidate is
 /// scored (SIMD, four rows per pass, large sets split across cores) and the best k are selected
 /// with <see cref="TopK.SelectAmong"/>, so filters never shorten the result and k has no ceiling
 /// beyond the set's size. With quantization a first pass over int8 codes or sign bits picks
-/// <c>k * rescore</c> rows and only those are scored exactly.
+/// <c>k * rescore</c> rows and only those are scored exactly. Vectors whose components lie outside
+/// 2^-40..2^40 (where float32 squares, norms and inner products overflow or underflow: NULL cosines,
+/// infinite distances) are searched scaled by powers of two, which leaves every order as it is,
+/// and their scores and distances are reported in double precision.
 /// </summary>
 internal static class VectorSearch
 {
@@ -76,32 +84,36 @@ internal static class VectorSearch
     public static SearchHit[] Search(VectorSet set, SearchRequest request, ItemFilter filter)
     {
         if (request.Query.Length != set.Dimensions) throw new ArgumentException("query length differs from the set's dimensions");
+        var given = set;
+        (set, var scale) = set.ForSearch(request.Metric);
+        var (query, squaredScale) = PrepareQuery(request.Query, request.Metric, scale);
+        var asGiven = ReferenceEquals(set, given) && ReferenceEquals(query, request.Query);
         var scores = ArrayPool<float>.Shared.Rent(set.Count);
         try
         {
-            var query = request.Query;
             int[] top;
             int count;
             if (request.Quantize == Quantization.None)
             {
-                ScoreExact(set, query, request.Metric, filter.Candidates, scores);
+                ScoreExact(set, query, request.Metric, filter.Candidates, scores, squaredScale);
                 top = new int[Math.Min(request.K, set.Count)];
                 count = TopK.SelectAmong(scores.AsSpan(0, set.Count), filter.Candidates, request.K, filter.Excluded, top);
             }
             else
             {
-                ScoreApproximate(set, query, request.Metric, request.Quantize, filter.Candidates, scores);
+                ScoreApproximate(set, query, request.Metric, request.Quantize, filter.Candidates, scores, squaredScale);
                 var shortlist = new int[(int)Math.Min(set.Count, (long)request.K * request.Rescore)];
                 var found = TopK.SelectAmong(scores.AsSpan(0, set.Count), filter.Candidates, shortlist.Length, filter.Excluded, shortlist);
                 // Re-score the shortlist exactly, in row order so ties break as in the exact path.
                 var rows = shortlist[..found];
                 Array.Sort(rows);
-                ScoreExact(set, query, request.Metric, rows, scores);
+                ScoreExact(set, query, request.Metric, rows, scores, squaredScale);
                 top = new int[Math.Min(request.K, found)];
                 count = TopK.SelectAmong(scores.AsSpan(0, set.Count), rows, request.K, [], top);
             }
             var hits = new SearchHit[count];
-            for (var i = 0; i < count; i++) hits[i] = Hit(set, query, request.Metric, top[i], scores[top[i]]);
+            for (var i = 0; i < count; i++)
+                hits[i] = asGiven ? Hit(set, query, request.Metric, top[i], scores[top[i]]) : HitInDouble(given, request.Query, request.Metric, top[i]);
             return hits;
         }
         finally
@@ -111,11 +123,44 @@ internal static class VectorSearch
     }
 
     /// <summary>
+    /// The query as the search uses it, and the factor t the set's squared lengths are multiplied by
+    /// for l2. A query in the safe range is used as it is (the usual case). Otherwise: for cosine,
+    /// its unit vector (computed in double); for dot, a copy scaled by a power of two (the order of
+    /// q.x does not change); for l2 it must share the set's scale <paramref name="setScale"/>, and
+    /// when that leaves it too large it is scaled by a further power of two t, the squared lengths
+    /// with it, so the ranking score t (2 q.x - |x|^2) keeps its order.
+    /// </summary>
+    internal static (float[] Query, float SquaredScale) PrepareQuery(float[] query, VectorMetric metric, double setScale)
+    {
+        var max = VectorSet.MaxMagnitude(query);
+        switch (metric)
+        {
+            case VectorMetric.Cosine:
+                var squared = TensorPrimitives.Dot(query, query);
+                var safe = squared == 0
+                    ? max == 0
+                    : VectorSet.InSafeRange(max) && squared >= MathF.ScaleB(1, -VectorSet.SafeSquaredExponent) && squared <= MathF.ScaleB(1, VectorSet.SafeSquaredExponent);
+                if (safe) return (query, 1);
+                var length = Math.Sqrt(query.Sum(v => (double)v * v));
+                return (Array.ConvertAll(query, v => (float)(v / length)), 1);
+            case VectorMetric.Dot:
+                return VectorSet.InSafeRange(max) ? (query, 1) : (Scaled(query, Math.ScaleB(1.0, -MathF.ILogB(max))), 1);
+            default:
+                var shared = max * setScale;
+                var further = shared <= Math.ScaleB(1.0, VectorSet.SafeExponent) ? 1.0 : Math.ScaleB(1.0, -Math.ILogB(shared));
+                return (setScale * further == 1 ? query : Scaled(query, setScale * further), (float)further);
+        }
+
+        static float[] Scaled(float[] values, double factor) => Array.ConvertAll(values, v => (float)(v * factor));
+    }
+
+    /// <summary>
     /// The ranking score of each candidate row (all rows when <paramref name="rows"/> is null):
     /// the inner product for dot, q.x / |x| for cosine (|q| is the same for every row), and
-    /// 2 q.x - |x|^2 for l2 (|q - x|^2 minus the constant |q|^2, negated).
+    /// 2 q.x - t |x|^2 for l2 (|q - x|^2 minus the constant |q|^2, negated; t is
+    /// <paramref name="squaredScale"/>, 1 unless <see cref="PrepareQuery"/> scaled the query further).
     /// </summary>
-    internal static void ScoreExact(VectorSet set, ReadOnlySpan<float> query, VectorMetric metric, int[]? rows, Span<float> scores)
+    internal static void ScoreExact(VectorSet set, ReadOnlySpan<float> query, VectorMetric metric, int[]? rows, Span<float> scores, float squaredScale = 1)
     {
         // Scoring a quarter of the rows one by one costs about what the blocked scan of all rows does.
         if (rows is not null && (long)rows.Length * 4 >= set.Count) rows = null;
@@ -136,9 +181,10 @@ internal static class VectorSearch
                 if (rows is null)
                 {
                     TensorPrimitives.Multiply(scores[..set.Count], 2f, scores);
-                    TensorPrimitives.Subtract(scores[..set.Count], squared, scores);
+                    if (squaredScale == 1) TensorPrimitives.Subtract(scores[..set.Count], squared, scores);
+                    else TensorPrimitives.MultiplyAdd(squared, -squaredScale, scores[..set.Count], scores);
                 }
-                else foreach (var r in rows) scores[r] = 2 * scores[r] - squared[r];
+                else foreach (var r in rows) scores[r] = 2 * scores[r] - squared[r] * squaredScale;
                 break;
         }
     }
@@ -182,7 +228,7 @@ internal static class VectorSearch
     /// products; from sign bits, minus the Hamming distance (cosine) or the inner product estimated
     /// from the angle the Hamming distance implies (dot, l2).
     /// </summary>
-    private static void ScoreApproximate(VectorSet set, float[] query, VectorMetric metric, Quantization quantize, int[]? rows, float[] scores)
+    private static void ScoreApproximate(VectorSet set, float[] query, VectorMetric metric, Quantization quantize, int[]? rows, float[] scores, float squaredScale)
     {
         var normalized = metric == VectorMetric.Cosine;
         var n = set.Count;
@@ -202,7 +248,7 @@ internal static class VectorSearch
             score = r =>
             {
                 var dot = factor * codes.Dot(q, r);
-                scores[r] = squared is null ? dot : 2 * dot - squared[r];
+                scores[r] = squared is null ? dot : 2 * dot - squared[r] * squaredScale;
             };
         }
         else
@@ -220,7 +266,7 @@ internal static class VectorSearch
                 score = r =>
                 {
                     var dot = queryNorm * MathF.Sqrt(squared[r]) * MathF.Cos(perBit * bits.Hamming(q, r));
-                    scores[r] = metric == VectorMetric.L2 ? 2 * dot - squared[r] : dot;
+                    scores[r] = metric == VectorMetric.L2 ? 2 * dot - squared[r] * squaredScale : dot;
                 };
             }
         }
@@ -240,6 +286,34 @@ internal static class VectorSearch
             var end = Math.Min(n, (block + 1) * chunk);
             for (var r = block * chunk; r < end; r++) score(r);
         });
+    }
+
+    /// <summary>
+    /// The reported score and distance of a row of a search that had to scale its numbers: from the
+    /// vectors as given, in double (the plain reference's arithmetic).
+    /// </summary>
+    private static SearchHit HitInDouble(VectorSet set, ReadOnlySpan<float> query, VectorMetric metric, int row)
+    {
+        var vector = set.Row(row);
+        double dot = 0, queryNorm = 0, rowNorm = 0, distance = 0;
+        for (var j = 0; j < vector.Length; j++)
+        {
+            double q = query[j], x = vector[j];
+            dot += q * x;
+            queryNorm += q * q;
+            rowNorm += x * x;
+            distance += (q - x) * (q - x);
+        }
+        switch (metric)
+        {
+            case VectorMetric.Dot:
+                return new SearchHit(row, dot, -dot);
+            case VectorMetric.Cosine:
+                var cosine = queryNorm == 0 || rowNorm == 0 ? 0 : dot / (Math.Sqrt(queryNorm) * Math.Sqrt(rowNorm));
+                return new SearchHit(row, cosine, 1 - cosine);
+            default:
+                return new SearchHit(row, -Math.Sqrt(distance), Math.Sqrt(distance));
+        }
     }
 
     /// <summary>The reported score and distance of a returned row (exact float32).</summary>

@@ -27,6 +27,10 @@ internal static partial class Errors
     public static SqlRecException PublishTooWide(string function, int dimensions, int maxDimensions) =>
         Fail(function, $"vec0 columns hold at most {maxDimensions} dimensions, and metric 'dot' needs one more than the vectors' {dimensions}; publish with metric 'cosine' or 'l2'.");
 
+    /// <summary>A vector is too long for vec0's float32 distances.</summary>
+    public static SqlRecException PublishVectorTooLong(string function, string table, string space, object id, double squaredLength) =>
+        Fail(function, $"the vector of {space} {Describe(id)} is too long for vec0 table '{table}': its squared length {Number(squaredLength)} passes the largest 32-bit float ({Number(float.MaxValue)}), and vec0 computes distances in float32, so they would come out infinite or NULL; scale the vectors down, or search them with rec_search and similar_items, which handle them, instead of vec0.");
+
     /// <summary>A published vec0 table could not be dropped (to be rewritten or removed).</summary>
     public static SqlRecException Vec0DropFailed(string function, string table, string sqliteMessage) =>
         Fail(function, $"dropping vec0 table '{table}' failed: {sqliteMessage}; SQLite cannot drop a table while another statement of this connection is reading, so call {function}() in a statement of its own (SELECT {function}(...) without FROM); nothing was changed.");

@@ -3,9 +3,40 @@ namespace SqlRec.Common;
 /// <summary>Errors of rec_train: the training data, the kinds' needs, the training lease, memory and devices.</summary>
 internal static partial class Errors
 {
+    /// <summary>
+    /// Largest weight, and largest sum of weights per item, SqlRec takes: the largest float32
+    /// (3.4028235E+38), the type weights and the popularity every model falls back on are kept in.
+    /// </summary>
+    public const double MaxWeight = float.MaxValue;
+
+    /// <summary>
+    /// Largest score a weighted graph filter may reach: half the largest float32, so that rounding
+    /// while its float32 parts add up cannot carry a score past it.
+    /// </summary>
+    public const double MaxGraphFilterScore = float.MaxValue / 2.0;
+
     /// <summary>The weight column holds a value that cannot be a weight.</summary>
     public static SqlRecException SourceBadWeight(string function, long row, object? got) =>
-        Fail(function, $"the 'source' query's weight column must be a finite number >= 0, got {Describe(got)} in row {row}.");
+        Fail(function, $"the 'source' query's weight column must be a number from 0 to {Number(MaxWeight)} (the largest 32-bit float), got {Describe(got)} in row {row}.");
+
+    /// <summary>One item's weights add up to more than a float32 holds (the item's popularity would be infinite).</summary>
+    public static SqlRecException SourceWeightSumTooLarge(string function, long row, object? item, double sum) =>
+        Fail(function, $"the 'source' query's weights for item {Describe(item)} add up to {Number(sum)} by row {row}, more than a 32-bit float holds ({Number(MaxWeight)}); scale the weight column down.");
+
+    /// <summary>A weighted graph filter's scores could pass what a float32 holds.</summary>
+    /// <param name="function">The SQL function.</param>
+    /// <param name="bound">The largest score the filter could reach (an upper bound).</param>
+    /// <param name="user">The user whose row reaches it (the one with the largest summed weight).</param>
+    /// <param name="userWeight">That user's summed weight.</param>
+    /// <param name="unnormalized">True with 'normalization' 'none' (weights multiply three times).</param>
+    public static SqlRecException GraphFilterScoresTooLarge(string function, double bound, object? user, double userWeight, bool unnormalized) =>
+        Fail(function, $"with 'weighting' 'weight'{(unnormalized ? " and 'normalization' 'none' (which multiplies weights three times)" : "")} the graph filter's scores "
+            + $"could reach {Number(bound)} (user {Describe(user)}, whose weights add up to {Number(userWeight)}), more than a 32-bit float holds with room for rounding ({Number(MaxGraphFilterScore)}); "
+            + $"scale the 'source' query's weight column down{(unnormalized ? ", use 'normalization' 'symmetric'" : "")} or use 'weighting' 'binary'.");
+
+    /// <summary>A live model's scores of one user's current rows passed what a float32 holds.</summary>
+    public static SqlRecException LiveScoresTooLarge(string function, string model, object? user, double userWeight) =>
+        Fail(function, $"model '{model}' scores user {Describe(user)}'s current rows beyond what a 32-bit float holds (their weights add up to {Number(userWeight)}); scale the 'source' query's weight column down.");
 
     /// <summary>The timestamp column holds a value that cannot be a time.</summary>
     public static SqlRecException SourceBadTimestamp(string function, long row, object? got) =>

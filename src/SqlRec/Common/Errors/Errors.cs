@@ -45,6 +45,9 @@ internal static partial class Errors
         _ => Describe(value),
     };
 
+    /// <summary>A computed magnitude for a message, to float32's precision: <c>6E+38</c>, <c>3.4028235E+38</c>.</summary>
+    internal static string Number(double value) => value.ToString("G8", CultureInfo.InvariantCulture);
+
     internal static string DescribeFloat(float value) =>
         float.IsNaN(value) ? "NaN" : float.IsPositiveInfinity(value) ? "+Infinity" : float.IsNegativeInfinity(value) ? "-Infinity" : value.ToString("R", CultureInfo.InvariantCulture);
 

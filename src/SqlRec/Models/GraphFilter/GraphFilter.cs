@@ -13,7 +13,8 @@ internal sealed class GraphFilter : IUserScorer, IRowScorer, IBatchScorer
 {
     private readonly SparseMatrix _raw;
     private readonly float[]? _expand;
-    private readonly float[] _itemDegree;
+    // Degrees stay in double: a weighted degree can be near float32's limit, and alpha times it past it.
+    private readonly double[] _itemDegree;
     private readonly int _components;
     private readonly float _alpha;
 
@@ -26,7 +27,7 @@ internal sealed class GraphFilter : IUserScorer, IRowScorer, IBatchScorer
         _components = components;
         _alpha = alpha;
         var itemDegree = raw.ColumnSums();
-        _itemDegree = itemDegree.Select(d => (float)d).ToArray();
+        _itemDegree = itemDegree;
         if (vectors is not null && components > 0 && alpha > 0)
         {
             // The expansion side of the ideal filter, alpha * D^1/2 V, folded once so scoring is a plain dot product per item.
@@ -64,7 +65,7 @@ internal sealed class GraphFilter : IUserScorer, IRowScorer, IBatchScorer
         for (var j = 0; j < _raw.Columns; j++)
         {
             var degree = _itemDegree[j];
-            if (degree > 0) TensorPrimitives.Multiply(_expand.AsSpan(j * k, k), 1 / (_alpha * MathF.Sqrt(degree)), vectors.AsSpan(j * k, k));
+            if (degree > 0) TensorPrimitives.Multiply(_expand.AsSpan(j * k, k), (float)(1 / (_alpha * Math.Sqrt(degree))), vectors.AsSpan(j * k, k));
         }
         return vectors;
     }
@@ -82,7 +83,8 @@ internal sealed class GraphFilter : IUserScorer, IRowScorer, IBatchScorer
     {
         scores.Clear();
         // Linear filter r R~^T R~, as two sparse hops: items -> users (a = r R~^T), then users -> items.
-        var hop = new float[_hop.Rows];
+        // The hop sums in double: with 'normalization' 'none' it is a sum of products of two weights.
+        var hop = new double[_hop.Rows];
         var touched = new List<int>();
         for (var n = 0; n < items.Length; n++)
         {
@@ -93,7 +95,7 @@ internal sealed class GraphFilter : IUserScorer, IRowScorer, IBatchScorer
             for (var p = 0; p < users.Length; p++)
             {
                 if (hop[users[p]] == 0) touched.Add(users[p]);
-                hop[users[p]] += weight * values[p];
+                hop[users[p]] += (double)weight * values[p];
             }
         }
         foreach (var user in touched)
@@ -101,7 +103,7 @@ internal sealed class GraphFilter : IUserScorer, IRowScorer, IBatchScorer
             var weight = hop[user];
             var columns = _hop.RowIndices(user);
             var values = _hop.RowValues(user);
-            for (var p = 0; p < columns.Length; p++) scores[columns[p]] += weight * values[p];
+            for (var p = 0; p < columns.Length; p++) scores[columns[p]] += (float)(weight * values[p]);
         }
     }
 
@@ -137,7 +139,7 @@ internal sealed class GraphFilter : IUserScorer, IRowScorer, IBatchScorer
         {
             var degree = _itemDegree[items[n]];
             if (degree <= 0) continue;
-            TensorPrimitives.MultiplyAdd(_expand.AsSpan(items[n] * k, k), weights[n] / (_alpha * degree), projection, projection);
+            TensorPrimitives.MultiplyAdd(_expand.AsSpan(items[n] * k, k), (float)(weights[n] / (_alpha * degree)), projection, projection);
         }
         return projection;
     }

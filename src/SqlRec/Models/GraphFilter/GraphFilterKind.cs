@@ -62,6 +62,40 @@ internal sealed class GraphFilterKind : IModelKind
     {
         if (data.Users.Count < 2 || data.Items.Count < 2)
             throw Errors.SourceTooSmall(context.Function, Name, "at least 2 users and 2 items");
+        if (((Options)options).UseWeights) CheckScoreRange(data, (Options)options, context.Function);
+    }
+
+    /// <summary>
+    /// Refuses weights whose scores could pass float32 (they would come out infinite and rank
+    /// wrongly). Scores grow with the user's row r: the symmetric linear part is at most |r|_1 (R~
+    /// has spectral norm 1), the raw one (<c>normalization</c> 'none') at most
+    /// |r|_1 * largest pair weight * largest item degree, and the ideal part at most
+    /// alpha * sqrt(largest item degree * |r|_1) (r_i &lt;= d_i and V has orthonormal columns). The
+    /// user with the largest summed weight reaches the largest bound.
+    /// </summary>
+    private static void CheckScoreRange(Interactions data, Options options, string function)
+    {
+        var itemDegree = new double[data.Items.Count];
+        var largestPair = 0.0;
+        var heaviest = 0;
+        var heaviestWeight = 0.0;
+        for (var u = 0; u < data.Users.Count; u++)
+        {
+            var userWeight = 0.0;
+            for (var p = data.UserOffsets[u]; p < data.UserOffsets[u + 1]; p++)
+            {
+                double weight = data.UserItemWeights[p];
+                userWeight += weight;
+                itemDegree[data.UserItems[p]] += weight;
+                largestPair = Math.Max(largestPair, weight);
+            }
+            if (userWeight > heaviestWeight) (heaviest, heaviestWeight) = (u, userWeight);
+        }
+        var largestDegree = itemDegree.Max();
+        var linear = options.Normalize ? heaviestWeight : heaviestWeight * largestPair * largestDegree;
+        var ideal = options.Components > 0 ? options.Alpha * Math.Sqrt(largestDegree * heaviestWeight) : 0;
+        if (linear + ideal > Errors.MaxGraphFilterScore)
+            throw Errors.GraphFilterScoresTooLarge(function, linear + ideal, data.Users.Ids[heaviest].ToValue(), heaviestWeight, !options.Normalize);
     }
 
     /// <summary>The SVD holds about three items x width and two users x width float blocks at once.</summary>

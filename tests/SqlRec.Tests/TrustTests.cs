@@ -182,5 +182,61 @@ public sealed class TrustTests
     {
         CollectionAssert.AreEquivalent(SqlRec.Sql.SqlFunctions.All.Select(f => f.Name).ToArray(), OwnFunctions.All.ToArray());
         Assert.IsTrue(OwnFunctions.ReadOnly.IsSubsetOf(OwnFunctions.All));
+        Assert.IsFalse(OwnFunctions.ReadOnly.Overlaps(OwnFunctions.Writers), "a function either reads or writes");
+        CollectionAssert.AreEquivalent(OwnFunctions.All.ToArray(), OwnFunctions.ReadOnly.Concat(OwnFunctions.Writers).Append("rec_embed_each").ToArray(),
+            "every function is a reader, a writer, or rec_embed_each (reads, but runs a query of its own)");
+    }
+
+    /// <summary>
+    /// A hostile file's trigger on a store table would run inside SqlRec's own writes (here: delete
+    /// the arrays of the version a retrain just published, and log to a table); every writing
+    /// function refuses while it is there, writes nothing, and serving goes on.
+    /// </summary>
+    [TestMethod]
+    public void TriggersOnTheStoreStopEveryWrite()
+    {
+        using var db = TestDb.InFile();
+        db.Execute(RecommendTests.Likes);
+        db.Scalar(RecommendTests.TrainPopular);
+        var ranking = (string)db.Scalar("SELECT recommend(1, 5, 'pop')")!;
+        db.Execute(""""
+            CREATE TABLE spy(what TEXT);
+            CREATE TRIGGER "evil ""one""" AFTER UPDATE ON rec_models BEGIN
+              DELETE FROM rec_arrays WHERE model = new.name AND version = new.current_version;
+              INSERT INTO spy VALUES ('fired');
+            END;
+            """");
+        var before = StoreState(db);
+        var refused = Errors.ForeignTrigger("rec_train", "evil \"one\"", "rec_models").Message;
+        StringAssert.Contains(refused, "DROP TRIGGER main.\"evil \"\"one\"\"\"");
+        db.AssertError(RecommendTests.TrainPopular, refused);
+        foreach (var (sql, function) in new[]
+                 {
+                     ("SELECT rec_drop('pop')", "rec_drop"),
+                     ("SELECT rec_evaluate('pop', json_object('test', 'SELECT user_id, item_id FROM likes'))", "rec_evaluate"),
+                     ("SELECT rec_register_embedder('h', json_object('kind', 'hash', 'dim', 8))", "rec_register_embedder"),
+                     ("SELECT rec_drop_embedder('h')", "rec_drop_embedder"),
+                     ("SELECT rec_unpublish('nothing')", "rec_unpublish"),
+                 })
+        {
+            db.AssertError(sql, Errors.ForeignTrigger(function, "evil \"one\"", "rec_models").Message);
+        }
+        Assert.AreEqual(before, StoreState(db), "nothing was written");
+        Assert.AreEqual(0L, db.Scalar("SELECT count(*) FROM spy"), "the trigger never ran");
+        Assert.AreEqual(ranking, db.Scalar("SELECT recommend(1, 5, 'pop')"), "reading is unaffected: triggers do not run on reads");
+        db.Execute("DROP TRIGGER main.\"evil \"\"one\"\"\"");
+        db.Scalar(RecommendTests.TrainPopular);
+        Assert.AreEqual(ranking, db.Scalar("SELECT recommend(1, 5, 'pop')"));
+    }
+
+    /// <summary>A view under a store table's name stands in for it: writes are refused before anything runs.</summary>
+    [TestMethod]
+    public void AViewNamedLikeAStoreTableStopsEveryWrite()
+    {
+        using var db = TestDb.InFile();
+        db.Execute(RecommendTests.Likes);
+        db.Execute("CREATE VIEW rec_Models AS SELECT 'pop' AS name, 1 AS current_version");
+        db.AssertError(RecommendTests.TrainPopular, Errors.ForeignStoreObject("rec_train", "rec_models", "view").Message);
+        Assert.AreEqual(0L, db.Scalar("SELECT count(*) FROM sqlite_schema WHERE name LIKE 'rec\\_%' ESCAPE '\\' AND type = 'table'"), "no store table was created");
     }
 }

@@ -24,4 +24,13 @@ internal static class OwnFunctions
     {
         "recommend", "similar_items", "similar_users", "rec_search", "rec_embed", "rec_version",
     };
+
+    /// <summary>
+    /// The functions that write to the database: before one runs, the store refuses objects of the
+    /// schema it did not create on or in place of its tables (triggers, views).
+    /// </summary>
+    public static readonly IReadOnlySet<string> Writers = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
+    {
+        "rec_train", "rec_drop", "rec_evaluate", "rec_register_embedder", "rec_drop_embedder", "rec_publish", "rec_unpublish",
+    };
 }

@@ -35,6 +35,9 @@ internal sealed class Session(SqliteDb db, SqlRecOptions options, string databas
     /// </summary>
     internal HashSet<string> CheckedStoredQueries { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>Before a function that writes: fails when the schema has triggers or views SqlRec did not create on or in place of its tables.</summary>
+    public void BeforeWrite(string function) => Store.RefuseForeignObjects(function);
+
     /// <summary>The session of an open connection (SQLite's entry points already bound): applies the busy timeout when the connection has none.</summary>
     public static Session Open(nint handle, SqlRecOptions options)
     {

@@ -250,6 +250,7 @@ internal static unsafe class SqlSurface
         {
             var binding = BindingOf(SqliteApi.user_data(call.context));
             RefuseInsideQuery(binding.Function);
+            if (OwnFunctions.Writers.Contains(binding.Function.Name)) binding.Session.BeforeWrite(binding.Function.Name);
             var args = new SqlArgs(new ReadOnlySpan<nint>((nint*)call.Item3, call.argc));
             SetResult(call.context, binding.Function.Scalar!(binding.Session, args));
             return SqliteApi.SQLITE_OK;
@@ -374,6 +375,7 @@ internal static unsafe class SqlSurface
             var binding = TableOf(native->pVtab);
             var function = binding.Function;
             RefuseInsideQuery(function);
+            if (OwnFunctions.Writers.Contains(function.Name)) binding.Session.BeforeWrite(function.Name);
             var state = CursorOf(native);
             var parameterCount = function.Parameters.Count;
             var values = new nint[parameterCount];

@@ -13,6 +13,7 @@ internal static class ModelKinds
         new GraphFilterKind(),
         new LightGcnKind(),
         new FreedomKind(),
+        new EaseKind(),
     ];
 
     /// <summary>Names of every kind.</summary>

@@ -21,6 +21,8 @@ namespace SqlRec.Benchmarks;
 /// LightGCN's compute figures on Gowalla (memory bandwidth, graph build, propagation GB/s, epochs, serving and evaluation through SQL).</item>
 /// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- extension [data folder] [--extension folder]</c>: the loadable
 /// extension in python3 and the sqlite3 shell against the .NET library on Gowalla (load time, sizes, recommend() latency, build, evaluation, epochs).</item>
+/// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- accuracy [ml-100k|ml-1m|folder] [seeds=1,2,3] [kinds=popular,graph_filter,ease,numpy,lightgcn] [lambdas=...]</c>:
+/// every kind side by side on MovieLens (ratings &gt;= 4, random 80/20 per user, full ranking) with a plain numpy EASE as the reference (<see cref="AccuracyBenchmark"/>).</item>
 /// </list>
 /// </summary>
 public static class Program
@@ -34,6 +36,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "vectors") return VectorBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "lightgcn") return LightGcnBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "extension") return ExtensionBenchmark.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "accuracy") return AccuracyBenchmark.Run(args[1..]);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }

@@ -74,7 +74,7 @@ public sealed partial class CatalogTests
     public void CatalogOptionRowsAreTheKindsOwnTables()
     {
         var catalog = Catalog();
-        var tables = ModelKinds.All.Select(k => (k.Name, k.OptionTable)).Prepend(("rec_train", TrainingPlan.CallOptions));
+        var tables = ModelKinds.All.Append<IModelKind>(ModelKinds.Auto).Select(k => (k.Name, k.OptionTable)).Prepend(("rec_train", TrainingPlan.CallOptions));
         foreach (var (name, table) in tables)
         {
             var start = $"<!-- sqlrec-options: {name} -->\n";

@@ -16,12 +16,18 @@ internal static class ModelKinds
         new EaseKind(),
     ];
 
-    /// <summary>Names of every kind.</summary>
-    public static IEnumerable<string> Names => All.Select(k => k.Name);
+    /// <summary>
+    /// <c>auto</c>, the default: not a kind of model of its own but the choice of one for the data
+    /// (see <see cref="AutoKind"/>); the version it trains is of the kind it picks.
+    /// </summary>
+    public static AutoKind Auto { get; } = new();
 
-    /// <summary>The kind with this name, or an error listing the kinds.</summary>
+    /// <summary>Names of every kind the <c>model</c> option takes, <c>auto</c> last.</summary>
+    public static IEnumerable<string> Names => All.Select(k => k.Name).Append(Auto.Name);
+
+    /// <summary>The kind with this name (or <c>auto</c>), or an error listing the kinds.</summary>
     public static IModelKind Get(string function, string name) =>
-        All.FirstOrDefault(k => k.Name == name) ?? throw Errors.UnknownModelKind(function, name, Names);
+        All.FirstOrDefault(k => k.Name == name) ?? (name == Auto.Name ? Auto : throw Errors.UnknownModelKind(function, name, Names));
 
     /// <summary>What has item and user vectors, for the message when a model has none: each kind's own words.</summary>
     public static IReadOnlyList<string> VectorsFrom { get; } = [.. All.Select(k => k.VectorsFrom).OfType<string>()];
@@ -41,9 +47,9 @@ internal sealed record TrainingPlan(IModelKind Kind, IKindOptions Options, strin
 
     /// <summary>The training call's own options, before the kind's: which kind, and the source query.</summary>
     public static readonly OptionTable CallOptions = new(
-        Option.RequiredText("model", "the kind of model: " + string.Join(", ", ModelKinds.Names.Select(n => $"`{n}`")) + " (each is described below)",
-            string.Join(", ", ModelKinds.Names.Select(n => $"'{n}'")),
-            function => Errors.MissingOption(function, "model", "one of: " + string.Join(", ", ModelKinds.Names))),
+        Option.Custom("model", "text", "'auto'", string.Join(", ", ModelKinds.Names.Select(n => $"'{n}'")),
+            "the kind of model: " + string.Join(", ", ModelKinds.Names.Select(n => $"`{n}`")) + " (each is described below); `auto` tries several on a validation split of the data and keeps the best",
+            (reader, name) => reader.String(name) ?? ModelKinds.Auto.Name, value => value),
         Option.RequiredText("source", "one read-only `SELECT` (or `WITH ... SELECT`, `VALUES`) returning `(user, item[, weight[, timestamp]])`. " +
             "Ids are INTEGER or TEXT; weight a number from 0 to 3.4028235E+38, the largest 32-bit float (default 1), and each item's weights must add up to no more than that; timestamp unix seconds or ISO-8601 text. " +
             "Repeated (user, item) pairs are merged, their weights summed.", "a SELECT statement",

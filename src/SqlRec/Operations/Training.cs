@@ -37,6 +37,8 @@ internal static class Training
             var context = NewContext(session, Function, name, cancellation);
             var clock = Stopwatch.StartNew();
             var (data, content) = ReadData(session, plan, context);
+            JsonObject? choice = null;
+            if (plan.Kind is AutoKind auto) (plan, choice) = Choose(session, plan, auto, data, context);
             CheckData(session, plan, data, content, context);
             var store = session.Store;
             owner = OwnerPrefix + Guid.NewGuid().ToString("N");
@@ -58,6 +60,7 @@ internal static class Training
                 };
                 context.Report("training", 0, null);
                 var artifacts = ModelTraining.Train(plan.Kind, plan.Options, data, content, context);
+                if (choice is not null) artifacts.Metrics["auto"] = choice;
                 context.Report("saving", 0, null);
                 version = store.Publish(lease, new NewVersion(plan.Kind.Name, plan.ToJson(), artifacts.Metrics.ToJsonString(), data,
                         artifacts.Arrays, clock.Elapsed.TotalSeconds),
@@ -78,7 +81,7 @@ internal static class Training
                 if (failure is SqlRecException) throw;
                 throw Errors.TrainingFailed(Function, name, failure.Message);
             }
-            return new JsonObject
+            var summary = new JsonObject
             {
                 ["model"] = name,
                 ["version"] = version,
@@ -87,7 +90,9 @@ internal static class Training
                 ["items"] = data.Items.Count,
                 ["interactions"] = data.PairCount,
                 ["seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 3),
-            }.ToJsonString();
+            };
+            if (choice is not null) summary["auto"] = choice.DeepClone();
+            return summary.ToJsonString();
         }
         catch (OperationCanceledException)
         {
@@ -106,6 +111,22 @@ internal static class Training
                 if (owner is not null) LiveOwners.Remove(owner);
             }
         }
+    }
+
+    /// <summary>
+    /// <c>auto</c>: tries the candidate kinds on a validation split of the data already read (each
+    /// checked against this process's memory first) and returns the winner's plan, with the same
+    /// source, and the leaderboard.
+    /// </summary>
+    private static (TrainingPlan Plan, JsonObject Choice) Choose(Session session, TrainingPlan plan, AutoKind auto, Interactions data, TrainingContext context)
+    {
+        auto.CheckData(data, null, plan.Options, context);
+        var usable = (long)((session.Options.MemoryLimit ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes) * 0.8);
+        var (kind, options, choice) = AutoKind.Choose(data, (AutoKind.Options)plan.Options, context, name => ModelKinds.Get(Function, name),
+            (candidate, candidateOptions, train) => candidate.EstimateMemory(train, null, candidateOptions) is { } estimate && estimate.Bytes > usable
+                ? Errors.ModelTooLarge(Function, candidate.Name, estimate.What, estimate.Bytes, usable, estimate.Fix).Message[(Function.Length + 4)..]
+                : null);
+        return (new TrainingPlan(kind, options, plan.Source), choice);
     }
 
     /// <summary>

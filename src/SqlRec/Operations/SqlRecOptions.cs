@@ -36,6 +36,9 @@ public sealed class SqlRecOptions
     /// <summary>Called at named points of a publication, to make it fail there (tests of atomicity).</summary>
     internal Action<string>? FaultInjection { get; init; }
 
+    /// <summary>How often a training refreshes its lease's heartbeat, instead of every 15 seconds (tests of a busy heartbeat).</summary>
+    internal TimeSpan? HeartbeatInterval { get; init; }
+
     /// <summary>How often a loaded embedder's model files are looked at again, instead of every two seconds.</summary>
     internal TimeSpan? EmbedderRecheckInterval { get; init; }
 

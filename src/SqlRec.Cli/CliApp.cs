@@ -50,6 +50,8 @@ internal static partial class CliApp
     /// </summary>
     public static string Describe(Exception error) => error switch
     {
+        SqliteException sqlite when CliErrors.EnvironmentProblem(sqlite.SqliteErrorCode) is { } problem && !SqlRecMessage().IsMatch(SqliteMessage(sqlite))
+            => CliErrors.DatabaseRefused(problem, SqliteMessage(sqlite)).Message,
         SqliteException sqlite => SqliteMessage(sqlite),
         CliException or SqlRecException or IOException or UnauthorizedAccessException => error.Message,
         _ => $"unexpected {error.GetType().Name}: {error.Message}",
@@ -64,6 +66,10 @@ internal static partial class CliApp
 
     [GeneratedRegex(@"^SQLite Error \d+: '(.*)'\.$", RegexOptions.Singleline)]
     private static partial Regex SqliteWrapper();
+
+    /// <summary>A message of a SqlRec function (<c>rec_train(): ...</c>), which already says what happened.</summary>
+    [GeneratedRegex(@"^[A-Za-z_]+\(\): ")]
+    private static partial Regex SqlRecMessage();
 }
 
 /// <summary>Where a command writes: results to <see cref="Console"/>, errors to <see cref="ErrorConsole"/>.</summary>

@@ -88,6 +88,7 @@ internal sealed class CliContext(IAnsiConsole console, IAnsiConsole errorConsole
     /// </summary>
     public int Guard(Action body)
     {
+        Interruption.Clear();
         try
         {
             body();
@@ -95,6 +96,15 @@ internal sealed class CliContext(IAnsiConsole console, IAnsiConsole errorConsole
         }
         catch (Exception error)
         {
+            if (Interruption.Received is { } signal)
+            {
+                // SqlRec's own message (a training says nothing was changed) when a function was running, else the CLI's.
+                var message = error is SqliteException { SqliteErrorCode: 9 } plain && !plain.Message.Contains("(): ", StringComparison.Ordinal)
+                    ? CliErrors.Interrupted(Interruption.Name(signal)).Message
+                    : CliApp.Describe(error);
+                ErrorConsole.MarkupLine($"[red]error: {Markup.Escape(message)}[/]");
+                return Interruption.ExitCode(signal);
+            }
             ErrorConsole.MarkupLine($"[red]error: {Markup.Escape(CliApp.Describe(error))}[/]");
             return 1;
         }

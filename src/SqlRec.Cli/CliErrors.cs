@@ -25,6 +25,10 @@ internal static class CliErrors
     public static CliException DatabaseRefused(string problem, string sqliteMessage) =>
         new($"{problem} (SQLite: {sqliteMessage}); the statement that failed changed nothing.");
 
+    /// <summary>A signal stopped the running statement (not a SqlRec function, which says so itself).</summary>
+    public static CliException Interrupted(string signal) =>
+        new($"interrupted by {signal}; the statement that was running was stopped and rolled back, and changed nothing.");
+
     /// <summary>A command that needs an existing database got a path with no file.</summary>
     public static CliException DatabaseNotFound(string path) => new($"database file not found: {path}");
 

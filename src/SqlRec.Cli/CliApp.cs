@@ -50,6 +50,8 @@ internal static partial class CliApp
     /// </summary>
     public static string Describe(Exception error) => error switch
     {
+        SqliteException sqlite when CliErrors.EnvironmentProblem(sqlite.SqliteErrorCode) is { } problem && !SqlRecMessage().IsMatch(SqliteMessage(sqlite))
+            => CliErrors.DatabaseRefused(problem, SqliteMessage(sqlite)).Message,
         SqliteException sqlite => SqliteMessage(sqlite),
         CliException or SqlRecException or IOException or UnauthorizedAccessException => error.Message,
         _ => $"unexpected {error.GetType().Name}: {error.Message}",
@@ -64,6 +66,10 @@ internal static partial class CliApp
 
     [GeneratedRegex(@"^SQLite Error \d+: '(.*)'\.$", RegexOptions.Singleline)]
     private static partial Regex SqliteWrapper();
+
+    /// <summary>A message of a SqlRec function (<c>rec_train(): ...</c>), which already says what happened.</summary>
+    [GeneratedRegex(@"^[A-Za-z_]+\(\): ")]
+    private static partial Regex SqlRecMessage();
 }
 
 /// <summary>Where a command writes: results to <see cref="Console"/>, errors to <see cref="ErrorConsole"/>.</summary>
@@ -82,6 +88,7 @@ internal sealed class CliContext(IAnsiConsole console, IAnsiConsole errorConsole
     /// </summary>
     public int Guard(Action body)
     {
+        Interruption.Clear();
         try
         {
             body();
@@ -89,6 +96,15 @@ internal sealed class CliContext(IAnsiConsole console, IAnsiConsole errorConsole
         }
         catch (Exception error)
         {
+            if (Interruption.Received is { } signal)
+            {
+                // SqlRec's own message (a training says nothing was changed) when a function was running, else the CLI's.
+                var message = error is SqliteException { SqliteErrorCode: 9 } plain && !plain.Message.Contains("(): ", StringComparison.Ordinal)
+                    ? CliErrors.Interrupted(Interruption.Name(signal)).Message
+                    : CliApp.Describe(error);
+                ErrorConsole.MarkupLine($"[red]error: {Markup.Escape(message)}[/]");
+                return Interruption.ExitCode(signal);
+            }
             ErrorConsole.MarkupLine($"[red]error: {Markup.Escape(CliApp.Describe(error))}[/]");
             return 1;
         }

@@ -7,6 +7,28 @@ namespace SqlRec.Cli;
 /// </summary>
 internal static class CliErrors
 {
+    /// <summary>
+    /// What an environment failure of SQLite (its primary result code) means for the user: busy,
+    /// read-only, full, I/O, cannot open; null for any other code, whose SQLite text is shown as is.
+    /// </summary>
+    public static string? EnvironmentProblem(int resultCode) => (resultCode & 0xff) switch
+    {
+        5 or 6 => "the database is busy (locked by another connection); retry when it is free",
+        8 => "the database is read-only; open a writable file, or give this user write access to the file and its folder",
+        10 => "a disk I/O error occurred; check the disk and the file",
+        13 => "the disk is full; free some space and retry",
+        14 => "the database file or its journal cannot be opened; check the path and the folder's permissions",
+        _ => null,
+    };
+
+    /// <summary>SQLite refused a statement of the command for a reason outside it (a lock, the file, the disk).</summary>
+    public static CliException DatabaseRefused(string problem, string sqliteMessage) =>
+        new($"{problem} (SQLite: {sqliteMessage}); the statement that failed changed nothing.");
+
+    /// <summary>A signal stopped the running statement (not a SqlRec function, which says so itself).</summary>
+    public static CliException Interrupted(string signal) =>
+        new($"interrupted by {signal}; the statement that was running was stopped and rolled back, and changed nothing.");
+
     /// <summary>A command that needs an existing database got a path with no file.</summary>
     public static CliException DatabaseNotFound(string path) => new($"database file not found: {path}");
 

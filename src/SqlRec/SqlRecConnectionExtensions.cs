@@ -43,10 +43,19 @@ public static class SqlRecConnectionExtensions
     private static void Apply(SqliteConnection connection, SqlRecOptions options)
     {
         SqliteApi.UseBundledLibrary();
-        var session = Session.Open(connection.Handle!.DangerousGetHandle(), options);
-        if (options.LoadVectorExtension && !session.Db.HasFunction("vec_version"))
-            LoadVectorExtension(connection, options);
-        SqlSurface.RegisterAll(session);
+        try
+        {
+            // Session.Open sets the busy timeout first, so every statement after it waits for locks.
+            var session = Session.Open(connection.Handle!.DangerousGetHandle(), options);
+            if (options.LoadVectorExtension && !session.Db.HasFunction("vec_version"))
+                LoadVectorExtension(connection, options);
+            SqlSurface.RegisterAll(session);
+        }
+        catch (SqliteCallException e)
+        {
+            // A locked, unreadable or damaged file: a named SqlRec message, never SQLite's bare text.
+            throw Errors.Sqlite("UseSqlRec", e.ResultCode, e.Message);
+        }
     }
 
     private static void LoadVectorExtension(SqliteConnection connection, SqlRecOptions options)

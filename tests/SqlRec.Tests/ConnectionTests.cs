@@ -92,7 +92,7 @@ public sealed class ConnectionTests
         db.Execute(RecommendTests.Likes);
         using var other = db.OpenAnother();
         using var transaction = other.BeginTransaction(); // BEGIN IMMEDIATE: holds the write lock
-        db.AssertError(RecommendTests.TrainPopular, Errors.Sqlite("rec_train", "database is locked").Message);
+        db.AssertError(RecommendTests.TrainPopular, Errors.DatabaseBusy("rec_train").Message);
         transaction.Rollback();
         db.Scalar(RecommendTests.TrainPopular);
     }

@@ -33,6 +33,8 @@ internal static class SqlCommand
         if (maxRows < 0) throw CliErrors.OptionRange("--max-rows", "0 (all) or more", maxRows);
         if (string.IsNullOrWhiteSpace(sql)) throw CliErrors.EmptyQuery();
         using var connection = Databases.OpenExisting(databasePath);
+        // Ctrl+C and SIGTERM stop the running statement (its changes rolled back) rather than the process.
+        using var interruption = Interruption.Watch(connection);
         using var command = connection.CreateCommand();
         command.CommandText = sql;
         var results = 0;

@@ -26,22 +26,10 @@ internal sealed class Training
     /// </summary>
     public JsonObject Run(IAnsiConsole console, SqliteConnection connection, string function, string sql, params (string Name, object Value)[] parameters)
     {
-        // Ctrl+C interrupts the SQL statement (sqlite3_interrupt) instead of killing the process: the
+        // Ctrl+C and SIGTERM interrupt the SQL statement (sqlite3_interrupt) instead of killing the process: the
         // training stops at its next step, the previous model version keeps serving, and the error says so.
-        ConsoleCancelEventHandler interrupt = (_, e) =>
-        {
-            e.Cancel = true;
-            SQLitePCL.raw.sqlite3_interrupt(connection.Handle);
-        };
-        Console.CancelKeyPress += interrupt;
-        try
-        {
-            return RunWithProgress(console, connection, function, sql, parameters);
-        }
-        finally
-        {
-            Console.CancelKeyPress -= interrupt;
-        }
+        using var interruption = Interruption.Watch(connection);
+        return RunWithProgress(console, connection, function, sql, parameters);
     }
 
     private JsonObject RunWithProgress(IAnsiConsole console, SqliteConnection connection, string function, string sql, (string Name, object Value)[] parameters)

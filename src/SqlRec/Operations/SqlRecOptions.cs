@@ -17,8 +17,9 @@ public sealed class SqlRecOptions
     public string? VectorExtensionPath { get; init; }
 
     /// <summary>
-    /// How long SqlRec's own statements wait for a lock held by another connection, applied when
-    /// the connection has no busy timeout of its own. Default 5 seconds.
+    /// How long SqlRec's own statements wait for a lock held by another connection, applied
+    /// (<c>PRAGMA busy_timeout</c>) before SqlRec runs any other statement, unless the connection
+    /// has a busy timeout of its own, which is kept. Default 5 seconds.
     /// </summary>
     public TimeSpan BusyTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
@@ -35,6 +36,9 @@ public sealed class SqlRecOptions
 
     /// <summary>Called at named points of a publication, to make it fail there (tests of atomicity).</summary>
     internal Action<string>? FaultInjection { get; init; }
+
+    /// <summary>How often a training refreshes its lease's heartbeat, instead of every 15 seconds (tests of a busy heartbeat).</summary>
+    internal TimeSpan? HeartbeatInterval { get; init; }
 
     /// <summary>How often a loaded embedder's model files are looked at again, instead of every two seconds.</summary>
     internal TimeSpan? EmbedderRecheckInterval { get; init; }

@@ -17,9 +17,9 @@ internal static class Training
 {
     private const string Function = "rec_train";
     private static readonly TimeSpan HeartbeatInterval = TimeSpan.FromSeconds(15);
+    /// <summary>How soon a heartbeat that found the database busy is tried again.</summary>
+    private static readonly TimeSpan HeartbeatRetry = TimeSpan.FromSeconds(1);
     private static readonly Dictionary<string, DateTimeOffset> Running = new(StringComparer.Ordinal);
-    private static readonly HashSet<string> LiveOwners = new(StringComparer.Ordinal);
-    private static readonly string OwnerPrefix = $"{Environment.ProcessId}:";
 
     /// <summary>Trains <paramref name="name"/> and returns a JSON summary of the new version.</summary>
     public static string Train(Session session, string name, string? optionsJson, CancellationToken cancellation = default)
@@ -31,7 +31,7 @@ internal static class Training
             if (Running.TryGetValue(key, out var since)) throw Errors.TrainingInProgress(Function, name, Timestamp(since));
             Running[key] = DateTimeOffset.UtcNow;
         }
-        string? owner = null;
+        Lease? lease = null;
         try
         {
             var context = NewContext(session, Function, name, cancellation);
@@ -41,24 +41,22 @@ internal static class Training
             if (plan.Kind is AutoKind auto) (plan, choice) = Choose(session, plan, auto, data, context);
             CheckData(session, plan, data, content, context);
             var store = session.Store;
-            owner = OwnerPrefix + Guid.NewGuid().ToString("N");
-            lock (Running) LiveOwners.Add(owner);
-            // A lease of this process whose training is no longer running was abandoned (see ModelStore.AcquireLease).
-            var lease = store.AcquireLease(Function, name, owner, holder =>
-            {
-                lock (Running) return holder.StartsWith(OwnerPrefix, StringComparison.Ordinal) && !LiveOwners.Contains(holder);
-            });
+            // A lease whose holder is gone (see ModelStore.AcquireLease) is taken over; the progress says so.
+            lease = store.AcquireLease(Function, name);
             long version;
             try
             {
                 var lastBeat = Stopwatch.StartNew();
+                var interval = session.Options.HeartbeatInterval ?? HeartbeatInterval;
+                var wait = interval;
                 context.Heartbeat = () =>
                 {
-                    if (lastBeat.Elapsed < HeartbeatInterval) return;
-                    store.Heartbeat(lease);
+                    if (lastBeat.Elapsed < wait) return;
+                    // A busy database skips this beat (the training goes on) and tries again soon.
+                    wait = store.TryHeartbeat(lease) ? interval : TimeSpan.FromTicks(Math.Min(interval.Ticks, HeartbeatRetry.Ticks));
                     lastBeat.Restart();
                 };
-                context.Report("training", 0, null);
+                context.Report("training", 0, null, lease.TookOver);
                 var artifacts = ModelTraining.Train(plan.Kind, plan.Options, data, content, context);
                 if (choice is not null) artifacts.Metrics["auto"] = choice;
                 context.Report("saving", 0, null);
@@ -77,8 +75,14 @@ internal static class Training
                     // An interrupted connection refuses every statement until the caller's statement ends.
                     ReleaseOnSideConnection(session, lease);
                 }
+                catch (SqliteCallException)
+                {
+                    // Still locked (or the disk refuses even this): the lease stays until the heartbeat timeout, or
+                    // until this process trains the model again (ModelStore.EndLease below lets it take the lease over).
+                }
                 if (failure is OperationCanceledException || failure is SqliteCallException { IsInterrupt: true }) throw Errors.TrainingInterrupted(Function, name);
                 if (failure is SqlRecException) throw;
+                if (failure is SqliteCallException sqlite && Errors.IsEnvironmentFailure(sqlite.ResultCode)) throw Errors.Sqlite(Function, sqlite.ResultCode, sqlite.Message);
                 throw Errors.TrainingFailed(Function, name, failure.Message);
             }
             var summary = new JsonObject
@@ -105,11 +109,8 @@ internal static class Training
         }
         finally
         {
-            lock (Running)
-            {
-                Running.Remove(key);
-                if (owner is not null) LiveOwners.Remove(owner);
-            }
+            if (lease is not null) ModelStore.EndLease(lease);
+            lock (Running) Running.Remove(key);
         }
     }
 

@@ -217,7 +217,7 @@ internal static unsafe class SqlSurface
         private static string ErrorText(string function, Exception exception) => exception switch
         {
             SqlRecException e => e.Message,
-            SqliteCallException e => Errors.Sqlite(function, e.Message).Message,
+            SqliteCallException e => Errors.Sqlite(function, e.ResultCode, e.Message).Message,
             _ => Errors.Internal(function, exception).Message,
         };
     }

@@ -15,6 +15,8 @@ internal static unsafe class SqliteApi
 {
     public const int SQLITE_OK = 0;
     public const int SQLITE_ERROR = 1;
+    public const int SQLITE_BUSY = 5;
+    public const int SQLITE_LOCKED = 6;
     public const int SQLITE_NOMEM = 7;
     public const int SQLITE_INTERRUPT = 9;
     public const int SQLITE_CONSTRAINT = 19;

@@ -161,27 +161,58 @@ internal readonly unsafe struct SqliteDb : IEquatable<SqliteDb>
     /// returns, rolled back when it throws (the exception goes on). The one way SqlRec groups
     /// writes, so a failure part way leaves the database as it was.
     /// </summary>
+    /// <remarks>
+    /// When no transaction is open, the work runs in a transaction begun with BEGIN IMMEDIATE: the
+    /// write lock is taken up front, waiting for it with the busy timeout. A deferred transaction
+    /// that reads first and writes later would hold a read lock that another writer waits on, and
+    /// SQLite then refuses the upgrade at once (SQLITE_BUSY without waiting) to break the deadlock.
+    /// A commit that fails (SQLITE_BUSY while readers stay, a full disk) is rolled back, so the
+    /// connection is never left inside a half-written transaction.
+    /// </remarks>
     public T InSavepoint<T>(string name, Func<T> work)
     {
-        Execute($"SAVEPOINT {name}");
+        var own = IsAutocommit;
+        if (own) Execute("BEGIN IMMEDIATE");
+        T result;
         try
         {
-            var result = work();
-            Execute($"RELEASE {name}");
-            return result;
-        }
-        catch
-        {
+            Execute($"SAVEPOINT {name}");
             try
             {
-                Execute($"ROLLBACK TO {name}");
+                result = work();
                 Execute($"RELEASE {name}");
             }
-            catch (SqliteCallException)
+            catch
             {
-                // The savepoint is gone when SQLite already rolled the whole transaction back (e.g. on SQLITE_FULL).
+                try
+                {
+                    Execute($"ROLLBACK TO {name}");
+                    Execute($"RELEASE {name}");
+                }
+                catch (SqliteCallException)
+                {
+                    // The savepoint is gone when SQLite already rolled the whole transaction back (e.g. on SQLITE_FULL).
+                }
+                throw;
             }
+            if (own) Execute("COMMIT");
+        }
+        catch when (own)
+        {
+            RollbackIfOpen();
             throw;
+        }
+        return result;
+    }
+
+    /// <summary>Ends the open transaction, if any, without its changes (after a failed write or commit).</summary>
+    private void RollbackIfOpen()
+    {
+        if (IsAutocommit) return;
+        try { Execute("ROLLBACK"); }
+        catch (SqliteCallException)
+        {
+            // Nothing more can be done here; SQLite rolls back a transaction it cannot finish when the connection closes.
         }
     }
 
@@ -236,4 +267,7 @@ internal sealed class SqliteCallException(int resultCode, string message) : Exce
 
     /// <summary>True when the call failed because the caller interrupted the connection.</summary>
     public bool IsInterrupt => ResultCode == SqliteApi.SQLITE_INTERRUPT;
+
+    /// <summary>True when another connection held a lock past the busy timeout (SQLITE_BUSY, SQLITE_LOCKED and their extended codes).</summary>
+    public bool IsBusy => (ResultCode & 0xff) is SqliteApi.SQLITE_BUSY or SqliteApi.SQLITE_LOCKED;
 }

@@ -9,7 +9,7 @@ namespace SqlRec.Store;
 internal sealed record ServingVersion(string Model, long Version, string Uid, string Kind, int Users, int Items, string Options = "{}");
 
 /// <summary>What a training records about the row it leased, so a failure can put it back.</summary>
-internal sealed record Lease(string Model, string Owner, bool CreatedRow);
+internal sealed record Lease(string Model, string Owner, bool CreatedRow, string? TookOver = null);
 
 /// <summary>A finished training, ready to be written as a new version.</summary>
 internal sealed record NewVersion(string Kind, string OptionsJson, string MetricsJson, Interactions Data,

@@ -54,6 +54,18 @@ internal static partial class Errors
     public static SqlRecException TrainingInProgress(string function, string name, string since) =>
         Fail(function, $"model '{name}' is already being trained (since {since}); wait for that training to finish.");
 
+    /// <summary>Progress detail when a training takes over the lease of one that is gone.</summary>
+    public static string LeaseTakenOver(string holder, bool expired) => expired
+        ? $"took over the lease of {holder}, whose heartbeat stopped more than {LeaseTimeoutText} ago"
+        : $"took over the lease of {holder}, which is no longer running";
+
+    /// <summary>Names the holder of a lease for <see cref="LeaseTakenOver"/>.</summary>
+    public static string LeaseHolderDescription(string? host, int pid, bool thisProcess) =>
+        host is null ? "an earlier training" : thisProcess ? "an earlier training of this process" : $"a training by process {pid} on host '{host}'";
+
+    /// <summary>How long a lease of another host lives without a heartbeat, for messages.</summary>
+    public const string LeaseTimeoutText = "2 minutes";
+
     /// <summary>A training failed for an unexpected reason; the previous version keeps serving.</summary>
     public static SqlRecException TrainingFailed(string function, string name, string reason) =>
         Fail(function, $"training model '{name}' failed: {reason}; the previous version, if any, keeps serving.");

@@ -40,19 +40,24 @@ public static class MovieSearchDemo
         connection.UseSqlRec();
         var sql = new Sql(connection);
 
+        // 0. The embedder: the real all-MiniLM-L6-v2 when it is installed (this sample references the
+        //    SqlRec.Models.MiniLM package, so it is, unless "hash" is asked for as a third argument),
+        //    else the built-in weight-free 'hash'.
+        var embedder = Embedder(sql, args.Length > 2 && args[2] == "hash", output);
+
         // 1. The data, into the app's own tables.
         var clock = Stopwatch.StartNew();
         var (movies, ratings) = Import(sql, data);
         output.WriteLine($"MovieLens 100K from {data}: {movies:N0} movies, {ratings:N0} ratings into {database} ({Ms(clock)})");
 
-        // 2. A text collection: every title and its genres embedded with the built-in 'hash' embedder
+        // 2. A text collection: every title and its genres embedded with the embedder
         //    (batched), recorded on the collection so rec_search embeds TEXT queries with it; also
         //    written to the vec0 table movies_text_items for plain sqlite-vec SQL.
         clock.Restart();
         var published = sql.Scalar<string>($"""
             SELECT rec_publish('movies_text', json_object(
               'text', 'SELECT id, {Embedded.Replace("'", "''", StringComparison.Ordinal)} FROM movies',
-              'embedder', 'hash', 'table', 'movies_text'))
+              'embedder', '{embedder}', 'table', 'movies_text'))
             """);
         output.WriteLine($"collection 'movies_text' ({Ms(clock)}): {published}");
 
@@ -66,10 +71,16 @@ public static class MovieSearchDemo
         output.WriteLine();
 
         output.WriteLine($"1. Search by text: rec_search('movies_text', '{Query}', 10)");
-        output.WriteLine("   The built-in 'hash' embedder matches shared words and spellings, not meaning: the films below share");
-        output.WriteLine("   words with the query ('adventure' is a genre here), not its idea. For search by meaning, register a");
-        output.WriteLine("   sentence model, rec_register_embedder('minilm', json_object('model', 'path/to/model.onnx')), and");
-        output.WriteLine("   publish the collection with 'embedder', 'minilm'.");
+        if (embedder == "hash")
+        {
+            output.WriteLine("   The built-in 'hash' embedder matches shared words and spellings, not meaning: the films below share");
+            output.WriteLine("   words with the query ('adventure' is a genre here), not its idea. For search by meaning, reference the");
+            output.WriteLine("   SqlRec.Models.MiniLM package and register rec_register_embedder('minilm', json_object('model', 'all-MiniLM-L6-v2')).");
+        }
+        else
+        {
+            output.WriteLine("   all-MiniLM-L6-v2 matches meaning: films about space and robots, whatever words their titles use.");
+        }
         var byText = sql.Movies("""
             SELECT r.item_id, r.score, m.title, m.genres FROM rec_search('movies_text', $query, 10) r
             JOIN movies m ON m.id = r.item_id ORDER BY r.rank
@@ -97,8 +108,8 @@ public static class MovieSearchDemo
             JOIN movies m ON m.id = r.item_id ORDER BY r.rank
             """, ("$query", Query));
         Print(output, filtered);
-        var joined = sql.Scalar<long>("""
-            SELECT count(*) FROM (SELECT item_id FROM movies_text_items WHERE embedding MATCH rec_embed('hash', $query) AND k = 10) v
+        var joined = sql.Scalar<long>($"""
+            SELECT count(*) FROM (SELECT item_id FROM movies_text_items WHERE embedding MATCH rec_embed('{embedder}', $query) AND k = 10) v
             JOIN movies m ON m.id = v.item_id WHERE instr(m.genres, 'Children''s') > 0
             """, ("$query", Query));
         output.WriteLine($"   {filtered.Count} rows, all {genre}: {(filtered.All(f => f.Genres.Contains(genre, StringComparison.Ordinal)) ? "yes" : "no")}; "
@@ -106,9 +117,9 @@ public static class MovieSearchDemo
         output.WriteLine();
 
         output.WriteLine("5. The same KNN in plain sqlite-vec SQL on the vec0 table rec_publish wrote:");
-        const string vec0 = """
+        var vec0 = $"""
             SELECT v.item_id, 1 - v.distance, m.title, m.genres FROM movies_text_items v JOIN movies m ON m.id = v.item_id
-            WHERE v.embedding MATCH rec_embed('hash', $query) AND k = 10 ORDER BY v.distance
+            WHERE v.embedding MATCH rec_embed('{embedder}', $query) AND k = 10 ORDER BY v.distance
             """;
         output.WriteLine("   " + vec0.Replace("\n", "\n   ", StringComparison.Ordinal));
         var plain = sql.Movies(vec0, ("$query", Query));
@@ -118,6 +129,30 @@ public static class MovieSearchDemo
         output.WriteLine();
         output.WriteLine($"done in {total.Elapsed.TotalSeconds:F1} s");
         return 0;
+    }
+
+    /// <summary>
+    /// Registers all-MiniLM-L6-v2 as 'minilm' and returns that name, or says why it cannot and
+    /// returns 'hash' (the built-in feature-hashing embedder: words, not meaning).
+    /// </summary>
+    private static string Embedder(Sql sql, bool hashAsked, TextWriter output)
+    {
+        if (hashAsked)
+        {
+            output.WriteLine("embedder: 'hash' (asked for): the built-in weight-free feature hashing of words and spellings");
+            return "hash";
+        }
+        try
+        {
+            var registered = sql.Scalar<string>("SELECT rec_register_embedder('minilm', json_object('model', 'all-MiniLM-L6-v2')) ->> '$.model_path'");
+            output.WriteLine($"embedder: 'minilm', the real all-MiniLM-L6-v2 sentence model ({registered})");
+            return "minilm";
+        }
+        catch (SqliteException e)
+        {
+            output.WriteLine($"embedder: 'hash', the built-in weight-free feature hashing of words and spellings (no sentence model: {e.SqliteErrorCode} {e.Message})");
+            return "hash";
+        }
     }
 
     /// <summary>../shared/data/ml-100k next to the repository root (the folder holding SqlRec.sln), looked for above the current folder, then above the program.</summary>

@@ -33,6 +33,7 @@ internal static partial class CliApp
             SqlCommand.Create(context),
             EmbedCommand.Create(context),
             EmbedCommand.CreateEmbedder(context),
+            ModelsCommand.Create(context),
         };
         var parsed = root.Parse(args);
         // Help and parse errors are written by System.CommandLine itself; point it at the same

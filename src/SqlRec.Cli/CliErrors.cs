@@ -108,4 +108,11 @@ internal static class CliErrors
     /// <summary>A <c>-k</c> value that is not an integer or a comma-separated list of integers.</summary>
     public static CliException CutoffNotInteger(string part, string value) =>
         new($"-k expects integers, e.g. -k 10 -k 20 or -k 10,20; got '{part}' in '{value}'.");
+
+    /// <summary><c>models install</c> was given a model the CLI does not know.</summary>
+    public static CliException UnknownNamedModel(string requested, string known) => new($"unknown model '{requested}'; named models: {known}.");
+
+    /// <summary><c>models install</c> in a build of the CLI that does not carry the model.</summary>
+    public static CliException NamedModelNotCarried(string name, string expected) =>
+        new($"this build of the CLI does not carry '{name}' (no {expected}); build it from the repository (src/SqlRec.Cli references SqlRec.Models.MiniLM) or install the SqlRec.Cli tool package.");
 }

@@ -65,7 +65,7 @@ public sealed class EmbedSqlTests
             Errors.ArgumentNull(f, "options", "pass json_object('model', 'path/to/model.onnx') or json_object('kind', 'hash', 'dim', 512)").Message);
         db.AssertError("SELECT rec_register_embedder('e', 5)", Errors.ArgumentType(f, "options", "TEXT holding a JSON object", 5L).Message);
         db.AssertError("SELECT rec_register_embedder('e', '{}')",
-            Errors.MissingOption(f, "model", "give the path of a BERT-style ONNX model (e.g. all-MiniLM-L6-v2's model.onnx), or use kind 'hash' for the weight-free embedder").Message);
+            Errors.MissingOption(f, "model", "give the name of a model SqlRec knows ('all-MiniLM-L6-v2') or the path of a BERT-style ONNX model, or use kind 'hash' for the weight-free embedder").Message);
         db.AssertError("SELECT rec_register_embedder('e', json_object('kind', 'word2vec'))", Errors.UnknownEmbedderKind(f, "word2vec", ["onnx", "hash"]).Message);
         db.AssertError("SELECT rec_register_embedder('e', json_object('kind', 'hash', 'dim', 1))", Errors.OptionRange(f, "dim", "between 2 and 8192", "1").Message);
         db.AssertError("SELECT rec_register_embedder('e', json_object('kind', 'hash', 'pooling', 'mean'))",

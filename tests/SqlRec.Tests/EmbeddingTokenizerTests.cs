@@ -10,15 +10,16 @@ namespace SqlRec.Tests;
 [TestClass]
 public sealed class EmbeddingTokenizerTests
 {
-    private static string ModelFolder() => TestData.SharedData("models", "all-MiniLM-L6-v2");
+    /// <summary>The packaged model's folder (SqlRec.Models.MiniLM, fetched by the build): vocab.txt is always there.</summary>
+    private static string ModelFolder() => Path.GetDirectoryName(NamedModels.Locate("test", NamedModels.MiniLM).Vocabulary)!;
 
     private static WordPieceTokenizer Real(string file = "vocab.txt", int maxLength = 256) =>
-        WordPieceTokenizer.Load("test", TestData.RequireSharedData("models", "all-MiniLM-L6-v2", file), lowercase: true, stripAccents: true, maxLength);
+        WordPieceTokenizer.Load("test", file == "vocab.txt" ? Path.Combine(ModelFolder(), file) : TestData.RequireSharedData("models", "all-MiniLM-L6-v2", file),
+            lowercase: true, stripAccents: true, maxLength);
 
     private static int Id(string token) => Array.IndexOf(File.ReadAllLines(Path.Combine(ModelFolder(), "vocab.txt")), token);
 
     [TestMethod]
-    [TestCategory("RealData")]
     public void KnownSentencesGiveTheKnownTokenIds()
     {
         var tokenizer = Real();
@@ -40,7 +41,6 @@ public sealed class EmbeddingTokenizerTests
     }
 
     [TestMethod]
-    [TestCategory("RealData")]
     public void TruncationCutsTokenByTokenAndKeepsSep()
     {
         var tokenizer = Real(maxLength: 5);
@@ -66,7 +66,7 @@ public sealed class EmbeddingTokenizerTests
         Assert.AreEqual(fromVocab.VocabularySize, fromJson.VocabularySize);
         foreach (var text in new[] { "This is an example sentence", "Crème brûlée, s'il vous plaît!", "SQLite embeddings (ONNX) 2026" })
             CollectionAssert.AreEqual(fromVocab.Encode(text), fromJson.Encode(text), text);
-        var stated = WordPieceTokenizer.ReadDefaults("test", Path.Combine(ModelFolder(), "tokenizer.json"));
+        var stated = WordPieceTokenizer.ReadDefaults("test", TestData.RequireSharedData("models", "all-MiniLM-L6-v2", "tokenizer.json"));
         Assert.IsTrue(stated.Lowercase);
         Assert.IsNull(stated.StripAccents, "null in the file: follows lowercase");
     }

@@ -40,6 +40,17 @@ internal static class ExtensionHost
             root, TimeSpan.FromMinutes(10));
         if (result.Exit != 0 || !File.Exists(System.IO.Path.Combine(output, FileName)))
             throw new AssertFailedException($"publishing the extension failed (exit {result.Exit}):\n{result.Output}\n{result.Error}");
+        // The named models this test project carries go beside the extension (models/ beside
+        // sqlrec.so is where it looks, as `sqlrec models install --to` puts them), so the extension
+        // pass runs the real-model tests too.
+        var carried = System.IO.Path.Combine(AppContext.BaseDirectory, "models");
+        foreach (var file in Directory.GetFiles(carried, "*", SearchOption.AllDirectories))
+        {
+            var target = System.IO.Path.Combine(output, "models", System.IO.Path.GetRelativePath(carried, file));
+            if (File.Exists(target) && new FileInfo(target).Length == new FileInfo(file).Length) continue;
+            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(target)!);
+            File.Copy(file, target, overwrite: true);
+        }
         return output;
     }
 

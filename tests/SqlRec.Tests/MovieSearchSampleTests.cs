@@ -40,7 +40,10 @@ public sealed class MovieSearchSampleTests
             var (code, output, error) = Run(data, database);
             Assert.AreEqual(0, code, error + output);
             StringAssert.Contains(output, "1,682 movies, 100,000 ratings");
-            StringAssert.Contains(output, "\"embedder\":\"hash\"");
+            // The real model, which this project carries (SqlRec.Models.MiniLM), searches by meaning.
+            StringAssert.Contains(output, "embedder: 'minilm', the real all-MiniLM-L6-v2 sentence model");
+            StringAssert.Contains(output, "\"embedder\":\"minilm\"");
+            StringAssert.Contains(Section(output, 1), "Star Trek");
             // Text search and its vec0 twin agree; the filtered search is full where the KNN-then-JOIN is short.
             Assert.AreEqual(10, Regex.Matches(Section(output, 1), @"^\s+\d+\s+0\.\d{3}\s", RegexOptions.Multiline).Count, output);
             StringAssert.Contains(output, "the same 10 films in the same order as rec_search: yes");
@@ -49,8 +52,10 @@ public sealed class MovieSearchSampleTests
             StringAssert.Contains(Section(output, 2), "Return of the Jedi (1983)");
             StringAssert.Contains(Section(output, 2), "Empire Strikes Back, The (1980)");
             StringAssert.Matches(Section(output, 3), new Regex(@"^\s+1\s+\S+\s+Return of the Jedi \(1983\)", RegexOptions.Multiline));
-            // What it leaves in the database, and a second run replaces it.
-            Assert.AreEqual(0, Run(data, database).Code);
+            // What it leaves in the database, and a second run replaces it (with the 'hash' fallback, asked for).
+            var again = Run(data, database, "hash");
+            Assert.AreEqual(0, again.Code);
+            StringAssert.Contains(again.Output, "embedder: 'hash' (asked for)");
             using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={database};Pooling=False");
             connection.Open();
             connection.UseSqlRec();

@@ -53,7 +53,7 @@ internal static class EmbedderCache
         if (Entries.TryGetValue(key, out var entry))
         {
             if (Stopwatch.GetElapsedTime(entry.CheckedAt) < recheck) return Check(function, row, entry.Embedder);
-            if (Stamp(row.Options, baseFolder) == entry.Stamp)
+            if (Stamp(function, row.Options, baseFolder) == entry.Stamp)
             {
                 entry.CheckedAt = Stopwatch.GetTimestamp();
                 return Check(function, row, entry.Embedder);
@@ -62,9 +62,9 @@ internal static class EmbedderCache
         // One load at a time: two threads must not both build a session for the same model.
         lock (LoadLock)
         {
-            if (Entries.TryGetValue(key, out entry) && Stamp(row.Options, baseFolder) == entry.Stamp) return Check(function, row, entry.Embedder);
+            if (Entries.TryGetValue(key, out entry) && Stamp(function, row.Options, baseFolder) == entry.Stamp) return Check(function, row, entry.Embedder);
             // A file that is gone is reported as such (put it back), not as a registry row to drop and register again.
-            foreach (var (option, file) in Files(row.Options, baseFolder))
+            foreach (var (option, file) in Files(function, row.Options, baseFolder))
             {
                 if (!file.Exists) throw Errors.EmbedderFileMissing(function, option, file.FullName);
             }
@@ -73,7 +73,7 @@ internal static class EmbedderCache
             catch (SqlRecException e) { throw Errors.EmbedderRowInvalid(function, row.Name, e.Problem ?? e.Message); }
             var embedder = Load(function, row.Name, definition, baseFolder);
             if (entry is not null) entry.Live = false;
-            Entries[key] = new Entry(embedder, Stamp(row.Options, baseFolder));
+            Entries[key] = new Entry(embedder, Stamp(function, row.Options, baseFolder));
             return Check(function, row, embedder);
         }
     }
@@ -87,31 +87,39 @@ internal static class EmbedderCache
     };
 
     /// <summary>Remembers an embedder that registration has just loaded, so the first call does not load it again.</summary>
-    public static void Put(EmbedderRow row, string baseFolder, Embedder embedder)
+    public static void Put(string function, EmbedderRow row, string baseFolder, Embedder embedder)
     {
         if (embedder.CacheEntry is Entry { Live: true }) return;
         if (Entries.TryGetValue(Key(row.Options, baseFolder), out var old)) old.Live = false;
-        Entries[Key(row.Options, baseFolder)] = new Entry(embedder, Stamp(row.Options, baseFolder));
+        Entries[Key(row.Options, baseFolder)] = new Entry(embedder, Stamp(function, row.Options, baseFolder));
     }
 
     private static Embedder Check(string function, EmbedderRow row, Embedder embedder) =>
         embedder.Dimension == row.Dimension ? embedder : throw Errors.EmbedderDimensionChanged(function, row.Name, row.Dimension, embedder.Dimension);
 
     /// <summary>Size and time of the files an embedder reads ("" for the hash kind).</summary>
-    private static string Stamp(string options, string baseFolder) =>
-        string.Join("|", Files(options, baseFolder).Select(f => f.File.Exists ? $"{f.File.Length}@{f.File.LastWriteTimeUtc.Ticks}" : "missing"));
+    private static string Stamp(string function, string options, string baseFolder) =>
+        string.Join("|", Files(function, options, baseFolder).Select(f => f.File.Exists ? $"{f.File.Length}@{f.File.LastWriteTimeUtc.Ticks}" : "missing"));
 
     /// <summary>
     /// The files stored options name (an ONNX embedder's model, then its tokenizer), resolved; none
     /// for the hash kind, and none for options that do not read (parsing them reports what is wrong).
     /// </summary>
-    private static List<(string Option, FileInfo File)> Files(string options, string baseFolder)
+    private static List<(string Option, FileInfo File)> Files(string function, string options, string baseFolder)
     {
         var files = new List<(string, FileInfo)>();
         try
         {
             if (JsonNode.Parse(options) is not JsonObject json || json["kind"] is not JsonValue kind || !kind.TryGetValue(out string? name) || name != "onnx")
                 return files;
+            // A named model's files are wherever it is installed (found and checked: an error when it is not there).
+            if (json["model"] is JsonValue named && named.TryGetValue(out string? modelName) && NamedModels.Find(modelName) is { } model)
+            {
+                var (modelPath, vocabularyPath) = NamedModels.Locate(function, model);
+                files.Add(("model", new FileInfo(modelPath)));
+                files.Add(("tokenizer", new FileInfo(vocabularyPath)));
+                return files;
+            }
             foreach (var option in new[] { "model", "tokenizer" })
             {
                 if (json[option] is JsonValue value && value.TryGetValue(out string? path) && path.Length > 0)

@@ -82,8 +82,8 @@ internal sealed record HashDefinition(int Dimension, int WordNgrams, int MinChar
 }
 
 /// <summary>Options of an ONNX sentence-embedding model (see <see cref="OnnxEmbedder"/>).</summary>
-/// <param name="Model">Path of the .onnx file, as given.</param>
-/// <param name="Tokenizer">Path of vocab.txt or tokenizer.json, as given or found next to the model.</param>
+/// <param name="Model">Path of the .onnx file, as given, or the name of a named model (<see cref="NamedModels"/>).</param>
+/// <param name="Tokenizer">Path of vocab.txt or tokenizer.json, as given or found next to the model; empty for a named model.</param>
 /// <param name="Lowercase">Lower-case the text before tokenization.</param>
 /// <param name="StripAccents">Strip accents before tokenization.</param>
 /// <param name="MaxLength">Most tokens per text, [CLS] and [SEP] included; longer texts are truncated.</param>
@@ -106,14 +106,26 @@ internal sealed record OnnxDefinition(string Model, string Tokenizer, bool Lower
     internal static OnnxDefinition Read(string function, OptionReader reader, string baseFolder)
     {
         var model = reader.String("model") is { Length: > 0 } m ? m
-            : throw Errors.MissingOption(function, "model", "give the path of a BERT-style ONNX model (e.g. all-MiniLM-L6-v2's model.onnx), or use kind 'hash' for the weight-free embedder");
-        // The model first: without it nothing else matters, and a tokenizer looked for next to a
-        // model that is not there would be reported missing in its place.
-        var modelPath = Resolve(model, baseFolder);
-        if (!File.Exists(modelPath)) throw Errors.EmbedderFileMissing(function, "model", modelPath);
-        var tokenizer = reader.String("tokenizer") is { Length: > 0 } t ? t : DefaultTokenizer(function, model, baseFolder);
-        var tokenizerPath = Resolve(tokenizer, baseFolder);
-        if (!File.Exists(tokenizerPath)) throw Errors.EmbedderFileMissing(function, "tokenizer", tokenizerPath);
+            : throw Errors.MissingOption(function, "model", "give the name of a model SqlRec knows ('all-MiniLM-L6-v2') or the path of a BERT-style ONNX model, or use kind 'hash' for the weight-free embedder");
+        string tokenizer, tokenizerPath;
+        if (NamedModels.Find(model) is { } named)
+        {
+            // A named model brings its vocabulary; both files are found and checked against their pins.
+            if (reader.String("tokenizer") is { Length: > 0 }) throw Errors.NamedModelTokenizer(function, named.Name);
+            (_, tokenizerPath) = NamedModels.Locate(function, named);
+            model = named.Name;
+            tokenizer = "";
+        }
+        else
+        {
+            // The model first: without it nothing else matters, and a tokenizer looked for next to a
+            // model that is not there would be reported missing in its place.
+            var modelPath = Resolve(model, baseFolder);
+            if (!File.Exists(modelPath)) throw Errors.EmbedderFileMissing(function, "model", modelPath);
+            tokenizer = reader.String("tokenizer") is { Length: > 0 } t ? t : DefaultTokenizer(function, model, baseFolder);
+            tokenizerPath = Resolve(tokenizer, baseFolder);
+            if (!File.Exists(tokenizerPath)) throw Errors.EmbedderFileMissing(function, "tokenizer", tokenizerPath);
+        }
         var stated = WordPieceTokenizer.ReadDefaults(function, tokenizerPath);
         var lowercase = reader.Boolean("lowercase", stated.Lowercase ?? true);
         var strip = reader.Boolean("strip_accents", stated.StripAccents ?? lowercase);
@@ -127,6 +139,16 @@ internal sealed record OnnxDefinition(string Model, string Tokenizer, bool Lower
         var threads = (int)reader.Integer("threads", 0, 0, 1024);
         return new OnnxDefinition(model, tokenizer, lowercase, strip, maxLength, pooling, output, normalize, provider, device, batch, threads);
     }
+
+    /// <summary>The named model <see cref="Model"/> names, or null when it is a path.</summary>
+    public NamedModel? Named => NamedModels.Find(Model);
+
+    /// <summary>
+    /// The model's and the tokenizer's full paths: a named model's installed files (found and
+    /// checked, see <see cref="NamedModels"/>), else the paths as given, relative to <paramref name="baseFolder"/>.
+    /// </summary>
+    public (string Model, string Tokenizer) Paths(string function, string baseFolder) =>
+        Named is { } named ? NamedModels.Locate(function, named) : (Resolve(Model, baseFolder), Resolve(Tokenizer, baseFolder));
 
     /// <summary>tokenizer.json, else vocab.txt, in the model's folder.</summary>
     private static string DefaultTokenizer(string function, string model, string baseFolder)
@@ -142,20 +164,26 @@ internal sealed record OnnxDefinition(string Model, string Tokenizer, bool Lower
     }
 
     /// <inheritdoc />
-    public override JsonObject ToJson() => new()
+    public override JsonObject ToJson()
     {
-        ["kind"] = Kind,
-        ["model"] = Model,
-        ["tokenizer"] = Tokenizer,
-        ["lowercase"] = Lowercase,
-        ["strip_accents"] = StripAccents,
-        ["max_length"] = MaxLength,
-        ["pooling"] = Pooling,
-        ["output"] = Output,
-        ["normalize"] = Normalize,
-        ["provider"] = Provider,
-        ["device_id"] = DeviceId,
-        ["batch_size"] = BatchSize,
-        ["threads"] = Threads,
-    };
+        var json = new JsonObject
+        {
+            ["kind"] = Kind,
+            ["model"] = Model,
+            ["tokenizer"] = Tokenizer,
+            ["lowercase"] = Lowercase,
+            ["strip_accents"] = StripAccents,
+            ["max_length"] = MaxLength,
+            ["pooling"] = Pooling,
+            ["output"] = Output,
+            ["normalize"] = Normalize,
+            ["provider"] = Provider,
+            ["device_id"] = DeviceId,
+            ["batch_size"] = BatchSize,
+            ["threads"] = Threads,
+        };
+        // A named model is stored by its name alone, so the database works wherever the model is installed.
+        if (Named is not null) json.Remove("tokenizer");
+        return json;
+    }
 }

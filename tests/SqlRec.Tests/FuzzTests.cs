@@ -103,7 +103,7 @@ public sealed class FuzzTests
     }
 
     /// <summary>What is wrong with an error message, or null when it is a clear SqlRec or SQLite error.</summary>
-    private static string? Problem(string message)
+    internal static string? Problem(string message)
     {
         foreach (var marker in new[] { "Exception", "System.", "internal error", "   at ", "Object reference", "Index was outside" })
             if (message.Contains(marker, StringComparison.Ordinal)) return $".NET text ('{marker}') in the message";
@@ -113,7 +113,7 @@ public sealed class FuzzTests
     }
 
     /// <summary>A digest of every row of every table of the main database.</summary>
-    private static string Fingerprint(SqliteConnection connection)
+    internal static string Fingerprint(SqliteConnection connection)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var tables = TestDb.Rows(connection, "SELECT name FROM main.sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")

@@ -124,8 +124,21 @@ internal sealed record StoredArrays(IReadOnlyDictionary<string, Array> Arrays, i
             throw Errors.Damaged(Errors.DamagedArrayLength(ArrayNames.SeenItems, seen.Length, offsets[Users], $"'{ArrayNames.SeenOffsets}' ends there"));
         if (Arrays.ContainsKey(ArrayNames.ContentItems))
         {
+            // Exactly the items without a training pair: anything else labels the wrong rows 'content'.
             var content = CheckedInts(ArrayNames.ContentItems);
             CheckIndices(ArrayNames.ContentItems, content, 0, content.Length, Items);
+            var hasPairs = new bool[Items];
+            foreach (var item in seen) hasPairs[item] = true;
+            var expected = 0;
+            for (var i = 0; i < Items; i++)
+            {
+                if (hasPairs[i]) continue;
+                if (expected >= content.Length || content[expected] != i)
+                    throw Errors.Damaged(Errors.DamagedArrayLength(ArrayNames.ContentItems, content.Length, hasPairs.Count(h => !h), "one per item without a training pair"));
+                expected++;
+            }
+            if (expected != content.Length)
+                throw Errors.Damaged(Errors.DamagedArrayLength(ArrayNames.ContentItems, content.Length, expected, "one per item without a training pair"));
         }
     }
 

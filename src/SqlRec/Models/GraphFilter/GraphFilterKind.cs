@@ -158,8 +158,9 @@ internal sealed class GraphFilterKind : IModelKind
         var components = parameters[1];
         if (components != Math.Floor(components) || components < 0 || components > options.Components)
             throw Errors.Damaged(Errors.DamagedArrayValue(Parameters, 1, Errors.DescribeFloat(components), $"a whole number of components from 0 to {options.Components.ToString(CultureInfo.InvariantCulture)}, the stored options' 'components'"));
-        if (parameters.Length == 3 && parameters[2] != (options.Normalize ? 1f : 0f))
-            throw Errors.Damaged(Errors.DamagedArrayValue(Parameters, 2, Errors.DescribeFloat(parameters[2]), options.Normalize ? "1, as 'normalization' is 'symmetric'" : "0, as 'normalization' is 'none'"));
+        // Two parameters are the form written before 'normalization' existed, when the filter was always symmetric.
+        if ((parameters.Length == 3 ? parameters[2] : 1f) != (options.Normalize ? 1f : 0f))
+            throw Errors.Damaged(Errors.DamagedArrayValue(Parameters, 2, parameters.Length == 3 ? Errors.DescribeFloat(parameters[2]) : "missing", options.Normalize ? "1, as 'normalization' is 'symmetric'" : "0, as 'normalization' is 'none'"));
         if (components > 0)
             stored.CheckedFloats(Vectors, (long)stored.Items * (int)components, $"{stored.Items.ToString(CultureInfo.InvariantCulture)} items x {components.ToString(CultureInfo.InvariantCulture)} components");
         var seen = stored.Ints(ArrayNames.SeenItems).Length;

@@ -27,7 +27,9 @@ CREATE TABLE IF NOT EXISTS main.rec_models(
 ) STRICT;
 
 -- Every trained version. uid is random and identifies the version across databases (the
--- in-process model cache is keyed by it).
+-- in-process model cache is keyed by it). id_checksum is the XXH64 of the version's id map (see
+-- Checksum.OfIds); a version written with one must have a checksum on every array part too.
+-- NULL: written before checksums existed, loaded with the shape and bounds checks alone.
 CREATE TABLE IF NOT EXISTS main.rec_model_versions(
   model         TEXT NOT NULL REFERENCES rec_models(name) ON DELETE CASCADE,
   version       INTEGER NOT NULL,
@@ -40,6 +42,7 @@ CREATE TABLE IF NOT EXISTS main.rec_model_versions(
   interactions  INTEGER NOT NULL,
   train_seconds REAL NOT NULL,
   created_at    TEXT NOT NULL,
+  id_checksum   INTEGER,
   PRIMARY KEY (model, version)
 ) STRICT;
 
@@ -56,7 +59,8 @@ CREATE TABLE IF NOT EXISTS main.rec_id_map(
 ) STRICT, WITHOUT ROWID;
 
 -- Numeric arrays of a version (factors, popularity, the seen-items CSR), little-endian, split
--- into parts of at most 16M elements so no BLOB nears SQLite's length limit.
+-- into parts of at most 16M elements so no BLOB nears SQLite's length limit. checksum is the
+-- XXH64 of data seeded with the part number (NULL in rows written before checksums existed).
 CREATE TABLE IF NOT EXISTS main.rec_arrays(
   model   TEXT NOT NULL,
   version INTEGER NOT NULL,
@@ -64,6 +68,7 @@ CREATE TABLE IF NOT EXISTS main.rec_arrays(
   part    INTEGER NOT NULL,
   dtype   TEXT NOT NULL CHECK (dtype IN ('f32', 'i32')),
   data    BLOB NOT NULL,
+  checksum INTEGER,
   PRIMARY KEY (model, version, name, part),
   FOREIGN KEY (model, version) REFERENCES rec_model_versions(model, version) ON DELETE CASCADE
 ) STRICT;
@@ -99,12 +104,14 @@ CREATE TABLE IF NOT EXISTS main.rec_collections(
   embedder   TEXT
 ) STRICT;
 
--- A collection's vectors: idx is the row (ids in SqlRec's id order), vector little-endian float32.
+-- A collection's vectors: idx is the row (ids in SqlRec's id order), vector little-endian float32;
+-- checksum the XXH64 of the row's id and vector (Collections.RowChecksum; NULL before checksums existed).
 CREATE TABLE IF NOT EXISTS main.rec_collection_items(
   collection TEXT NOT NULL REFERENCES rec_collections(name) ON DELETE CASCADE,
   idx        INTEGER NOT NULL,
   id         ANY NOT NULL,
   vector     BLOB NOT NULL,
+  checksum   INTEGER,
   PRIMARY KEY (collection, idx)
 ) STRICT;
 

@@ -9,6 +9,8 @@ namespace SqlRec.Benchmarks;
 /// micro-benchmarks on generated data (BenchmarkDotNet's arguments apply; <c>--list flat</c> lists them).</item>
 /// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- gowalla [data folder]</c>: the
 /// scripted end-to-end run on the Gowalla split (build, serving latency, full evaluation).</item>
+/// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- gowalla-load [db file] [nochecksums]</c>: the first
+/// recommend() of Gowalla's models from a file, the cold load with its checks (<see cref="LoadBenchmark"/>).</item>
 /// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- embed [texts]</c>: bulk and per-row
 /// text embedding against ONNX Runtime's <c>Run</c> alone, on a generated MiniLM-shaped model.</item>
 /// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- freedom [ml-100k folder]</c>: the FREEDOM quality
@@ -30,6 +32,7 @@ public static class Program
     public static int Main(string[] args)
     {
         if (args.Length > 0 && args[0] == "gowalla") return GowallaBenchmark.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "gowalla-load") return LoadBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "embed") return EmbedBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "freedom") return FreedomBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "knn") return KnnBenchmark.Run(args[1..]);

@@ -70,6 +70,19 @@ internal sealed class DotProductModel(float[] users, float[] items, int dim, int
     public ModelVectors ItemVectors() => new(dim, items);
 
     public ModelVectors UserVectors() => new(dim, users);
+
+    /// <summary>
+    /// Checks a stored dot-product version (<see cref="IModelKind.CheckStored"/>): the shape array
+    /// holds the stored options' <c>dim</c>, and the user and item vectors are that many finite floats per user and per item.
+    /// </summary>
+    public static void CheckStored(StoredArrays stored, string userArray, string itemArray, string shapeArray, int optionsDim)
+    {
+        var dim = stored.CheckedInts(shapeArray, 1, "the vectors' width")[0];
+        if (dim != optionsDim)
+            throw Errors.Damaged(Errors.DamagedArrayValue(shapeArray, 0, dim.ToString(CultureInfo.InvariantCulture), $"{optionsDim.ToString(CultureInfo.InvariantCulture)}, the stored options' 'dim'"));
+        stored.CheckedFloats(userArray, (long)stored.Users * dim, $"{stored.Users.ToString(CultureInfo.InvariantCulture)} users x 'dim' {dim.ToString(CultureInfo.InvariantCulture)}");
+        stored.CheckedFloats(itemArray, (long)stored.Items * dim, $"{stored.Items.ToString(CultureInfo.InvariantCulture)} items x 'dim' {dim.ToString(CultureInfo.InvariantCulture)}");
+    }
 }
 
 /// <summary>Scores items by the dot product of a user's final vector with each item's, F_u . F_i (lightgcn, freedom).</summary>

@@ -55,6 +55,15 @@ internal interface IModelKind
 
     /// <summary>A trained version of this kind, from its stored arrays.</summary>
     ITrainedModel Load(StoredArrays stored, IKindOptions options);
+
+    /// <summary>
+    /// Checks a version's arrays as read from a file, once, before <see cref="Load"/>: each array the
+    /// kind reads is there with its dtype, its length fits the version's counts and the stored
+    /// options, indices are within bounds and floats finite, so that serving never indexes or ranks
+    /// from damaged data. The arrays every version carries are checked already
+    /// (<see cref="StoredArrays.CheckCommon"/>). Throws <see cref="StoredDataDamage"/>.
+    /// </summary>
+    void CheckStored(StoredArrays stored, IKindOptions options);
 }
 
 /// <summary>Validated options of a model kind.</summary>
@@ -91,6 +100,79 @@ internal sealed record StoredArrays(IReadOnlyDictionary<string, Array> Arrays, i
 
     /// <summary>An optional float array.</summary>
     public float[]? OptionalFloats(string name) => Arrays.TryGetValue(name, out var array) ? (float[])array : null;
+
+    // ---- checks of arrays read from a file: each throws StoredDataDamage -------------------------
+
+    /// <summary>
+    /// Checks the arrays every version carries: <c>popularity</c> (one finite float per item), the
+    /// seen-items CSR (offsets from 0, never decreasing, ending at the number of seen items; each
+    /// user's items in range, ascending and distinct) and, when present, <c>content_items</c> (in range, ascending).
+    /// </summary>
+    public void CheckCommon()
+    {
+        CheckedFloats(ArrayNames.Popularity, Items, "one per item");
+        var offsets = CheckedInts(ArrayNames.SeenOffsets, (long)Users + 1, "one per user, plus one");
+        var seen = CheckedInts(ArrayNames.SeenItems);
+        if (offsets[0] != 0) throw Errors.Damaged(Errors.DamagedArrayValue(ArrayNames.SeenOffsets, 0, N(offsets[0]), "0"));
+        for (var u = 0; u < Users; u++)
+        {
+            if (offsets[u + 1] < offsets[u] || offsets[u + 1] > seen.Length)
+                throw Errors.Damaged(Errors.DamagedArrayIndex(ArrayNames.SeenOffsets, u + 1, offsets[u + 1], $"{N(offsets[u])}..{N(seen.Length)}"));
+            CheckIndices(ArrayNames.SeenItems, seen, offsets[u], offsets[u + 1], Items);
+        }
+        if (offsets[Users] != seen.Length)
+            throw Errors.Damaged(Errors.DamagedArrayLength(ArrayNames.SeenItems, seen.Length, offsets[Users], $"'{ArrayNames.SeenOffsets}' ends there"));
+        if (Arrays.ContainsKey(ArrayNames.ContentItems))
+        {
+            // Exactly the items without a training pair: anything else labels the wrong rows 'content'.
+            var content = CheckedInts(ArrayNames.ContentItems);
+            CheckIndices(ArrayNames.ContentItems, content, 0, content.Length, Items);
+            var hasPairs = new bool[Items];
+            foreach (var item in seen) hasPairs[item] = true;
+            var expected = 0;
+            for (var i = 0; i < Items; i++)
+            {
+                if (hasPairs[i]) continue;
+                if (expected >= content.Length || content[expected] != i)
+                    throw Errors.Damaged(Errors.DamagedArrayLength(ArrayNames.ContentItems, content.Length, hasPairs.Count(h => !h), "one per item without a training pair"));
+                expected++;
+            }
+            if (expected != content.Length)
+                throw Errors.Damaged(Errors.DamagedArrayLength(ArrayNames.ContentItems, content.Length, expected, "one per item without a training pair"));
+        }
+    }
+
+    /// <summary>A float array that must be there, of <paramref name="length"/> finite elements (any length when null).</summary>
+    public float[] CheckedFloats(string name, long? length = null, string? because = null)
+    {
+        var values = Arrays.TryGetValue(name, out var array) ? array as float[] ?? throw Errors.Damaged(Errors.DamagedArrayType(name, "i32", "f32"))
+            : throw Errors.Damaged(Errors.DamagedArrayMissing(name));
+        if (length is { } expected && values.Length != expected) throw Errors.Damaged(Errors.DamagedArrayLength(name, values.Length, expected, because ?? ""));
+        var bad = VectorBlob.IndexOfNonFinite(values);
+        if (bad >= 0) throw Errors.Damaged(Errors.DamagedArrayNotFinite(name, bad, values[bad]));
+        return values;
+    }
+
+    /// <summary>An int array that must be there, of <paramref name="length"/> elements (any length when null).</summary>
+    public int[] CheckedInts(string name, long? length = null, string? because = null)
+    {
+        var values = Arrays.TryGetValue(name, out var array) ? array as int[] ?? throw Errors.Damaged(Errors.DamagedArrayType(name, "f32", "i32"))
+            : throw Errors.Damaged(Errors.DamagedArrayMissing(name));
+        if (length is { } expected && values.Length != expected) throw Errors.Damaged(Errors.DamagedArrayLength(name, values.Length, expected, because ?? ""));
+        return values;
+    }
+
+    /// <summary>Checks that <c>values[from..to]</c> are indices below <paramref name="count"/>, ascending and distinct.</summary>
+    public static void CheckIndices(string name, int[] values, int from, int to, int count)
+    {
+        for (var p = from; p < to; p++)
+        {
+            if ((uint)values[p] >= (uint)count) throw Errors.Damaged(Errors.DamagedArrayIndex(name, p, values[p], $"0..{N(count - 1)}"));
+            if (p > from && values[p] <= values[p - 1]) throw Errors.Damaged(Errors.DamagedArrayOrder(name, p, "ascending and distinct"));
+        }
+    }
+
+    private static string N(long value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }
 
 /// <summary>

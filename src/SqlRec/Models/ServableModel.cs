@@ -20,6 +20,19 @@ internal sealed class ServableModel
     public static ServableModel Load(IModelKind kind, IKindOptions options, IdIndex users, IdIndex items, IReadOnlyDictionary<string, Array> arrays) =>
         new(kind.Name, kind.Load(new StoredArrays(arrays, users.Count, items.Count), options), users, items, arrays);
 
+    /// <summary>
+    /// <see cref="Load"/> for arrays read from a file: they are checked first, once (the arrays every
+    /// version carries, then the kind's, see <see cref="IModelKind.CheckStored"/>), so serving never
+    /// indexes or ranks from damaged data. Throws <see cref="StoredDataDamage"/>.
+    /// </summary>
+    public static ServableModel LoadStored(IModelKind kind, IKindOptions options, IdIndex users, IdIndex items, IReadOnlyDictionary<string, Array> arrays)
+    {
+        var stored = new StoredArrays(arrays, users.Count, items.Count);
+        stored.CheckCommon();
+        kind.CheckStored(stored, options);
+        return new(kind.Name, kind.Load(stored, options), users, items, arrays);
+    }
+
     /// <summary>Builds the model around a kind's trained part and the arrays every version carries.</summary>
     public ServableModel(string kind, ITrainedModel trained, IdIndex users, IdIndex items, IReadOnlyDictionary<string, Array> arrays)
     {

@@ -48,13 +48,39 @@ internal sealed class LoadedVersion
     /// <summary>The user vectors, or null when the version has none.</summary>
     public VectorSet? UserVectors => _userVectors.Value;
 
-    /// <summary>Loads a version through the store (the id maps, the arrays, the stored options), for <paramref name="function"/>.</summary>
+    /// <summary>
+    /// Loads a version through the store (the id maps, the arrays, the stored options), for
+    /// <paramref name="function"/>, checking everything it reads once, here: a version that does not
+    /// read back as written (a checksum, a shape, an index, a float) fails with
+    /// <see cref="Errors.ModelDamaged"/> and is not cached, so nothing is ever ranked from it.
+    /// </summary>
     public static LoadedVersion Load(Session session, string function, ServingVersion version)
     {
+        try
+        {
+            return LoadChecked(session, function, version);
+        }
+        catch (StoredDataDamage damage)
+        {
+            throw Errors.ModelDamaged(function, version.Model, version.Version, damage.What);
+        }
+    }
+
+    private static LoadedVersion LoadChecked(Session session, string function, ServingVersion version)
+    {
         var store = session.Store;
-        var plan = TrainingPlan.Read(function, version.Options) with { StoredWith = version.Model };
+        TrainingPlan plan;
+        try
+        {
+            plan = TrainingPlan.Read(function, version.Options) with { StoredWith = version.Model };
+        }
+        catch (SqlRecException e)
+        {
+            throw Errors.Damaged(Errors.DamagedOptions(e.Problem ?? e.Message));
+        }
+        if (plan.Kind.Name != version.Kind) throw Errors.Damaged(Errors.DamagedKind(version.Kind, plan.Kind.Name));
         var (users, items) = store.LoadIdMaps(version);
-        var model = ServableModel.Load(plan.Kind, plan.Options, users, items, store.LoadArrays(version));
+        var model = ServableModel.LoadStored(plan.Kind, plan.Options, users, items, store.LoadArrays(version));
         var live = model.Trained.Live is null ? null : LiveRows.WrapSource(plan.Source, store.SourceColumnCount(plan.Source));
         return new LoadedVersion(version, plan, model, live);
     }
@@ -86,9 +112,21 @@ internal static class LoadedVersions
     public static LoadedVersion Model(Session session, string function, ServingVersion version) =>
         Find<LoadedVersion>(version.Uid) ?? Add(version.Uid, session.DatabaseKey + "\n" + version.Model, version.Version, LoadedVersion.Load(session, function, version));
 
-    /// <summary>A collection snapshot's vectors, loaded on first use.</summary>
-    public static VectorSet Collection(Session session, CollectionInfo collection) =>
-        Find<VectorSet>(collection.Uid) ?? Add(collection.Uid, session.DatabaseKey + "\n" + collection.Name, 0, Collections.Load(session.Db, collection));
+    /// <summary>A collection snapshot's vectors, loaded (and checked, see <see cref="Collections.Load"/>) on first use.</summary>
+    public static VectorSet Collection(Session session, string function, CollectionInfo collection) =>
+        Find<VectorSet>(collection.Uid) ?? Add(collection.Uid, session.DatabaseKey + "\n" + collection.Name, 0, LoadCollection(session, function, collection));
+
+    private static VectorSet LoadCollection(Session session, string function, CollectionInfo collection)
+    {
+        try
+        {
+            return Collections.Load(session.Db, collection);
+        }
+        catch (StoredDataDamage damage)
+        {
+            throw Errors.CollectionDamaged(function, collection.Name, damage.What);
+        }
+    }
 
     /// <summary>What is cached under <paramref name="uid"/>, marked as used now; null when nothing is. The hot path: no allocation.</summary>
     private static T? Find<T>(string uid) where T : class

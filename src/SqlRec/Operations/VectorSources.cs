@@ -29,7 +29,7 @@ internal sealed record VectorSource(string Name, ServingVersion? Model, Collecti
 
     /// <summary>The item vectors, or null when a model has none.</summary>
     public VectorSet? TryItems(Session session, string function) =>
-        Collection is { } collection ? LoadedVersions.Collection(session, collection) : LoadedVersions.Model(session, function, Model!).ItemVectors;
+        Collection is { } collection ? LoadedVersions.Collection(session, function, collection) : LoadedVersions.Model(session, function, Model!).ItemVectors;
 
     /// <summary>The user vectors; fails for a collection and for a model without them.</summary>
     public VectorSet Users(Session session, string function)

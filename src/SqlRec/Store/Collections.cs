@@ -64,20 +64,77 @@ internal static class Collections
         }
     }
 
-    /// <summary>Reads a collection's vectors into memory.</summary>
+    /// <summary>
+    /// Reads a collection's vectors into memory, checked: every row index once and within the
+    /// recorded count, ids INTEGER or TEXT, distinct and in SqlRec's order, each vector the recorded
+    /// length of finite floats, and each row's checksum (all rows have one, or - rows written before
+    /// checksums existed - none). Throws <see cref="StoredDataDamage"/>.
+    /// </summary>
     public static VectorSet Load(SqliteDb db, CollectionInfo info)
     {
+        if (info.Dimensions <= 0) throw Errors.Damaged(Errors.DamagedCollectionCount("dim", info.Dimensions));
+        if (info.Items < 0 || (long)info.Items * info.Dimensions > Array.MaxLength)
+            throw Errors.Damaged(Errors.DamagedCollectionCount("items", info.Items));
         var ids = new ExternalId[info.Items];
+        var seen = new bool[info.Items];
         var data = new float[(long)info.Items * info.Dimensions];
-        using var statement = db.Prepare("SELECT idx, id, vector FROM main.rec_collection_items WHERE collection = ?1");
-        statement.BindAll(info.Name);
-        while (statement.Step())
+        var bytes = info.Dimensions * sizeof(float);
+        bool? withChecksums = null;
+        const string select = "SELECT idx, id, vector, {0} FROM main.rec_collection_items WHERE collection = ?1";
+        Statement statement;
+        try { statement = db.Prepare(string.Format(CultureInfo.InvariantCulture, select, "checksum")); }
+        catch (SqliteCallException) when (!db.HasColumn("rec_collection_items", "checksum"))
         {
-            var index = (int)statement.GetInt64(0);
-            ids[index] = statement.GetId(1) ?? throw new InvalidDataException($"rec_collection_items holds an id that is not INTEGER or TEXT for collection '{info.Name}'");
-            MemoryMarshal.Cast<byte, float>(statement.GetBlobSpan(2)).CopyTo(data.AsSpan(index * info.Dimensions, info.Dimensions));
+            statement = db.Prepare(string.Format(CultureInfo.InvariantCulture, select, "NULL"));
+        }
+        using (statement)
+        {
+            statement.BindAll(info.Name);
+            while (statement.Step())
+            {
+                var index = statement.GetInt64(0);
+                if (index < 0 || index >= info.Items) throw Errors.Damaged(Errors.DamagedCollectionRow(index, $"is outside 0..{info.Items - 1} (rec_collections.items is {info.Items})"));
+                if (seen[index]) throw Errors.Damaged(Errors.DamagedCollectionRow(index, "is there more than once"));
+                seen[index] = true;
+                var id = statement.ColumnType(1) switch
+                {
+                    SqliteApi.SQLITE_INTEGER => ExternalId.Of(statement.GetInt64(1)),
+                    SqliteApi.SQLITE_TEXT => ExternalId.Of(statement.GetText(1)!),
+                    _ => throw Errors.Damaged(Errors.DamagedCollectionRow(index, $"has id {Errors.Describe(statement.GetValue(1))}, not INTEGER or TEXT")),
+                };
+                var vector = statement.ColumnType(2) == SqliteApi.SQLITE_BLOB ? statement.GetBlobSpan(2) : [];
+                if (vector.Length != bytes) throw Errors.Damaged(Errors.DamagedCollectionRow(index, $"has a vector of {vector.Length} bytes, expected {bytes} (rec_collections.dim is {info.Dimensions})"));
+                var hasChecksum = statement.ColumnType(3) == SqliteApi.SQLITE_INTEGER;
+                if (withChecksums is { } all && all != hasChecksum || !hasChecksum && !statement.IsNull(3)
+                    || hasChecksum && RowChecksum(index, id, vector) != statement.GetInt64(3))
+                    throw Errors.Damaged(Errors.DamagedCollectionRow(index, "fails its checksum"));
+                withChecksums = hasChecksum;
+                var target = data.AsSpan((int)index * info.Dimensions, info.Dimensions);
+                MemoryMarshal.Cast<byte, float>(vector).CopyTo(target);
+                var bad = VectorBlob.IndexOfNonFinite(target);
+                if (bad >= 0) throw Errors.Damaged(Errors.DamagedCollectionRow(index, $"has {Errors.Element(target[bad])} at element {bad}"));
+                ids[index] = id;
+            }
+        }
+        for (var i = 0; i < ids.Length; i++)
+        {
+            if (!seen[i]) throw Errors.Damaged(Errors.DamagedCollectionRow(i, $"is missing (rec_collections.items is {info.Items})"));
+            if (i > 0 && ids[i - 1].CompareTo(ids[i]) >= 0)
+                throw Errors.Damaged(Errors.DamagedCollectionRow(i, ids[i - 1] == ids[i] ? "repeats the id of the row before" : "has its id out of order"));
         }
         return new VectorSet(info.Label, "item", new IdIndex(ids), info.Dimensions, data, info.Metric);
+    }
+
+    /// <summary>The checksum of a collection row: XXH64, seeded with the row index, of the id (as <see cref="Checksum.OfIds"/> writes one) and the vector's bytes.</summary>
+    internal static long RowChecksum(long index, ExternalId id, ReadOnlySpan<byte> vector)
+    {
+        var idBytes = id.IsInteger ? new byte[8] : System.Text.Encoding.UTF8.GetBytes(id.Text!);
+        if (id.IsInteger) System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(idBytes, id.Integer);
+        var buffer = new byte[1 + idBytes.Length + vector.Length];
+        buffer[0] = id.IsInteger ? (byte)1 : (byte)2;
+        idBytes.CopyTo(buffer, 1);
+        vector.CopyTo(buffer.AsSpan(1 + idBytes.Length));
+        return Checksum.Stored(buffer, (ulong)index);
     }
 
     /// <summary>
@@ -135,11 +192,12 @@ internal static class Collections
             INSERT OR REPLACE INTO main.rec_collections(name, uid, source, metric, dim, items, created_at, embedder) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
             """, name, info.Uid, source, VectorMetrics.Name(metric), dimensions, ids.Count,
             DateTimeOffset.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture), embedder);
-        using var insert = db.Prepare("INSERT INTO main.rec_collection_items(collection, idx, id, vector) VALUES (?1, ?2, ?3, ?4)");
+        using var insert = db.Prepare("INSERT INTO main.rec_collection_items(collection, idx, id, vector, checksum) VALUES (?1, ?2, ?3, ?4, ?5)");
         for (var i = 0; i < ids.Count; i++)
         {
-            insert.BindAll(name, i, ids.Ids[i].ToValue());
-            insert.BindBlob(4, MemoryMarshal.AsBytes(data.AsSpan(i * dimensions, dimensions)));
+            var vector = MemoryMarshal.AsBytes(data.AsSpan(i * dimensions, dimensions));
+            insert.BindAll(name, i, ids.Ids[i].ToValue(), null, RowChecksum(i, ids.Ids[i], vector));
+            insert.BindBlob(4, vector);
             insert.Execute();
         }
         return info;

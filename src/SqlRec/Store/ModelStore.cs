@@ -6,7 +6,11 @@ using SqlRec.Sqlite;
 namespace SqlRec.Store;
 
 /// <summary>The serving version of a model, as recorded in <c>rec_models</c>, with its training options (JSON).</summary>
-internal sealed record ServingVersion(string Model, long Version, string Uid, string Kind, int Users, int Items, string Options = "{}");
+internal sealed record ServingVersion(string Model, long Version, string Uid, string Kind, int Users, int Items, string Options = "{}")
+{
+    /// <summary>The checksum of the version's id map; null for a version written before checksums existed.</summary>
+    public long? IdChecksum { get; init; }
+}
 
 /// <summary>What a training records about the row it leased, so a failure can put it back.</summary>
 internal sealed record Lease(string Model, string Owner, bool CreatedRow, string? TookOver = null);
@@ -49,6 +53,9 @@ internal sealed partial class ModelStore(SqliteDb db, Action<string>? faultInjec
     private static readonly (string Table, string Column, string Type)[] AddedColumns =
     [
         ("rec_collections", "embedder", "TEXT"),
+        ("rec_model_versions", "id_checksum", "INTEGER"),
+        ("rec_arrays", "checksum", "INTEGER"),
+        ("rec_collection_items", "checksum", "INTEGER"),
     ];
 
     /// <summary>Creates the store tables when missing, and adds columns that older databases lack.</summary>
@@ -86,30 +93,57 @@ internal sealed partial class ModelStore(SqliteDb db, Action<string>? faultInjec
     public ServingVersion Resolve(string function, string? model)
     {
         if (!Exists()) throw model is null ? Errors.NoModels(function) : Errors.UnknownModel(function, model, []);
-        const string select = """
-            SELECT m.name, v.version, v.uid, v.kind, v.users, v.items, v.options
-            FROM main.rec_models m JOIN main.rec_model_versions v ON v.model = m.name AND v.version = m.current_version
-            """;
         if (model is null)
         {
-            using var all = db.Prepare(select + " ORDER BY m.name LIMIT 2");
-            if (!all.Step())
+            var serving = ServingModelNames();
+            if (serving.Count == 0)
             {
                 var pending = db.Scalar("SELECT name FROM main.rec_models ORDER BY name LIMIT 1") as string;
                 throw pending is null ? Errors.NoModels(function) : Errors.ModelHasNoVersion(function, pending);
             }
-            var only = Read(all);
-            if (all.Step()) throw Errors.ModelRequired(function, ServingModelNames());
-            return only;
+            if (serving.Count > 1) throw Errors.ModelRequired(function, serving);
+            model = serving[0];
         }
-        using var one = db.Prepare(select + " WHERE m.name = ?1");
-        one.BindAll(model);
-        if (one.Step()) return Read(one);
-        if (db.Scalar("SELECT 1 FROM main.rec_models WHERE name = ?1", model) is not null)
-            throw Errors.ModelHasNoVersion(function, model);
-        throw Errors.UnknownModel(function, model, ServingModelNames());
+        const string select = """
+            SELECT m.name, v.version, v.uid, v.kind, v.users, v.items, v.options, {0}
+            FROM main.rec_models m JOIN main.rec_model_versions v ON v.model = m.name AND v.version = m.current_version
+            WHERE m.name = ?1
+            """;
+        Statement one;
+        try { one = db.Prepare(string.Format(CultureInfo.InvariantCulture, select, "v.id_checksum")); }
+        // A store that predates checksums has no such column until the next training adds it.
+        catch (SqliteCallException) when (!HasColumn(db, "rec_model_versions", "id_checksum"))
+        {
+            one = db.Prepare(string.Format(CultureInfo.InvariantCulture, select, "NULL"));
+        }
+        using (one)
+        {
+            one.BindAll(model);
+            if (one.Step()) return Read(function, one);
+        }
+        if (db.Scalar("SELECT 1 FROM main.rec_models WHERE name = ?1", model) is null)
+            throw Errors.UnknownModel(function, model, ServingModelNames());
+        // The model names a current version that is not there: a damaged file, not a first training.
+        if (db.Scalar("SELECT current_version FROM main.rec_models WHERE name = ?1", model) is long dangling)
+            throw Errors.ModelDamaged(function, model, dangling, Errors.DamagedMissingVersion());
+        throw Errors.ModelHasNoVersion(function, model);
 
-        static ServingVersion Read(Statement s) => new(s.GetText(0)!, s.GetInt64(1), s.GetText(2)!, s.GetText(3)!, (int)s.GetInt64(4), (int)s.GetInt64(5), s.GetText(6)!);
+        static ServingVersion Read(string function, Statement s)
+        {
+            var (name, version) = (s.GetText(0)!, s.GetInt64(1));
+            var users = Count(4, "users");
+            var items = Count(5, "items");
+            return new(name, version, s.GetText(2)!, s.GetText(3)!, users, items, s.GetText(6)!)
+            {
+                IdChecksum = s.ColumnType(7) == SqliteApi.SQLITE_INTEGER ? s.GetInt64(7) : null,
+            };
+
+            int Count(int column, string what)
+            {
+                var value = s.GetInt64(column);
+                return value is >= 0 and <= int.MaxValue ? (int)value : throw Errors.ModelDamaged(function, name, version, Errors.DamagedVersionCount(what, value));
+            }
+        }
     }
 
     /// <summary>How many columns a stored source query returns (0 when it no longer prepares).</summary>
@@ -127,33 +161,100 @@ internal sealed partial class ModelStore(SqliteDb db, Action<string>? faultInjec
         }
     }
 
-    /// <summary>Reads a version's id maps.</summary>
+    /// <summary>
+    /// Reads a version's id maps, checked: every index of each space once and within the version's
+    /// counts, every id INTEGER or TEXT, the ids of a space distinct and in SqlRec's order, and the
+    /// version's id checksum when it has one. Throws <see cref="StoredDataDamage"/> otherwise.
+    /// </summary>
     public (IdIndex Users, IdIndex Items) LoadIdMaps(ServingVersion version)
     {
         var users = new ExternalId[version.Users];
         var items = new ExternalId[version.Items];
-        using var statement = db.Prepare("SELECT space, idx, id FROM main.rec_id_map WHERE model = ?1 AND version = ?2");
-        statement.BindAll(version.Model, version.Version);
-        while (statement.Step())
+        var seenUsers = new bool[version.Users];
+        var seenItems = new bool[version.Items];
+        using (var statement = db.Prepare("SELECT space, idx, id FROM main.rec_id_map WHERE model = ?1 AND version = ?2"))
         {
-            var target = statement.GetText(0) == "user" ? users : items;
-            target[statement.GetInt64(1)] = ExternalId.FromValue(statement.GetValue(2))
-                ?? throw new InvalidDataException($"rec_id_map holds an id that is not INTEGER or TEXT for model '{version.Model}'");
+            statement.BindAll(version.Model, version.Version);
+            while (statement.Step())
+            {
+                var space = statement.GetText(0);
+                var idx = statement.GetInt64(1);
+                var (target, seen) = space switch
+                {
+                    "user" => (users, seenUsers),
+                    "item" => (items, seenItems),
+                    _ => throw Errors.Damaged(Errors.DamagedIdValue("space", idx, space)),
+                };
+                if (idx < 0 || idx >= target.Length) throw Errors.Damaged(Errors.DamagedIdIndex(space, idx, target.Length));
+                if (seen[idx]) throw Errors.Damaged(Errors.DamagedIdRepeated(space, idx));
+                seen[idx] = true;
+                target[idx] = statement.ColumnType(2) switch
+                {
+                    SqliteApi.SQLITE_INTEGER => ExternalId.Of(statement.GetInt64(2)),
+                    SqliteApi.SQLITE_TEXT => ExternalId.Of(statement.GetText(2)!),
+                    _ => throw Errors.Damaged(Errors.DamagedIdValue(space, idx, statement.GetValue(2))),
+                };
+            }
         }
-        return (new IdIndex(users), new IdIndex(items));
+        CheckIds("user", users, seenUsers);
+        CheckIds("item", items, seenItems);
+        var (userIndex, itemIndex) = (new IdIndex(users), new IdIndex(items));
+        if (version.IdChecksum is { } stored && Checksum.OfIds(userIndex, itemIndex) != stored) throw Errors.Damaged(Errors.DamagedIdChecksum());
+        return (userIndex, itemIndex);
+
+        static void CheckIds(string space, ExternalId[] ids, bool[] seen)
+        {
+            for (var i = 0; i < ids.Length; i++)
+            {
+                if (!seen[i]) throw Errors.Damaged(Errors.DamagedIdMissing(space, i));
+                if (i > 0 && ids[i - 1].CompareTo(ids[i]) >= 0) throw Errors.Damaged(Errors.DamagedIdOrder(space, i, ids[i - 1] == ids[i]));
+            }
+        }
     }
 
-    /// <summary>Reads all arrays of a version, joining their parts.</summary>
+    /// <summary>
+    /// Reads all arrays of a version, joining their parts, checked: a known dtype, the same for every
+    /// part, parts numbered 0..n-1, each a whole number of elements, and each part's checksum - which
+    /// every part of a version with an id checksum must have. Whether the arrays fit the version's
+    /// counts is the kind's check (<see cref="StoredArrays"/>). Throws <see cref="StoredDataDamage"/>.
+    /// </summary>
     public Dictionary<string, Array> LoadArrays(ServingVersion version)
     {
         var parts = new Dictionary<string, (string Type, List<byte[]> Data)>(StringComparer.Ordinal);
-        using var statement = db.Prepare("SELECT name, dtype, data FROM main.rec_arrays WHERE model = ?1 AND version = ?2 ORDER BY name, part");
-        statement.BindAll(version.Model, version.Version);
-        while (statement.Step())
+        const string select = "SELECT name, part, dtype, data, {0} FROM main.rec_arrays WHERE model = ?1 AND version = ?2 ORDER BY name, part";
+        Statement statement;
+        try { statement = db.Prepare(string.Format(CultureInfo.InvariantCulture, select, "checksum")); }
+        catch (SqliteCallException) when (!HasColumn(db, "rec_arrays", "checksum"))
         {
-            var name = statement.GetText(0)!;
-            if (!parts.TryGetValue(name, out var entry)) parts[name] = entry = (statement.GetText(1)!, []);
-            entry.Data.Add(statement.GetBlobSpan(2).ToArray());
+            statement = db.Prepare(string.Format(CultureInfo.InvariantCulture, select, "NULL"));
+        }
+        using (statement)
+        {
+            statement.BindAll(version.Model, version.Version);
+            while (statement.Step())
+            {
+                var name = statement.GetText(0)!;
+                var part = statement.GetInt64(1);
+                var type = statement.GetText(2) ?? "NULL";
+                if (type is not ("f32" or "i32")) throw Errors.Damaged(Errors.DamagedArrayDtype(name, type));
+                if (!parts.TryGetValue(name, out var entry)) parts[name] = entry = (type, []);
+                if (entry.Type != type) throw Errors.Damaged(Errors.DamagedArrayDtype(name, type));
+                if (part != entry.Data.Count) throw Errors.Damaged(Errors.DamagedArrayParts(name, part, entry.Data.Count));
+                if (statement.ColumnType(3) != SqliteApi.SQLITE_BLOB && statement.ColumnType(3) != SqliteApi.SQLITE_NULL)
+                    throw Errors.Damaged(Errors.DamagedArrayDtype(name, Errors.Describe(statement.GetValue(3))));
+                var data = statement.GetBlobSpan(3);
+                if (data.Length % 4 != 0) throw Errors.Damaged(Errors.DamagedArrayBytes(name, part, data.Length));
+                if (statement.ColumnType(4) == SqliteApi.SQLITE_INTEGER)
+                {
+                    if (Checksum.Stored(data, (ulong)part) != statement.GetInt64(4)) throw Errors.Damaged(Errors.DamagedArrayChecksum(name, part));
+                }
+                else if (version.IdChecksum is not null || !statement.IsNull(4))
+                {
+                    // A version written with checksums has one on every part: a part without is not the one written.
+                    throw Errors.Damaged(Errors.DamagedArrayChecksum(name, part));
+                }
+                entry.Data.Add(data.ToArray());
+            }
         }
         var arrays = new Dictionary<string, Array>(StringComparer.Ordinal);
         foreach (var (name, (type, data)) in parts)
@@ -177,10 +278,10 @@ internal sealed partial class ModelStore(SqliteDb db, Action<string>? faultInjec
             var data = version.Data;
             var uid = Guid.NewGuid().ToString("N");
             db.Execute("""
-                INSERT INTO main.rec_model_versions(model, version, uid, kind, options, metrics, users, items, interactions, train_seconds, created_at)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                INSERT INTO main.rec_model_versions(model, version, uid, kind, options, metrics, users, items, interactions, train_seconds, created_at, id_checksum)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
                 """, lease.Model, number, uid, version.Kind, version.OptionsJson, version.MetricsJson,
-                data.Users.Count, data.Items.Count, data.PairCount, version.TrainSeconds, Now());
+                data.Users.Count, data.Items.Count, data.PairCount, version.TrainSeconds, Now(), Checksum.OfIds(data.Users, data.Items));
             WriteIds(lease.Model, number, "user", data.Users);
             WriteIds(lease.Model, number, "item", data.Items);
             foreach (var (name, array) in version.Arrays) WriteArray(lease.Model, number, name, array);
@@ -215,15 +316,16 @@ internal sealed partial class ModelStore(SqliteDb db, Action<string>? faultInjec
             int[] i => ("i32", MemoryMarshal.AsBytes(i.AsSpan()).ToArray()),
             _ => throw new ArgumentException($"array '{name}' has unsupported element type {array.GetType().Name}"),
         };
-        using var insert = db.Prepare("INSERT INTO main.rec_arrays(model, version, name, part, dtype, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+        using var insert = db.Prepare("INSERT INTO main.rec_arrays(model, version, name, part, dtype, data, checksum) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
         var partBytes = ArrayPartElements * 4;
         var part = 0;
         var offset = 0;
         do
         {
             var length = Math.Min(partBytes, bytes.Length - offset);
-            insert.BindAll(model, version, name, part, type);
-            insert.BindBlob(6, bytes.AsSpan(offset, length));
+            var data = bytes.AsSpan(offset, length);
+            insert.BindAll(model, version, name, part, type, null, Checksum.Stored(data, (ulong)part));
+            insert.BindBlob(6, data);
             insert.Execute();
             offset += length;
             part++;

@@ -325,4 +325,11 @@ internal sealed class FreedomKind : IModelKind
 
     public ITrainedModel Load(StoredArrays stored, IKindOptions options) =>
         new DotProductModel(stored.Floats(UserVectors), stored.Floats(ItemVectors), stored.Ints(Shape)[0], stored.Items);
+
+    public void CheckStored(StoredArrays stored, IKindOptions options)
+    {
+        DotProductModel.CheckStored(stored, UserVectors, ItemVectors, Shape, ((Options)options).Dim);
+        // Every freedom version lists its content-only items (the common check holds them to the seen items).
+        stored.CheckedInts(ArrayNames.ContentItems);
+    }
 }

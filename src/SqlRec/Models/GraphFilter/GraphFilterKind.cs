@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Numerics.Tensors;
 using SqlRec.Compute;
 
@@ -140,6 +141,41 @@ internal sealed class GraphFilterKind : IModelKind
         var vectors = components > 0 ? stored.Floats(Vectors) : null;
         var filter = new GraphFilter(raw, vectors, components, parameters[0], parameters.Length < 3 || parameters[2] != 0);
         return new Trained(filter, options.Live ? new LiveScoring(filter, options.UseWeights) : null);
+    }
+
+    /// <summary>
+    /// The stored parameters (alpha, components, normalization) agree with the stored options,
+    /// the singular vectors are finite and one row of <c>components</c> per item, and the weights,
+    /// there exactly when <c>weighting</c> is 'weight', one finite non-negative float per seen pair.
+    /// </summary>
+    public void CheckStored(StoredArrays stored, IKindOptions kindOptions)
+    {
+        var options = (Options)kindOptions;
+        var parameters = stored.CheckedFloats(Parameters);
+        if (parameters.Length is not (2 or 3)) throw Errors.Damaged(Errors.DamagedArrayLengthChoice(Parameters, parameters.Length, "3 (alpha, components, normalization)"));
+        if (parameters[0] != (float)options.Alpha)
+            throw Errors.Damaged(Errors.DamagedArrayValue(Parameters, 0, Errors.DescribeFloat(parameters[0]), $"{Errors.DescribeFloat((float)options.Alpha)}, the stored options' 'alpha'"));
+        var components = parameters[1];
+        if (components != Math.Floor(components) || components < 0 || components > options.Components)
+            throw Errors.Damaged(Errors.DamagedArrayValue(Parameters, 1, Errors.DescribeFloat(components), $"a whole number of components from 0 to {options.Components.ToString(CultureInfo.InvariantCulture)}, the stored options' 'components'"));
+        // Two parameters are the form written before 'normalization' existed, when the filter was always symmetric.
+        if ((parameters.Length == 3 ? parameters[2] : 1f) != (options.Normalize ? 1f : 0f))
+            throw Errors.Damaged(Errors.DamagedArrayValue(Parameters, 2, parameters.Length == 3 ? Errors.DescribeFloat(parameters[2]) : "missing", options.Normalize ? "1, as 'normalization' is 'symmetric'" : "0, as 'normalization' is 'none'"));
+        if (components > 0)
+            stored.CheckedFloats(Vectors, (long)stored.Items * (int)components, $"{stored.Items.ToString(CultureInfo.InvariantCulture)} items x {components.ToString(CultureInfo.InvariantCulture)} components");
+        var seen = stored.Ints(ArrayNames.SeenItems).Length;
+        if (options.UseWeights)
+        {
+            var weights = stored.CheckedFloats(Weights, seen, "one per seen pair");
+            for (var p = 0; p < weights.Length; p++)
+            {
+                if (weights[p] < 0) throw Errors.Damaged(Errors.DamagedArrayValue(Weights, p, Errors.DescribeFloat(weights[p]), "a weight of at least 0"));
+            }
+        }
+        else if (stored.Arrays.ContainsKey(Weights))
+        {
+            throw Errors.Damaged(Errors.DamagedArrayUnexpected(Weights, "'weighting' is 'binary'"));
+        }
     }
 
     private static SparseMatrix RawMatrix(int[] offsets, int[] items, float[]? weights, int itemCount)

@@ -173,4 +173,7 @@ internal sealed class LightGcnKind : IModelKind
 
     public ITrainedModel Load(StoredArrays stored, IKindOptions options) =>
         new DotProductModel(stored.Floats(UserEmbeddings), stored.Floats(ItemEmbeddings), stored.Ints(Shape)[0], stored.Items);
+
+    public void CheckStored(StoredArrays stored, IKindOptions options) =>
+        DotProductModel.CheckStored(stored, UserEmbeddings, ItemEmbeddings, Shape, ((Options)options).Dim);
 }

@@ -49,5 +49,10 @@ internal sealed class PopularKind : IModelKind
     }
 
     public ITrainedModel Load(StoredArrays stored, IKindOptions options) => new Trained();
+
+    /// <summary>Nothing beyond the popularity every version carries.</summary>
+    public void CheckStored(StoredArrays stored, IKindOptions options)
+    {
+    }
 }
 

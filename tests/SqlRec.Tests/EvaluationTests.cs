@@ -349,4 +349,38 @@ public sealed class EvaluationTests
         db.Execute("ALTER TABLE old_likes RENAME TO likes; DELETE FROM likes;");
         db.AssertError($"SELECT {F}('pop', json_object('split', 'random'))", Errors.QueryEmpty(F, QueryRole.Source).Message);
     }
+
+    /// <summary>
+    /// With several seeds, each run equals rec_evaluate with that seed alone, the metrics are their
+    /// means and the standard errors are over the seeds; one split reports standard errors over users.
+    /// </summary>
+    [TestMethod]
+    [TestCategory("fn:rec_evaluate")]
+    public void SeveralSeedsAverageTheirRunsWithStandardErrors()
+    {
+        using var db = GraphFilterTests.ClusteredShop(users: 60);
+        db.Scalar("SELECT rec_train('gf', json_object('model', 'graph_filter', 'source', 'SELECT user_id, item_id FROM train', 'components', 8))");
+        var report = Report(db, "SELECT rec_evaluate('gf', json_object('split', 'random', 'seeds', json_array(3, 1, 2), 'k', 10))");
+        CollectionAssert.AreEqual(new[] { 1, 2, 3 }, report.GetProperty("seeds").EnumerateArray().Select(e => e.GetInt32()).ToArray());
+        Assert.IsFalse(report.TryGetProperty("seed", out _));
+        var runs = report.GetProperty("runs").EnumerateArray().ToList();
+        Assert.AreEqual(3, runs.Count);
+        var recalls = new List<double>();
+        foreach (var run in runs)
+        {
+            var single = Report(db, $"SELECT rec_evaluate('gf', json_object('split', 'random', 'seed', {run.GetProperty("seed").GetInt32()}, 'k', 10))");
+            Assert.AreEqual(single.GetProperty("metrics").GetRawText(), run.GetProperty("metrics").GetRawText(), "a run is that seed's evaluation");
+            Assert.AreEqual(single.GetProperty("users").GetInt32(), run.GetProperty("users").GetInt32());
+            recalls.Add(Metric(single, "recall@10"));
+            var userErrors = single.GetProperty("standard_errors").GetProperty("recall@10").GetDouble();
+            Assert.IsTrue(userErrors > 0 && userErrors < 0.2, $"standard error over users {userErrors}");
+        }
+        var mean = recalls.Average();
+        Assert.AreEqual(mean, Metric(report, "recall@10"), 2e-6);
+        var expectedError = Math.Sqrt(recalls.Sum(r => (r - mean) * (r - mean)) / 2 / 3);
+        Assert.AreEqual(expectedError, report.GetProperty("standard_errors").GetProperty("recall@10").GetDouble(), 2e-6);
+        db.AssertError("SELECT rec_evaluate('gf', json_object('split', 'random', 'seed', 1, 'seeds', json_array(1, 2)))", Errors.SeedAndSeeds(F).Message);
+        db.AssertError("SELECT rec_evaluate('gf', json_object('split', 'random', 'seeds', json_array(-1)))",
+            Errors.OptionRange(F, "seeds", "between 0 and 2147483647", "-1 at position 1 of the array").Message);
+    }
 }

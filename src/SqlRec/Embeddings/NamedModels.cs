@@ -67,6 +67,8 @@ internal static class NamedModels
         Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.DoNotVerify), "sqlrec", "models");
 
     /// <summary>The folders searched, in order, without duplicates.</summary>
+    [System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("SingleFile", "IL3000",
+        Justification = "Assembly.Location is empty in a NativeAOT build; the empty case is skipped and the extension's folder stands in for it.")]
     public static List<string> Roots()
     {
         var roots = new List<string>();

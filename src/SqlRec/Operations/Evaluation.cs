@@ -44,6 +44,13 @@ internal static class Evaluation
 
         var summary = RankingEvaluator.Run(model, heldOut, options.Cutoffs,
             progress is null ? null : (done, total) => progress(new TrainingProgress(version.Model, ProgressStage, done, total)));
+        var runs = new List<(int Seed, int Users, MetricsSummary Summary)> { (options.Seed, heldOut.UserCount, summary) };
+        foreach (var seed in options.Seeds?.Skip(1) ?? [])
+        {
+            var (seedModel, seedHeldOut) = TrainOnSplit(session, version, options.Split!.Value, options.TestRatio, seed);
+            runs.Add((seed, seedHeldOut.UserCount, RankingEvaluator.Run(seedModel, seedHeldOut, options.Cutoffs,
+                progress is null ? null : (done, total) => progress(new TrainingProgress(version.Model, ProgressStage, done, total)))));
+        }
 
         var report = new JsonObject
         {
@@ -57,7 +64,8 @@ internal static class Evaluation
             if (split == SplitMethod.Random)
             {
                 report["test_ratio"] = options.TestRatio;
-                report["seed"] = options.Seed;
+                if (options.Seeds is { } seeds) report["seeds"] = new JsonArray([.. seeds.Select(s => (JsonNode)s)]);
+                else report["seed"] = options.Seed;
             }
         }
         report["users"] = heldOut.UserCount;
@@ -67,13 +75,37 @@ internal static class Evaluation
         report["dropped_pairs"] = droppedPairs;
         report["unknown_items"] = heldOut.UnknownItemPairs;
         report["k"] = new JsonArray([.. options.Cutoffs.Select(k => (JsonNode)k)]);
-        var metrics = new JsonObject();
-        foreach (var (name, value) in summary.Named()) metrics[name] = Math.Round(value, 6);
-        report["metrics"] = metrics;
+        if (runs.Count == 1)
+        {
+            report["metrics"] = Named(summary.Named());
+            report["standard_errors"] = Named(summary.NamedStandardErrors());
+        }
+        else
+        {
+            // Several seeds: each metric's mean over the seeds, and its standard error over them.
+            var perRun = runs.Select(r => r.Summary.Named().ToList()).ToList();
+            report["metrics"] = Named(perRun[0].Select((m, i) => (m.Name, perRun.Average(r => r[i].Value))));
+            report["standard_errors"] = Named(runs[0].Summary.NamedStandardErrors().Select(m => (m.Name, SeedError(perRun.Select(r => r.First(x => x.Name == m.Name).Value).ToList()))));
+            report["runs"] = new JsonArray([.. runs.Select(r => (JsonNode)new JsonObject { ["seed"] = r.Seed, ["users"] = r.Users, ["metrics"] = Named(r.Summary.Named()) })]);
+        }
         report["seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 3);
         var json = report.ToJsonString();
         if (options.Save) session.Store.SaveEvaluation(version, json);
         return json;
+    }
+
+    private static JsonObject Named(IEnumerable<(string Name, double Value)> values)
+    {
+        var json = new JsonObject();
+        foreach (var (name, value) in values) json[name] = Math.Round(value, 6);
+        return json;
+    }
+
+    /// <summary>Standard error of a mean over seeds: sample standard deviation / sqrt(seeds).</summary>
+    private static double SeedError(List<double> values)
+    {
+        var mean = values.Average();
+        return Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Count - 1) / values.Count);
     }
 
     /// <summary>

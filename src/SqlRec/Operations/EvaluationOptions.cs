@@ -15,6 +15,9 @@ namespace SqlRec.Operations;
 /// <param name="Save">Store the report with the evaluated version (test mode only).</param>
 internal sealed record EvaluationOptions(string? TestQuery, SplitMethod? Split, double TestRatio, int Seed, int[] Cutoffs, bool Save)
 {
+    /// <summary>Several seeds of a random split to average over (option <c>seeds</c>); null for one split.</summary>
+    public int[]? Seeds { get; init; }
+
     /// <summary>Default share held out by a random split.</summary>
     public const double DefaultTestRatio = 0.2;
 
@@ -47,7 +50,14 @@ internal sealed record EvaluationOptions(string? TestQuery, SplitMethod? Split, 
         if (split == SplitMethod.Random)
         {
             ratio = reader.Number("test_ratio", DefaultTestRatio, 0, 1, minExclusive: true, maxExclusive: true);
+            if (reader.Has("seed") && reader.Has("seeds")) throw Errors.SeedAndSeeds(function);
             seed = (int)reader.Integer("seed", DefaultSeed, 0, int.MaxValue);
+            if (reader.Has("seeds"))
+            {
+                var seeds = reader.IntegerList("seeds", [DefaultSeed], 0, int.MaxValue, "give a JSON array of seeds, e.g. json_array(1, 2, 3)");
+                reader.Finish($"{function}() with split '{splitText}'");
+                return new EvaluationOptions(null, split, ratio, seeds[0], cutoffs, false) { Seeds = seeds.Length > 1 ? seeds : null };
+            }
         }
         reader.Finish($"{function}() with split '{splitText}'");
         return new EvaluationOptions(null, split, ratio, seed, cutoffs, false);

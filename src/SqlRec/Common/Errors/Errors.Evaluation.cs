@@ -8,6 +8,10 @@ internal static partial class Errors
         Fail(function, "options 'test' and 'split' exclude each other, got both; pass a 'test' query to evaluate the serving version, or a 'split' to retrain in memory and evaluate.");
 
     /// <summary>'save' was asked for with a split, whose in-memory model is never stored.</summary>
+    public static SqlRecException SeedAndSeeds(string function) =>
+        Fail(function, "options 'seed' and 'seeds' exclude each other, got both; give one seed, or a JSON array of seeds to average over.");
+
+    /// <summary>'save' with a test query, the only mode that evaluates the stored version.</summary>
     public static SqlRecException SaveNeedsTest(string function) =>
         Fail(function, "option 'save' needs a 'test' query, got a 'split': a split evaluates a model trained in memory, which is not the stored version; drop 'save' or evaluate with a 'test' query.");
 

@@ -83,6 +83,10 @@ internal sealed class AutoKind : IModelKind
     public ModelArtifacts Train(Interactions data, ItemContent? content, IKindOptions options, TrainingContext context) =>
         throw new InvalidOperationException("'auto' chooses a kind (AutoKind.Choose) and that kind is trained");
 
+    /// <summary>SqlRec never stores a version as 'auto' (the chosen kind is stored): a file that says so was edited.</summary>
+    public void CheckStored(StoredArrays stored, IKindOptions options) =>
+        throw Errors.Damaged(Errors.DamagedKind(Name, "a model kind; 'auto' only chooses one"));
+
     public ITrainedModel Load(StoredArrays stored, IKindOptions options) =>
         throw new InvalidOperationException("no version is stored as 'auto': the chosen kind is");
 

@@ -113,6 +113,15 @@ internal sealed class EaseKind : IModelKind
         return gram;
     }
 
+    public void CheckStored(StoredArrays stored, IKindOptions kindOptions)
+    {
+        var options = (Options)kindOptions;
+        stored.CheckedFloats(Matrix, (long)stored.Items * stored.Items, $"{stored.Items.ToString(System.Globalization.CultureInfo.InvariantCulture)} items x items");
+        var seen = stored.Ints(ArrayNames.SeenItems).Length;
+        if (options.UseWeights) stored.CheckedFloats(Weights, seen, "one per seen pair");
+        else if (stored.Arrays.ContainsKey(Weights)) throw Errors.Damaged(Errors.DamagedArrayUnexpected(Weights, "'weighting' is 'binary'"));
+    }
+
     public ITrainedModel Load(StoredArrays stored, IKindOptions kindOptions)
     {
         var options = (Options)kindOptions;

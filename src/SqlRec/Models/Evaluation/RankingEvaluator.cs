@@ -11,6 +11,12 @@ internal sealed class MetricsSummary
     /// <summary>Mean of each per-user metric: <c>[cutoff index, metric index]</c> in <see cref="RankingMetrics.PerUserNames"/> order.</summary>
     public required double[,] Means { get; init; }
 
+    /// <summary>
+    /// Standard error of each mean over users (sample standard deviation / sqrt(users); 0 for one
+    /// user), shaped as <see cref="Means"/>.
+    /// </summary>
+    public required double[,] StandardErrors { get; init; }
+
     /// <summary>Coverage at each cutoff.</summary>
     public required double[] Coverage { get; init; }
 
@@ -25,6 +31,13 @@ internal sealed class MetricsSummary
             for (var m = 0; m < RankingMetrics.PerUserCount; m++) yield return ($"{RankingMetrics.PerUserNames[m]}@{Cutoffs[c]}", Means[c, m]);
             yield return ($"{RankingMetrics.CoverageName}@{Cutoffs[c]}", Coverage[c]);
         }
+    }
+
+    /// <summary>The standard error of every per-user metric by name (<c>recall@20</c>), cutoff by cutoff.</summary>
+    public IEnumerable<(string Name, double Value)> NamedStandardErrors()
+    {
+        for (var c = 0; c < Cutoffs.Length; c++)
+            for (var m = 0; m < RankingMetrics.PerUserCount; m++) yield return ($"{RankingMetrics.PerUserNames[m]}@{Cutoffs[c]}", StandardErrors[c, m]);
     }
 
     /// <summary>One metric by name, e.g. <c>recall@20</c>.</summary>
@@ -117,6 +130,7 @@ internal static class RankingEvaluator
 
         // Sums in user order, whatever thread computed each user.
         var means = new double[cutoffs.Length, RankingMetrics.PerUserCount];
+        var errors = new double[cutoffs.Length, RankingMetrics.PerUserCount];
         for (var c = 0; c < cutoffs.Length; c++)
         {
             for (var m = 0; m < RankingMetrics.PerUserCount; m++)
@@ -124,7 +138,15 @@ internal static class RankingEvaluator
                 var sum = 0.0;
                 var offset = c * RankingMetrics.PerUserCount + m;
                 for (var row = 0; row < users; row++) sum += perUser[(long)row * stride + offset];
-                means[c, m] = sum / users;
+                var mean = sum / users;
+                var squares = 0.0;
+                for (var row = 0; row < users; row++)
+                {
+                    var deviation = perUser[(long)row * stride + offset] - mean;
+                    squares += deviation * deviation;
+                }
+                means[c, m] = mean;
+                errors[c, m] = users < 2 ? 0 : Math.Sqrt(squares / (users - 1) / users);
             }
         }
         var firstPosition = NewPositions(items);
@@ -139,6 +161,6 @@ internal static class RankingEvaluator
             foreach (var position in firstPosition) if (position < cutoffs[c]) covered++;
             coverage[c] = items == 0 ? 0 : (double)covered / items;
         }
-        return new MetricsSummary { Cutoffs = cutoffs, Means = means, Coverage = coverage, Users = users };
+        return new MetricsSummary { Cutoffs = cutoffs, Means = means, StandardErrors = errors, Coverage = coverage, Users = users };
     }
 }

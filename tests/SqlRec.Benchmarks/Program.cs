@@ -10,7 +10,7 @@ namespace SqlRec.Benchmarks;
 /// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- gowalla [data folder]</c>: the
 /// scripted end-to-end run on the Gowalla split (build, serving latency, full evaluation).</item>
 /// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- embed [texts]</c>: bulk and per-row
-/// text embedding against ONNX Runtime's <c>Run</c> alone, on a generated MiniLM-shaped model.</item>
+/// text embedding with the real all-MiniLM-L6-v2 against ONNX Runtime's <c>Run</c> alone, threads x batch sizes, on MovieLens texts.</item>
 /// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- freedom [ml-100k folder]</c>: the FREEDOM quality
 /// comparison on MovieLens 100K (popular, lightgcn, freedom on the same 8:1:1 splits, seeds 1-3; cold-start items; time and memory per epoch).</item>
 /// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- knn [--noise x] [item counts] | --gowalla | --ml100k</c>: FREEDOM's item-item kNN graph, exact

@@ -23,6 +23,8 @@ namespace SqlRec.Benchmarks;
 /// extension in python3 and the sqlite3 shell against the .NET library on Gowalla (load time, sizes, recommend() latency, build, evaluation, epochs).</item>
 /// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- accuracy [ml-100k|ml-1m|folder] [seeds=1,2,3] [kinds=popular,graph_filter,ease,numpy,lightgcn] [lambdas=...]</c>:
 /// every kind side by side on MovieLens (ratings &gt;= 4, random 80/20 per user, full ranking) with a plain numpy EASE as the reference (<see cref="AccuracyBenchmark"/>).</item>
+/// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- coldtext [ml-100k] [ml-1m] [seeds=1,2,3] [share=0.15]</c>:
+/// content-only recommendations for items held out entirely, plain text kNN with 'hash' and all-MiniLM-L6-v2 against random and popular (<see cref="ColdTextBenchmark"/>).</item>
 /// </list>
 /// </summary>
 public static class Program
@@ -37,6 +39,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "lightgcn") return LightGcnBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "extension") return ExtensionBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "accuracy") return AccuracyBenchmark.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "coldtext") return ColdTextBenchmark.Run(args[1..]);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }

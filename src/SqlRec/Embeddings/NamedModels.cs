@@ -67,6 +67,8 @@ internal static class NamedModels
         Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.DoNotVerify), "sqlrec", "models");
 
     /// <summary>The folders searched, in order, without duplicates.</summary>
+    [System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("SingleFile", "IL3000:Avoid accessing Assembly file path when publishing as a single file",
+        Justification = "An empty location (NativeAOT, single file) is expected and skipped; the extension's folder and AppContext.BaseDirectory stand in for it.")]
     public static List<string> Roots()
     {
         var roots = new List<string>();

@@ -12,7 +12,7 @@ namespace SqlRec.Benchmarks;
 /// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- gowalla-load [db file] [nochecksums]</c>: the first
 /// recommend() of Gowalla's models from a file, the cold load with its checks (<see cref="LoadBenchmark"/>).</item>
 /// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- embed [texts]</c>: bulk and per-row
-/// text embedding against ONNX Runtime's <c>Run</c> alone, on a generated MiniLM-shaped model.</item>
+/// text embedding with the real all-MiniLM-L6-v2 against ONNX Runtime's <c>Run</c> alone, threads x batch sizes, on MovieLens texts.</item>
 /// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- freedom [ml-100k folder]</c>: the FREEDOM quality
 /// comparison on MovieLens 100K (popular, lightgcn, freedom on the same 8:1:1 splits, seeds 1-3; cold-start items; time and memory per epoch).</item>
 /// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- knn [--noise x] [item counts] | --gowalla | --ml100k</c>: FREEDOM's item-item kNN graph, exact
@@ -25,6 +25,8 @@ namespace SqlRec.Benchmarks;
 /// extension in python3 and the sqlite3 shell against the .NET library on Gowalla (load time, sizes, recommend() latency, build, evaluation, epochs).</item>
 /// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- accuracy [ml-100k|ml-1m|folder] [seeds=1,2,3] [kinds=popular,graph_filter,ease,numpy,lightgcn] [lambdas=...]</c>:
 /// every kind side by side on MovieLens (ratings &gt;= 4, random 80/20 per user, full ranking) with a plain numpy EASE as the reference (<see cref="AccuracyBenchmark"/>).</item>
+/// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- coldtext [ml-100k] [ml-1m] [seeds=1,2,3] [share=0.15]</c>:
+/// content-only recommendations for items held out entirely, plain text kNN with 'hash' and all-MiniLM-L6-v2 against random and popular (<see cref="ColdTextBenchmark"/>).</item>
 /// </list>
 /// </summary>
 public static class Program
@@ -40,6 +42,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "lightgcn") return LightGcnBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "extension") return ExtensionBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "accuracy") return AccuracyBenchmark.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "coldtext") return ColdTextBenchmark.Run(args[1..]);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }

@@ -40,6 +40,42 @@ public sealed class EmbeddingTokenizerTests
         CollectionAssert.AreEqual(new[] { 101, 102 }, tokenizer.Encode("   "));
     }
 
+    /// <summary>
+    /// BERT's BasicTokenizer, as sentence-transformers runs it, with the ids looked up by hand in
+    /// vocab.txt (the line number minus one): symbols and emoji are not dropped but stay in their
+    /// word, which WordPiece makes one [UNK] (100) when the vocabulary cannot cover it; ASCII
+    /// symbols such as '$' are punctuation and split off; format and private-use characters vanish;
+    /// special tokens written in the text are themselves.
+    /// </summary>
+    [TestMethod]
+    public void SymbolsAndEmojiAreTokenizedAsBertDoes()
+    {
+        var tokenizer = Real();
+        Assert.AreEqual(7596, Id("rocket"));
+        CollectionAssert.AreEqual(new[] { 101, 7596, 100, 102 }, tokenizer.Encode("rocket 🚀"));
+        CollectionAssert.AreEqual(new[] { 101, 100, 102 }, tokenizer.Encode("🚀"));
+        // Not punctuation, so part of the word: "rocket🚀" cannot be covered and is one [UNK].
+        CollectionAssert.AreEqual(new[] { 101, 100, 102 }, tokenizer.Encode("rocket🚀"));
+        CollectionAssert.AreEqual(new[] { 101, 100, 7596, 102 }, tokenizer.Encode("🚀🚀 rocket"));
+        // Symbols the vocabulary has are tokens: ♥ 1625, © 1075, and € as a continuation (##€ 30102).
+        CollectionAssert.AreEqual(new[] { 101, Id("i"), 1625, Id("ny"), 102 }, tokenizer.Encode("I ♥ NY"));
+        CollectionAssert.AreEqual(new[] { 101, 1075, Id("ab"), 102 }, tokenizer.Encode("© ab"));
+        CollectionAssert.AreEqual(new[] { 101, Id("5"), 30102, 102 }, tokenizer.Encode("5€"));
+        // '$' is ASCII punctuation for BERT (category Sc, but in its ASCII ranges): split off.
+        CollectionAssert.AreEqual(new[] { 101, Id("$"), Id("5"), 102 }, tokenizer.Encode("$5"));
+        // A zero-width joiner (format) and a private-use character are removed, joining the word.
+        CollectionAssert.AreEqual(new[] { 101, Id("ab"), 102 }, tokenizer.Encode("a\u200Db\uE000"));
+        // An unpaired surrogate is U+FFFD, which cleaning removes.
+        CollectionAssert.AreEqual(new[] { 101, Id("ab"), 102 }, tokenizer.Encode("a\uD800b"));
+        // Special tokens in the text are matched as written (case-sensitive), anywhere.
+        CollectionAssert.AreEqual(new[] { 101, Id("ab"), 103, Id("ab"), 102 }, tokenizer.Encode("ab[MASK]ab"));
+        CollectionAssert.AreEqual(new[] { 101, Id("["), Id("mask"), Id("]"), 102 }, tokenizer.Encode("[mask]"));
+        CollectionAssert.AreEqual(new[] { 101, Id("["), Id("["), 101, Id("]"), 102 }, tokenizer.Encode("[[[CLS]]"));
+        // Line separators are whitespace; a word of more than 100 characters is one [UNK].
+        CollectionAssert.AreEqual(new[] { 101, Id("ab"), Id("ab"), 102 }, tokenizer.Encode("ab\u2028ab"));
+        CollectionAssert.AreEqual(new[] { 101, 100, Id("ab"), 102 }, tokenizer.Encode(new string('a', 101) + " ab"));
+    }
+
     [TestMethod]
     public void TruncationCutsTokenByTokenAndKeepsSep()
     {

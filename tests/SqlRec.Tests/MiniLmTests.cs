@@ -100,7 +100,7 @@ public sealed class MiniLmTests
     /// would rank like a real match); text past 256 wordpieces is cut there, as sentence-transformers'
     /// max_seq_length 256 does; accents are stripped and case folded (the uncased vocabulary), so
     /// "Café" and "cafe" are one vector; CJK characters are tokens of their own; an emoji, not in the
-    /// vocabulary, is dropped (sentence-transformers makes it [UNK]; a known difference, below).
+    /// vocabulary, is [UNK], as sentence-transformers makes it.
     /// </summary>
     [TestMethod]
     [TestCategory("fn:rec_embed")]
@@ -125,12 +125,12 @@ public sealed class MiniLmTests
         var japanese = Embed(db, "東京は日本の首都です");
         Assert.AreEqual(1.0, Math.Sqrt(japanese.Sum(x => (double)x * x)), 1e-6);
 
-        // Known difference: Microsoft.ML.Tokenizers' basic tokenization drops symbols (Unicode So,
-        // emoji among them) where Hugging Face's keeps them as a word and WordPiece makes it [UNK]
-        // (id 100): sentence-transformers embeds "rocket 🚀" as [CLS] rocket [UNK] [SEP], SqlRec as
-        // [CLS] rocket [SEP]. Pinned here so a fix shows up; see the catalog's rec_embed notes.
-        CollectionAssert.AreEqual(new[] { 101, 102 }, tokenizer.Encode("🚀"));
-        CollectionAssert.AreEqual(Embed(db, "rocket"), Embed(db, "rocket 🚀"));
+        // Symbols and emoji as sentence-transformers' BertTokenizer has them: a character that is
+        // neither whitespace, control nor punctuation stays in its word, and WordPiece makes a word it
+        // cannot cover one [UNK] (id 100): "rocket 🚀" is [CLS] rocket [UNK] [SEP], not "rocket".
+        CollectionAssert.AreEqual(new[] { 101, 7596, 100, 102 }, tokenizer.Encode("rocket 🚀"));
+        CollectionAssert.AreEqual(new[] { 101, 100, 102 }, tokenizer.Encode("🚀"));
+        CollectionAssert.AreNotEqual(Embed(db, "rocket"), Embed(db, "rocket 🚀"));
     }
 
     [TestMethod]

@@ -135,7 +135,7 @@ internal sealed record OnnxDefinition(string Model, string Tokenizer, bool Lower
         var normalize = reader.Boolean("normalize", true);
         var provider = reader.Choice("provider", "cpu", ExecutionProviders.Names);
         var device = (int)reader.Integer("device_id", 0, 0, 64);
-        var batch = (int)reader.Integer("batch_size", 32, 1, 4096);
+        var batch = (int)reader.Integer("batch_size", 16, 1, 4096);
         var threads = (int)reader.Integer("threads", 0, 0, 1024);
         return new OnnxDefinition(model, tokenizer, lowercase, strip, maxLength, pooling, output, normalize, provider, device, batch, threads);
     }

@@ -1,32 +1,46 @@
 using System.Text;
 using System.Text.Json;
-using Microsoft.ML.Tokenizers;
+using System.Globalization;
 
 namespace SqlRec.Embeddings;
 
 /// <summary>
-/// BERT's tokenizer: text cleaning, lower-casing and accent stripping (<see cref="AccentFolding"/>),
-/// splitting on whitespace, punctuation and CJK characters, WordPiece sub-words, then
-/// <c>[CLS] ... [SEP]</c>, truncated to the maximum length. Built on Microsoft.ML.Tokenizers'
-/// <see cref="BertTokenizer"/> for the basic tokenization and WordPiece; lower-casing and accents
-/// are done here so the tokens do not depend on the host's globalization mode. Reads a
-/// <c>vocab.txt</c> (one token per line, the line number is the id) or a Hugging Face
-/// <c>tokenizer.json</c> with a WordPiece model. Thread-safe.
+/// BERT's tokenizer, as Hugging Face's <c>BertTokenizer</c> (and the fast one sentence-transformers
+/// loads) runs it: the special tokens written in the text (<c>[CLS]</c>, <c>[SEP]</c>, <c>[PAD]</c>,
+/// <c>[UNK]</c>, <c>[MASK]</c>) are kept as themselves; the rest is cleaned (<see cref="CleanText"/>),
+/// lower-cased and stripped of accents for uncased models (<see cref="AccentFolding"/>), and split
+/// by BasicTokenizer's rules: at whitespace, around every CJK ideograph, and around every
+/// punctuation character (ASCII punctuation and Unicode P*); every other character, symbols and
+/// emoji included, stays part of its word. Each word then goes through WordPiece (greedy longest
+/// match, <c>##</c> continuations; a word with a piece the vocabulary lacks, or longer than 100
+/// characters, is one <c>[UNK]</c>), and the ids are framed by <c>[CLS] ... [SEP]</c> and truncated
+/// to the maximum length. Written here rather than taken from Microsoft.ML.Tokenizers, whose basic
+/// tokenization drops symbols and emoji where BERT's gives <c>[UNK]</c>, and so that tokens do not
+/// depend on the host's globalization mode. Reads a <c>vocab.txt</c> (one token per line, the line
+/// number is the id) or a Hugging Face <c>tokenizer.json</c> with a WordPiece model. Thread-safe.
 /// </summary>
 internal sealed class WordPieceTokenizer
 {
-    private readonly BertTokenizer _tokenizer;
+    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _vocabulary;
+    private readonly (string Text, int Id)[] _specials;
+    private readonly string _prefix;
+    private readonly int _unknownId;
+    private readonly int _maxWordChars;
 
-    private WordPieceTokenizer(BertTokenizer tokenizer, int vocabularySize, bool lowercase, bool stripAccents, int maxLength)
+    private WordPieceTokenizer(Dictionary<string, int> vocabulary, string unknown, string prefix, int maxWordChars, bool lowercase, bool stripAccents, int maxLength)
     {
-        _tokenizer = tokenizer;
-        VocabularySize = vocabularySize;
+        _vocabulary = vocabulary.GetAlternateLookup<ReadOnlySpan<char>>();
+        _specials = [.. new[] { "[CLS]", "[SEP]", "[PAD]", "[MASK]", unknown }.Distinct().Where(vocabulary.ContainsKey).Select(t => (t, vocabulary[t]))];
+        _prefix = prefix;
+        _unknownId = vocabulary[unknown];
+        _maxWordChars = maxWordChars;
+        VocabularySize = vocabulary.Count;
         Lowercase = lowercase;
         StripAccents = stripAccents;
         MaxLength = maxLength;
-        ClsId = tokenizer.ClassificationTokenId;
-        SepId = tokenizer.SeparatorTokenId;
-        PadId = tokenizer.PaddingTokenId;
+        ClsId = vocabulary["[CLS]"];
+        SepId = vocabulary["[SEP]"];
+        PadId = vocabulary["[PAD]"];
     }
 
     /// <summary>Number of tokens in the vocabulary; ids are 0 .. VocabularySize - 1.</summary>
@@ -103,29 +117,7 @@ internal sealed class WordPieceTokenizer
             if (!known.ContainsKey(special))
                 throw Errors.TokenizerInvalid(function, path, $"it has no '{special}' token; SqlRec reads BERT-style WordPiece vocabularies with [CLS], [SEP], [PAD] and [UNK]");
         }
-        var options = new BertOptions
-        {
-            // Lower-casing and accents are applied by Encode (see the class remarks).
-            LowerCaseBeforeTokenization = false,
-            RemoveNonSpacingMarks = false,
-            ApplyBasicTokenization = true,
-            IndividuallyTokenizeCjk = true,
-            SplitOnSpecialTokens = true,
-            UnknownToken = unknown,
-            ContinuingSubwordPrefix = prefix,
-            MaxInputCharsPerWord = maxWordChars,
-        };
-        BertTokenizer tokenizer;
-        try
-        {
-            using var stream = new MemoryStream(Encoding.UTF8.GetBytes(string.Join('\n', tokens) + "\n"));
-            tokenizer = BertTokenizer.Create(stream, options);
-        }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException)
-        {
-            throw Errors.TokenizerInvalid(function, path, e.Message.TrimEnd('.'));
-        }
-        return new WordPieceTokenizer(tokenizer, tokens.Count, lowercase, stripAccents, maxLength);
+        return new WordPieceTokenizer(known, unknown, prefix, maxWordChars, lowercase, stripAccents, maxLength);
     }
 
     private static JsonDocument ParseJson(string function, string path)
@@ -199,13 +191,131 @@ internal sealed class WordPieceTokenizer
         return Tokenize(text);
     }
 
-    private IReadOnlyList<int> Tokenize(string text) =>
-        _tokenizer.EncodeToIds(AccentFolding.Normalize(CleanText(text), Lowercase, StripAccents), addSpecialTokens: false);
+    private List<int> Tokenize(string text)
+    {
+        var ids = new List<int>(text.Length / 3 + 4);
+        var from = 0;
+        // Special tokens are matched in the text as written, before cleaning and lower-casing, as
+        // Hugging Face matches its added tokens.
+        while (text.IndexOf('[', from) is var open and >= 0)
+        {
+            var special = -1;
+            foreach (var (token, id) in _specials)
+            {
+                if (string.CompareOrdinal(text, open, token, 0, token.Length) == 0) { special = id; from = Flush(text, from, open, ids) + token.Length; break; }
+            }
+            if (special >= 0) ids.Add(special);
+            else
+            {
+                var next = text.IndexOf('[', open + 1);
+                if (next < 0) break;
+                // Only the text before the next '[' is known to hold no special token: skip to it.
+                Flush(text, from, next, ids);
+                from = next;
+            }
+        }
+        Flush(text, from, text.Length, ids);
+        return ids;
+    }
+
+    /// <summary>Tokenizes <c>text[start..end]</c> (no special tokens in it) into <paramref name="ids"/>; returns <paramref name="end"/>.</summary>
+    private int Flush(string text, int start, int end, List<int> ids)
+    {
+        if (end > start) AddWords(AccentFolding.Normalize(CleanText(text[start..end]), Lowercase, StripAccents), ids);
+        return end;
+    }
+
+    /// <summary>BasicTokenizer's split of clean, normalised text, each word through WordPiece.</summary>
+    private void AddWords(string text, List<int> ids)
+    {
+        var wordStart = -1;
+        var i = 0;
+        while (i < text.Length)
+        {
+            Rune.DecodeFromUtf16(text.AsSpan(i), out var rune, out var length);
+            if (rune.Value == ' ')
+            {
+                if (wordStart >= 0) AddWordPieces(text.AsSpan(wordStart, i - wordStart), ids);
+                wordStart = -1;
+            }
+            else if (IsCjk(rune.Value) || IsPunctuation(rune))
+            {
+                if (wordStart >= 0) AddWordPieces(text.AsSpan(wordStart, i - wordStart), ids);
+                wordStart = -1;
+                AddWordPieces(text.AsSpan(i, length), ids);
+            }
+            else if (wordStart < 0) wordStart = i;
+            i += length;
+        }
+        if (wordStart >= 0) AddWordPieces(text.AsSpan(wordStart), ids);
+    }
 
     /// <summary>
-    /// BERT's text cleaning: NUL, U+FFFD and control or format characters are removed, and every
-    /// whitespace character (tab, newline and the Zs category included) becomes a space. Done here
-    /// because Microsoft.ML.Tokenizers drops tabs and newlines instead, gluing the words around them.
+    /// WordPiece: the longest prefix of the word in the vocabulary, then the longest <c>##</c>
+    /// continuation, and so on; a word that cannot be covered, or has more than the maximum
+    /// characters (counted in code points, as Python does), is one <c>[UNK]</c>.
+    /// </summary>
+    private void AddWordPieces(ReadOnlySpan<char> word, List<int> ids)
+    {
+        if (word.Length > _maxWordChars && CodePoints(word) > _maxWordChars) { ids.Add(_unknownId); return; }
+        if (_vocabulary.TryGetValue(word, out var whole)) { ids.Add(whole); return; }
+        // The word behind room for the prefix: a continuation starting at s is looked up as
+        // buffer[s .. p + end] after writing the prefix over buffer[s .. s + p], characters already consumed.
+        var p = _prefix.Length;
+        Span<char> buffer = word.Length + p <= 256 ? stackalloc char[word.Length + p] : new char[word.Length + p];
+        word.CopyTo(buffer[p..]);
+        var mark = ids.Count;
+        var start = 0;
+        while (start < word.Length)
+        {
+            if (start > 0) _prefix.AsSpan().CopyTo(buffer[start..]);
+            var candidateStart = start == 0 ? p : start;
+            var found = -1;
+            for (var end = word.Length; end > start; end--)
+            {
+                if (_vocabulary.TryGetValue(buffer[candidateStart..(p + end)], out var id))
+                {
+                    ids.Add(id);
+                    found = end;
+                    break;
+                }
+            }
+            if (found < 0)
+            {
+                ids.RemoveRange(mark, ids.Count - mark);
+                ids.Add(_unknownId);
+                return;
+            }
+            start = found;
+        }
+    }
+
+    private static int CodePoints(ReadOnlySpan<char> text)
+    {
+        var count = 0;
+        foreach (var _ in text.EnumerateRunes()) count++;
+        return count;
+    }
+
+    /// <summary>BERT's _is_chinese_char: the CJK Unified Ideographs blocks and their extensions and compatibility forms.</summary>
+    internal static bool IsCjk(int c) =>
+        c is (>= 0x4E00 and <= 0x9FFF) or (>= 0x3400 and <= 0x4DBF) or (>= 0x20000 and <= 0x2A6DF) or (>= 0x2A700 and <= 0x2B73F)
+            or (>= 0x2B740 and <= 0x2B81F) or (>= 0x2B820 and <= 0x2CEAF) or (>= 0xF900 and <= 0xFAFF) or (>= 0x2F800 and <= 0x2FA1F);
+
+    /// <summary>BERT's _is_punctuation: all non-letter, non-digit ASCII printables ($, +, ^, ` ... included) and Unicode's P* categories.</summary>
+    internal static bool IsPunctuation(Rune rune)
+    {
+        var c = rune.Value;
+        if (c is (>= 33 and <= 47) or (>= 58 and <= 64) or (>= 91 and <= 96) or (>= 123 and <= 126)) return true;
+        return Rune.GetUnicodeCategory(rune) is UnicodeCategory.ConnectorPunctuation or UnicodeCategory.DashPunctuation
+            or UnicodeCategory.OpenPunctuation or UnicodeCategory.ClosePunctuation or UnicodeCategory.InitialQuotePunctuation
+            or UnicodeCategory.FinalQuotePunctuation or UnicodeCategory.OtherPunctuation;
+    }
+
+    /// <summary>
+    /// BERT's text cleaning: NUL, U+FFFD (and so any unpaired surrogate) and the "other" categories
+    /// (control, format, private use, unassigned) are removed, except tab, newline and carriage return,
+    /// which like every other whitespace character (Zs, line and paragraph separators) become a space.
     /// </summary>
     internal static string CleanText(string text)
     {
@@ -216,11 +326,14 @@ internal sealed class WordPieceTokenizer
         }
         if (clean) return text;
         var builder = new StringBuilder(text.Length);
-        foreach (var c in text)
+        foreach (var rune in text.EnumerateRunes())
         {
-            if (c is '\t' or '\n' or '\r' || char.GetUnicodeCategory(c) == System.Globalization.UnicodeCategory.SpaceSeparator) builder.Append(' ');
-            else if (c == 0 || c == '\uFFFD' || char.GetUnicodeCategory(c) is System.Globalization.UnicodeCategory.Control or System.Globalization.UnicodeCategory.Format) continue;
-            else builder.Append(c);
+            var category = Rune.GetUnicodeCategory(rune);
+            if (rune.Value is '\t' or '\n' or '\r' || category == UnicodeCategory.SpaceSeparator) builder.Append(' ');
+            else if (rune.Value is 0 or 0xFFFD || category is UnicodeCategory.Control or UnicodeCategory.Format
+                or UnicodeCategory.PrivateUse or UnicodeCategory.OtherNotAssigned or UnicodeCategory.Surrogate) continue;
+            else if (Rune.IsWhiteSpace(rune)) builder.Append(' ');
+            else builder.Append(rune.ToString());
         }
         return builder.ToString();
     }

@@ -499,7 +499,9 @@ public sealed class GraphFilterTests
         db.AssertError(Train(", 'normalization', 'row'"), Errors.OptionRange("rec_train", "normalization", "one of 'symmetric', 'none'", "\"row\"").Message);
         db.AssertError(Train(", 'live', 'yes'"), Errors.OptionType("rec_train", "live", "true or false", "the string \"yes\"").Message);
         db.AssertError(Train(", 'half_life_days', 3"), Errors.UnknownOption("rec_train", "half_life_days", "model kind 'graph_filter'",
-            ["model", "source", "components", "alpha", "power_iterations", "oversampling", "seed", "weighting", "live", "normalization"]).Message);
+            ["model", "source", "components", "alpha", "power_iterations", "oversampling", "seed", "weighting", "live", "normalization", "sharpen_time", "sharpen_steps"]).Message);
+        db.AssertError(Train(", 'sharpen_time', -1"), Errors.OptionRange("rec_train", "sharpen_time", "between 0 and 100", "-1").Message);
+        db.AssertError(Train(", 'sharpen_steps', 0"), Errors.OptionRange("rec_train", "sharpen_steps", "between 1 and 16", "0").Message);
         db.AssertError("SELECT rec_train('gf', json_object('model','graph_filter','source','SELECT 1, item_id FROM train'))",
             Errors.SourceTooSmall("rec_train", "graph_filter", "at least 2 users and 2 items").Message);
         Assert.AreEqual(0L, db.Scalar("SELECT count(*) FROM sqlite_schema WHERE name = 'rec_models'"));

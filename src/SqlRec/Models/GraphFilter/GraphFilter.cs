@@ -199,7 +199,8 @@ internal sealed class GraphFilter : IUserScorer, IRowScorer, IBatchScorer
     private void Sharpen(Span<float> scores, int rows)
     {
         var items = _raw.Columns;
-        var width = (rows + Vector<float>.Count - 1) / Vector<float>.Count * Vector<float>.Count;
+        // One row (recommend()) goes with plain loops; blocks are padded to whole vectors.
+        var width = rows == 1 ? 1 : (rows + Vector<float>.Count - 1) / Vector<float>.Count * Vector<float>.Count;
         var itemLength = items * width;
         var userLength = _hop.Rows * width;
         var buffers = _buffers;
@@ -241,6 +242,11 @@ internal sealed class GraphFilter : IUserScorer, IRowScorer, IBatchScorer
     /// </summary>
     private void MultiplyByFilter(ReadOnlySpan<float> input, Span<float> output, Span<float> hop, int width)
     {
+        if (width == 1)
+        {
+            MultiplyByFilter(input, output, hop);
+            return;
+        }
         hop.Clear();
         var itemCount = _hopTransposed.Rows;
         for (var i = 0; i < itemCount; i++)
@@ -258,6 +264,31 @@ internal sealed class GraphFilter : IUserScorer, IRowScorer, IBatchScorer
             var columns = _hop.RowIndices(u);
             var values = _hop.RowValues(u);
             for (var p = 0; p < columns.Length; p++) AddScaled(source, values[p], output.Slice(columns[p] * width, width));
+        }
+    }
+
+    /// <summary>output = input P for one row.</summary>
+    private void MultiplyByFilter(ReadOnlySpan<float> input, Span<float> output, Span<float> hop)
+    {
+        hop.Clear();
+        var itemCount = _hopTransposed.Rows;
+        for (var i = 0; i < itemCount; i++)
+        {
+            var value = input[i];
+            if (value == 0) continue;
+            var users = _hopTransposed.RowIndices(i);
+            var values = _hopTransposed.RowValues(i);
+            for (var p = 0; p < users.Length; p++) hop[users[p]] += value * values[p];
+        }
+        output.Clear();
+        var userCount = _hop.Rows;
+        for (var u = 0; u < userCount; u++)
+        {
+            var weight = hop[u];
+            if (weight == 0) continue;
+            var columns = _hop.RowIndices(u);
+            var values = _hop.RowValues(u);
+            for (var p = 0; p < columns.Length; p++) output[columns[p]] += weight * values[p];
         }
     }
 

@@ -36,7 +36,7 @@ public static class AccuracyBenchmark
         }
         var seeds = Setting(args, "seeds", "1,2,3").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
         var lambdas = Setting(args, "lambdas", "100,200,500,1000").Split(',').Select(s => double.Parse(s, CultureInfo.InvariantCulture)).ToArray();
-        var kinds = Setting(args, "kinds", "popular,graph_filter,ease,numpy").Split(',');
+        var kinds = Setting(args, "kinds", "popular,graph_filter,ease,numpy,auto").Split(',');
         var lightGcn = Setting(args, "lightgcn", "'dim', 64, 'layers', 3, 'init', 'spectral', 'batch', 4096, 'lr', 0.01, 'epochs', 300, 'validation_ratio', 0.1, 'eval_every', 10, 'patience', 4");
         Console.WriteLine($"{Path.GetFileName(Path.GetFullPath(folder))}: {positives.Count:N0} positives (rating >= 4), {positives.Select(p => p.User).Distinct().Count():N0} users, " +
             $"{positives.Select(p => p.Item).Distinct().Count():N0} items; seeds {string.Join(",", seeds)}; {Environment.ProcessorCount} cores");
@@ -50,6 +50,8 @@ public static class AccuracyBenchmark
                 case "graph_filter": configurations.Add(("graph_filter", "'model', 'graph_filter'")); break;
                 case "graph_filter_linear": configurations.Add(("graph_filter components 0", "'model', 'graph_filter', 'components', 0")); break;
                 case "lightgcn": configurations.Add(("lightgcn", $"'model', 'lightgcn', {lightGcn}")); break;
+                case "bspm": configurations.Add(("graph_filter bspm", "'model', 'graph_filter', 'components', 448, 'alpha', 0.2, 'sharpen_time', 2.5")); break;
+                case "auto": configurations.Add(("auto (default budget)", "'model', 'auto'")); break;
                 case "ease":
                     foreach (var lambda in lambdas) configurations.Add(($"ease lambda {lambda}", $"'model', 'ease', 'lambda', {lambda.ToString(CultureInfo.InvariantCulture)}"));
                     break;
@@ -76,6 +78,8 @@ public static class AccuracyBenchmark
                         var report = JsonDocument.Parse((string)Scalar(connection, "SELECT rec_evaluate('m', json_object('test', 'SELECT user_id, item_id FROM test', 'k', 20))")!);
                         clock.Stop();
                         var metrics = report.RootElement.GetProperty("metrics");
+                        if (name.StartsWith("auto", StringComparison.Ordinal))
+                            Console.WriteLine($"  seed {seed} auto chose {Scalar(connection, "SELECT metrics -> '$.auto.chosen' FROM rec_models WHERE name = 'm'")}");
                         Add(name, metrics.GetProperty("recall@20").GetDouble(), metrics.GetProperty("ndcg@20").GetDouble(), clock.Elapsed.TotalSeconds);
                         Console.WriteLine($"  seed {seed} {name,-28} recall@20 {metrics.GetProperty("recall@20").GetDouble():F4} ndcg@20 {metrics.GetProperty("ndcg@20").GetDouble():F4} ({clock.Elapsed.TotalSeconds:F1} s train + evaluate)");
                         Scalar(connection, "SELECT rec_drop('m')");

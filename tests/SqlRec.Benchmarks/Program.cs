@@ -23,10 +23,11 @@ namespace SqlRec.Benchmarks;
 /// LightGCN's compute figures on Gowalla (memory bandwidth, graph build, propagation GB/s, epochs, serving and evaluation through SQL).</item>
 /// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- extension [data folder] [--extension folder]</c>: the loadable
 /// extension in python3 and the sqlite3 shell against the .NET library on Gowalla (load time, sizes, recommend() latency, build, evaluation, epochs).</item>
-/// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- accuracy [ml-100k|ml-1m|folder] [seeds=1,2,3] [kinds=popular,graph_filter,ease,numpy,lightgcn] [lambdas=...]</c>:
+/// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- accuracy [ml-100k|ml-1m|folder] [seeds=1,2,3] [kinds=popular,graph_filter,graph_filter_linear,bspm,ease,numpy,lightgcn,auto] [lambdas=...]</c>:
 /// every kind side by side on MovieLens (ratings &gt;= 4, random 80/20 per user, full ranking) with a plain numpy EASE as the reference (<see cref="AccuracyBenchmark"/>).</item>
 /// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- coldtext [ml-100k] [ml-1m] [seeds=1,2,3] [share=0.15]</c>:
 /// content-only recommendations for items held out entirely, plain text kNN with 'hash' and all-MiniLM-L6-v2 against random and popular (<see cref="ColdTextBenchmark"/>).</item>
+/// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- ease-scale [items ...]</c>: the largest catalogue <c>ease</c> handles here, its training time and memory (<see cref="EaseScaleBenchmark"/>).</item>
 /// </list>
 /// </summary>
 public static class Program
@@ -42,6 +43,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "lightgcn") return LightGcnBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "extension") return ExtensionBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "accuracy") return AccuracyBenchmark.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "ease-scale") return EaseScaleBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "coldtext") return ColdTextBenchmark.Run(args[1..]);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;

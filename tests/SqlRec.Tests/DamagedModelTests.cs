@@ -320,6 +320,7 @@ public sealed class DamagedModelTests
     [TestCategory("fn:rec_evaluate")]
     public void EveryCorruptionGivesTheDamagedMessage()
     {
+        if (ExtensionHost.Enabled) Assert.Inconclusive("damages the rows of versions this process has loaded and clears the process's cache of loaded versions between cases, which the loadable extension's copy of SqlRec does not share");
         using var pristine = Trained();
         using var work = TestDb.InFile();
         var withChecksums = RunTable(pristine, work, checksums: true);
@@ -362,6 +363,7 @@ public sealed class DamagedModelTests
     [TestCategory("fn:rec_train")]
     public void RetrainingRepairsADamagedModel()
     {
+        if (ExtensionHost.Enabled) Assert.Inconclusive("damages the rows of versions this process has loaded and clears the process's cache of loaded versions between cases, which the loadable extension's copy of SqlRec does not share");
         using var db = Trained();
         var before = db.Scalar("SELECT recommend(1, 5, 'lightgcn')");
         db.Execute("UPDATE rec_arrays SET data = substr(data, 1, 8) WHERE model = 'lightgcn' AND name = 'lgcn_users'");

@@ -238,7 +238,10 @@ internal sealed class GraphFilter : IUserScorer, IRowScorer, IBatchScorer
 
     /// <summary>
     /// output = input P for item-major blocks <paramref name="width"/> users wide: input H^T into
-    /// the users (<paramref name="hop"/>), then H back into the items.
+    /// the users (<paramref name="hop"/>), then H back into the items. Both halves gather - each
+    /// user's hop row sums the input rows of its items, each item's output row the hop rows of its
+    /// users - so every row is written once from a small accumulator, and the reads are the only
+    /// scattered accesses.
     /// </summary>
     private void MultiplyByFilter(ReadOnlySpan<float> input, Span<float> output, Span<float> hop, int width)
     {
@@ -247,57 +250,75 @@ internal sealed class GraphFilter : IUserScorer, IRowScorer, IBatchScorer
             MultiplyByFilter(input, output, hop);
             return;
         }
-        hop.Clear();
-        var itemCount = _hopTransposed.Rows;
-        for (var i = 0; i < itemCount; i++)
-        {
-            var source = input.Slice(i * width, width);
-            var users = _hopTransposed.RowIndices(i);
-            var values = _hopTransposed.RowValues(i);
-            for (var p = 0; p < users.Length; p++) AddScaled(source, values[p], hop.Slice(users[p] * width, width));
-        }
-        output.Clear();
         var userCount = _hop.Rows;
-        for (var u = 0; u < userCount; u++)
+        for (var u = 0; u < userCount; u++) Gather(input, width, _hop.RowIndices(u), _hop.RowValues(u), hop.Slice(u * width, width));
+        var itemCount = _hopTransposed.Rows;
+        for (var i = 0; i < itemCount; i++) Gather(hop, width, _hopTransposed.RowIndices(i), _hopTransposed.RowValues(i), output.Slice(i * width, width));
+    }
+
+    /// <summary>
+    /// target = sum over p of values[p] * rows[indices[p]] (rows <paramref name="width"/> floats
+    /// each, a whole number of vectors). Up to eight vectors wide the sums stay in registers for
+    /// the whole row; wider blocks go a vector group at a time.
+    /// </summary>
+    private static void Gather(ReadOnlySpan<float> rows, int width, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> target)
+    {
+        var lanes = Vector<float>.Count;
+        var vectors = width / lanes;
+        var source = System.Runtime.InteropServices.MemoryMarshal.Cast<float, Vector<float>>(rows);
+        var output = System.Runtime.InteropServices.MemoryMarshal.Cast<float, Vector<float>>(target);
+        for (var group = 0; group < vectors; group += 8)
         {
-            var source = hop.Slice(u * width, width);
-            var columns = _hop.RowIndices(u);
-            var values = _hop.RowValues(u);
-            for (var p = 0; p < columns.Length; p++) AddScaled(source, values[p], output.Slice(columns[p] * width, width));
+            var count = Math.Min(8, vectors - group);
+            Vector<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+            for (var p = 0; p < indices.Length; p++)
+            {
+                var scale = new Vector<float>(values[p]);
+                var row = source.Slice(indices[p] * vectors + group, count);
+                switch (count)
+                {
+                    case 8: a7 += row[7] * scale; goto case 7;
+                    case 7: a6 += row[6] * scale; goto case 6;
+                    case 6: a5 += row[5] * scale; goto case 5;
+                    case 5: a4 += row[4] * scale; goto case 4;
+                    case 4: a3 += row[3] * scale; goto case 3;
+                    case 3: a2 += row[2] * scale; goto case 2;
+                    case 2: a1 += row[1] * scale; goto default;
+                    default: a0 += row[0] * scale; break;
+                }
+            }
+            var into = output.Slice(group, count);
+            into[0] = a0;
+            if (count > 1) into[1] = a1;
+            if (count > 2) into[2] = a2;
+            if (count > 3) into[3] = a3;
+            if (count > 4) into[4] = a4;
+            if (count > 5) into[5] = a5;
+            if (count > 6) into[6] = a6;
+            if (count > 7) into[7] = a7;
         }
     }
 
-    /// <summary>output = input P for one row.</summary>
+    /// <summary>output = input P for one row, gathering as the blocked form does.</summary>
     private void MultiplyByFilter(ReadOnlySpan<float> input, Span<float> output, Span<float> hop)
     {
-        hop.Clear();
-        var itemCount = _hopTransposed.Rows;
-        for (var i = 0; i < itemCount; i++)
-        {
-            var value = input[i];
-            if (value == 0) continue;
-            var users = _hopTransposed.RowIndices(i);
-            var values = _hopTransposed.RowValues(i);
-            for (var p = 0; p < users.Length; p++) hop[users[p]] += value * values[p];
-        }
-        output.Clear();
         var userCount = _hop.Rows;
         for (var u = 0; u < userCount; u++)
         {
-            var weight = hop[u];
-            if (weight == 0) continue;
             var columns = _hop.RowIndices(u);
             var values = _hop.RowValues(u);
-            for (var p = 0; p < columns.Length; p++) output[columns[p]] += weight * values[p];
+            var sum = 0f;
+            for (var p = 0; p < columns.Length; p++) sum += input[columns[p]] * values[p];
+            hop[u] = sum;
         }
-    }
-
-    /// <summary>target += source * scale, for a length that is a whole number of vectors.</summary>
-    private static void AddScaled(ReadOnlySpan<float> source, float scale, Span<float> target)
-    {
-        var s = System.Runtime.InteropServices.MemoryMarshal.Cast<float, Vector<float>>(source);
-        var t = System.Runtime.InteropServices.MemoryMarshal.Cast<float, Vector<float>>(target);
-        var factor = new Vector<float>(scale);
-        for (var v = 0; v < s.Length; v++) t[v] += s[v] * factor;
+        var itemCount = _hopTransposed.Rows;
+        for (var i = 0; i < itemCount; i++)
+        {
+            var users = _hopTransposed.RowIndices(i);
+            var values = _hopTransposed.RowValues(i);
+            var sum = 0f;
+            for (var p = 0; p < users.Length; p++) sum += hop[users[p]] * values[p];
+            output[i] = sum;
+        }
     }
 }

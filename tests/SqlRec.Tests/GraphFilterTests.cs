@@ -303,6 +303,47 @@ public sealed class GraphFilterTests
         }
     }
 
+    /// <summary>
+    /// recommend()'s top-k path (int8 ideal part with error bounds, exact rescoring of the
+    /// shortlist) selects exactly the items and scores of the exact path, for many rows, k and
+    /// exclusions, and does skip exact work for most items.
+    /// </summary>
+    [TestMethod]
+    public void TheShortlistPathSelectsExactlyWhatTheExactPathSelects()
+    {
+        var r = RandomBinary(users: 300, items: 400, density: 0.04, seed: 8);
+        var raw = ToSparse(r);
+        var probe = new GraphFilter(raw, null, 0, 0);
+        var svd = RandomizedSvd.Compute(probe.Normalized, probe.NormalizedTransposed, 32, 16, 3, seed: 2);
+        var filter = new GraphFilter(raw, svd.RightVectors, svd.Components, 0.3f);
+        var random = new Random(4);
+        var exact = new float[400];
+        var fast = new float[400];
+        var skipped = 0L;
+        var checkedRows = 0;
+        for (var trial = 0; trial < 300; trial++)
+        {
+            var items = Enumerable.Range(0, 400).Where(_ => random.NextDouble() < 0.03).ToArray();
+            if (items.Length == 0) continue;
+            var weights = items.Select(_ => trial % 3 == 0 ? (float)(0.5 + random.NextDouble() * 3) : 1f).ToArray();
+            var k = new[] { 1, 5, 20, 99 }[trial % 4];
+            var excluded = trial % 2 == 0 ? items : Enumerable.Range(0, 400).Where(i => i % 7 == 0).Union(items).Order().ToArray();
+            filter.ScoreRow(items, weights, exact);
+            filter.ScoreRowForTop(items, weights, k, excluded, fast);
+            var expectedTop = new int[k];
+            var actualTop = new int[k];
+            var expectedCount = TopK.Select(exact, k, excluded, expectedTop);
+            var actualCount = TopK.Select(fast, k, excluded, actualTop);
+            Assert.AreEqual(expectedCount, actualCount);
+            CollectionAssert.AreEqual(expectedTop[..expectedCount], actualTop[..actualCount], $"trial {trial}, k {k}: exact {exact[expectedTop[0]]} / fast {fast[expectedTop[0]]}; chosen exact {exact[actualTop[0]]} / fast {fast[actualTop[0]]}");
+            for (var i = 0; i < actualCount; i++) Assert.AreEqual(exact[actualTop[i]], fast[actualTop[i]], $"the score shown is the exact one (trial {trial})");
+            skipped += Enumerable.Range(0, 400).Count(j => fast[j] != exact[j]);
+            checkedRows++;
+        }
+        Assert.IsGreaterThan(250, checkedRows);
+        Assert.IsGreaterThan(checkedRows * 100L, skipped, $"most items skip the exact dot product ({skipped} of {checkedRows * 400L})");
+    }
+
     [TestMethod]
     public void BatchScoringEqualsOneUserAtATime()
     {

@@ -225,6 +225,18 @@ internal interface IRowScorer
     void ScoreRow(ReadOnlySpan<int> items, ReadOnlySpan<float> weights, Span<float> scores);
 }
 
+/// <summary>
+/// A row scorer that can serve a top-k faster than scoring every item exactly: it writes exact
+/// scores for every item that can be among the best <c>k</c> (leaving out the excluded ones) and,
+/// for the others, values below the k-th best exact score, so that <see cref="Compute.TopK"/>'s
+/// selection on the result is exactly the one on exact scores.
+/// </summary>
+internal interface IShortlistScorer : IRowScorer
+{
+    /// <summary>Scores a row for a top-<paramref name="k"/> selection that leaves out <paramref name="excludedSorted"/>.</summary>
+    void ScoreRowForTop(ReadOnlySpan<int> items, ReadOnlySpan<float> weights, int k, ReadOnlySpan<int> excludedSorted, Span<float> scores);
+}
+
 /// <summary>What a training produces besides the id maps: named arrays and metrics.</summary>
 internal sealed class ModelArtifacts
 {

@@ -57,11 +57,16 @@ internal static class Serving
             var row = ReadLive(session, function, loaded, query, live, user);
             if (row is null || row.Items.Length == 0) return ColdStart(servable, top, filter.Excluding(row?.Items ?? []));
             var rowScores = new float[servable.Items.Count];
-            live.Scorer.ScoreRow(row.Items, row.Weights, rowScores);
+            var excluded = filter.Excluding(options.ExcludeSeen ? row.Items : []).Excluded;
+            // Without a candidate list, a scorer that can may score exactly only the items that can reach the top k.
+            if (filter.Candidates is null && live.Scorer is IShortlistScorer shortlist)
+                shortlist.ScoreRowForTop(row.Items, row.Weights, top.Length, excluded, rowScores);
+            else
+                live.Scorer.ScoreRow(row.Items, row.Weights, rowScores);
             // Training checked that its own rows score within float32; a user's current rows can weigh more.
             if (VectorBlob.IndexOfNonFinite(rowScores) >= 0)
                 throw Errors.LiveScoresTooLarge(function, loaded.Version.Model, user.ToValue(), row.Weights.Sum(w => (double)w));
-            var found = TopK.SelectAmong(rowScores, filter.Candidates, top.Length, filter.Excluding(options.ExcludeSeen ? row.Items : []).Excluded, top);
+            var found = TopK.SelectAmong(rowScores, filter.Candidates, top.Length, excluded, top);
             var liveRows = new List<Recommendation>(found);
             for (var i = 0; i < found; i++) liveRows.Add(new Recommendation(i + 1, servable.Items.Ids[top[i]], rowScores[top[i]], servable.Kind));
             return liveRows;

@@ -26,6 +26,8 @@ public static class EaseScaleBenchmark
             connection.Open();
             connection.UseSqlRec();
             SyntheticData.Create(connection, users: 2 * size, items: size, rows: 40 * size, seed: size);
+            // recommend() reads the user's current rows through the source (live): index it as an app would.
+            Scalar(connection, "CREATE INDEX interactions_user ON interactions(user_id)");
             var items = Convert.ToInt64(Scalar(connection, "SELECT count(DISTINCT item_id) FROM interactions"), CultureInfo.InvariantCulture);
             var pairs = Convert.ToInt64(Scalar(connection, "SELECT count(*) FROM (SELECT DISTINCT user_id, item_id FROM interactions)"), CultureInfo.InvariantCulture);
             GC.Collect();

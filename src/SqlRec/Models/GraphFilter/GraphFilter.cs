@@ -385,6 +385,23 @@ internal sealed class GraphFilter : IUserScorer, IShortlistScorer, IBatchScorer
         for (var b = 0; b < rows; b++)
             for (var j = 0; j < items; j++) y[j * width + b] = scores[b * items + j];
         var h = (float)(_sharpenTime / _sharpenSteps);
+        if (width > 1)
+        {
+            // Blocks: the RK4 sums are folded into each product's item half, so no stage is streamed twice.
+            for (var step = 0; step < _sharpenSteps; step++)
+            {
+                FusedProduct(y, hop, width, y, sum, stage, -h / 6, -h / 2, initSum: true, writeStage: true);
+                FusedProduct(stage, hop, width, y, sum, stage, -h / 3, -h / 2, initSum: false, writeStage: true);
+                FusedProduct(stage, hop, width, y, sum, stage, -h / 3, -h, initSum: false, writeStage: true);
+                FusedProduct(stage, hop, width, y, sum, stage, -h / 6, 0, initSum: false, writeStage: false);
+                var next = sum;
+                sum = y;
+                y = next;
+            }
+            for (var b = 0; b < rows; b++)
+                for (var j = 0; j < items; j++) scores[b * items + j] = y[j * width + b];
+            return;
+        }
         for (var step = 0; step < _sharpenSteps; step++)
         {
             // k_s = -(stage_s) P; y' = y + h/6 (k1 + 2 k2 + 2 k3 + k4), with the sign folded into the weights.
@@ -466,6 +483,41 @@ internal sealed class GraphFilter : IUserScorer, IShortlistScorer, IBatchScorer
             if (count > 5) into[5] = a5;
             if (count > 6) into[6] = a6;
             if (count > 7) into[7] = a7;
+        }
+    }
+
+    /// <summary>
+    /// One RK4 stage for a block: k = -(input P) is never stored; as each item's row of input P
+    /// comes out of the gather, sum (= y + ... when <paramref name="initSum"/>) gains
+    /// <paramref name="sumCoefficient"/> times it and the next stage becomes y plus
+    /// <paramref name="stageCoefficient"/> times it. <paramref name="input"/> may be
+    /// <paramref name="stage"/>: it is read whole into the users before any item is written.
+    /// </summary>
+    private void FusedProduct(ReadOnlySpan<float> input, Span<float> hop, int width, ReadOnlySpan<float> y, Span<float> sum, Span<float> stage,
+        float sumCoefficient, float stageCoefficient, bool initSum, bool writeStage)
+    {
+        var userCount = _hop.Rows;
+        for (var u = 0; u < userCount; u++) Gather(input, width, _hop.RowIndices(u), _hop.RowValues(u), hop.Slice(u * width, width));
+        Span<float> row = stackalloc float[width];
+        var rowVectors = System.Runtime.InteropServices.MemoryMarshal.Cast<float, Vector<float>>(row);
+        var yVectors = System.Runtime.InteropServices.MemoryMarshal.Cast<float, Vector<float>>(y);
+        var sumVectors = System.Runtime.InteropServices.MemoryMarshal.Cast<float, Vector<float>>(sum);
+        var stageVectors = System.Runtime.InteropServices.MemoryMarshal.Cast<float, Vector<float>>(stage);
+        var perRow = rowVectors.Length;
+        var toSum = new Vector<float>(sumCoefficient);
+        var toStage = new Vector<float>(stageCoefficient);
+        var itemCount = _hopTransposed.Rows;
+        for (var i = 0; i < itemCount; i++)
+        {
+            Gather(hop, width, _hopTransposed.RowIndices(i), _hopTransposed.RowValues(i), row);
+            var at = i * perRow;
+            for (var v = 0; v < perRow; v++)
+            {
+                var product = rowVectors[v];
+                var current = yVectors[at + v];
+                sumVectors[at + v] = (initSum ? current : sumVectors[at + v]) + product * toSum;
+                if (writeStage) stageVectors[at + v] = current + product * toStage;
+            }
         }
     }
 

@@ -521,26 +521,42 @@ internal sealed class GraphFilter : IUserScorer, IShortlistScorer, IBatchScorer
         }
     }
 
-    /// <summary>output = input P for one row, gathering as the blocked form does.</summary>
+    /// <summary>
+    /// output = input P for one row, gathering as the blocked form does; each half is split over
+    /// the cores (every user's and item's sum is its own, so the chunks share nothing).
+    /// </summary>
     private void MultiplyByFilter(ReadOnlySpan<float> input, Span<float> output, Span<float> hop)
     {
-        var userCount = _hop.Rows;
-        for (var u = 0; u < userCount; u++)
+        var pool = System.Buffers.ArrayPool<float>.Shared;
+        var inputArray = pool.Rent(input.Length);
+        var hopArray = pool.Rent(_hop.Rows);
+        var outputArray = pool.Rent(_hopTransposed.Rows);
+        input.CopyTo(inputArray);
+        GatherRows(_hop, inputArray, hopArray);
+        GatherRows(_hopTransposed, hopArray, outputArray);
+        hopArray.AsSpan(0, _hop.Rows).CopyTo(hop);
+        outputArray.AsSpan(0, _hopTransposed.Rows).CopyTo(output);
+        pool.Return(inputArray);
+        pool.Return(hopArray);
+        pool.Return(outputArray);
+    }
+
+    /// <summary>target[r] = sum over the stored entries (r, c) of <paramref name="matrix"/> of value * source[c], in chunks over the cores.</summary>
+    private static void GatherRows(SparseMatrix matrix, float[] source, float[] target)
+    {
+        var rows = matrix.Rows;
+        var chunk = Environment.ProcessorCount == 1 ? rows : Parallelism.ChunkSize(rows);
+        Parallel.For(0, (rows + chunk - 1) / chunk, Parallelism.Options, block =>
         {
-            var columns = _hop.RowIndices(u);
-            var values = _hop.RowValues(u);
-            var sum = 0f;
-            for (var p = 0; p < columns.Length; p++) sum += input[columns[p]] * values[p];
-            hop[u] = sum;
-        }
-        var itemCount = _hopTransposed.Rows;
-        for (var i = 0; i < itemCount; i++)
-        {
-            var users = _hopTransposed.RowIndices(i);
-            var values = _hopTransposed.RowValues(i);
-            var sum = 0f;
-            for (var p = 0; p < users.Length; p++) sum += hop[users[p]] * values[p];
-            output[i] = sum;
-        }
+            var end = Math.Min(rows, (block + 1) * chunk);
+            for (var r = block * chunk; r < end; r++)
+            {
+                var columns = matrix.RowIndices(r);
+                var values = matrix.RowValues(r);
+                var sum = 0f;
+                for (var p = 0; p < columns.Length; p++) sum += source[columns[p]] * values[p];
+                target[r] = sum;
+            }
+        });
     }
 }

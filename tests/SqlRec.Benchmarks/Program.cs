@@ -13,8 +13,8 @@ namespace SqlRec.Benchmarks;
 /// recommend() of Gowalla's models from a file, the cold load with its checks (<see cref="LoadBenchmark"/>).</item>
 /// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- embed [texts]</c>: bulk and per-row
 /// text embedding with the real all-MiniLM-L6-v2 against ONNX Runtime's <c>Run</c> alone, threads x batch sizes, on MovieLens texts.</item>
-/// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- freedom [ml-100k folder]</c>: the FREEDOM quality
-/// comparison on MovieLens 100K (popular, lightgcn, freedom on the same 8:1:1 splits, seeds 1-3; cold-start items; time and memory per epoch).</item>
+/// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- freedom [ml-100k or ml-1m folder] [embedder=minilm]</c>: the FREEDOM quality
+/// comparison on MovieLens (popular, lightgcn, freedom on the same 8:1:1 splits, seeds 1-3; long-tail, few-interaction and cold-start slices; time and memory per epoch).</item>
 /// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- knn [--noise x] [item counts] | --gowalla | --ml100k</c>: FREEDOM's item-item kNN graph, exact
 /// against approximate (time and recall), on generated vectors.</item>
 /// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- vectors [--gowalla] [--mips-only|--text-only]</c>:

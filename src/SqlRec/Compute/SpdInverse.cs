@@ -149,22 +149,7 @@ internal static class SpdInverse
         }
     }
 
-    private static double Dot(ReadOnlySpan<double> x, ReadOnlySpan<double> y)
-    {
-        var width = Vector<double>.Count;
-        var sum = Vector<double>.Zero;
-        var i = 0;
-        if (Vector.IsHardwareAccelerated)
-        {
-            var vx = MemoryMarshal.Cast<double, Vector<double>>(x);
-            var vy = MemoryMarshal.Cast<double, Vector<double>>(y[..x.Length]);
-            for (var v = 0; v < vx.Length; v++) sum += vx[v] * vy[v];
-            i = vx.Length * width;
-        }
-        var total = Vector.Sum(sum);
-        for (; i < x.Length; i++) total += x[i] * y[i];
-        return total;
-    }
+    private static double Dot(ReadOnlySpan<double> x, ReadOnlySpan<double> y) => System.Numerics.Tensors.TensorPrimitives.Dot(x, y[..x.Length]);
 
     /// <summary>x . rows[r] for the four consecutive rows of length <paramref name="length"/> in <paramref name="rows"/>.</summary>
     private static (double, double, double, double) Dot4(ReadOnlySpan<double> x, ReadOnlySpan<double> rows, int length)

@@ -189,7 +189,7 @@ public sealed class ExtensionTests
         var errors = result.GetProperty("errors").EnumerateArray().Select(e => e.GetString()).ToArray();
         Assert.AreEqual(Errors.KOutOfRange("recommend", 0L).Message, errors[0]);
         Assert.AreEqual(Errors.DeviceUnavailable("rec_train", "cuda", Compute.ComputeDevices.NoJit).Message, errors[1]);
-        Assert.AreEqual(Errors.ArgumentNull("recommend", "user", "pass the user's id (unknown users get the popular items)").Message, errors[2]);
+        Assert.AreEqual(Errors.UserOrSequence("recommend").Message, errors[2]);
         Assert.AreEqual(0, result.GetProperty("threads").GetArrayLength(), result.GetProperty("threads").ToString());
         Assert.AreEqual(Errors.TrainingInterrupted("rec_train", "long").Message, result.GetProperty("interrupt").GetString());
         Assert.IsLessThan(60.0, result.GetProperty("interrupt_seconds").GetDouble(), "the interrupt is noticed within the training");

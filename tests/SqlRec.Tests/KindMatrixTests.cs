@@ -19,13 +19,13 @@ public sealed class KindMatrixTests
     public static IEnumerable<object[]> Kinds => ModelKinds.All.Select(k => new object[] { k.Name });
 
     /// <summary>
-    /// 40 users in 4 taste clusters over items 100-139 (ten per cluster), with titles; item 140 has a
-    /// title and no interaction (a content kind's cold-start item).
+    /// 40 users in 4 taste clusters over items 100-139 (ten per cluster), with titles and times (for a
+    /// sequential kind); item 140 has a title and no interaction (a content kind's cold-start item).
     /// </summary>
     private static TestDb Shop()
     {
         var db = TestDb.InMemory();
-        db.Execute("CREATE TABLE items(id INTEGER PRIMARY KEY, title TEXT); CREATE TABLE likes(user_id INTEGER, item_id INTEGER)");
+        db.Execute("CREATE TABLE items(id INTEGER PRIMARY KEY, title TEXT); CREATE TABLE likes(user_id INTEGER, item_id INTEGER, ts INTEGER)");
         var random = new Random(5);
         using var transaction = db.Connection.BeginTransaction();
         string[] words = ["space", "castle", "detective", "garden"];
@@ -35,7 +35,7 @@ public sealed class KindMatrixTests
             var cluster = u % 4;
             for (var i = 0; i < 10; i++)
             {
-                if (random.NextDouble() < 0.5 || i == u % 10) db.Execute("INSERT INTO likes VALUES ($1, $2)", u, 100 + cluster * 10 + i);
+                if (random.NextDouble() < 0.5 || i == u % 10) db.Execute("INSERT INTO likes VALUES ($1, $2, $3)", u, 100 + cluster * 10 + i, 1_700_000_000 + u * 100 + i);
             }
         }
         transaction.Commit();
@@ -47,7 +47,9 @@ public sealed class KindMatrixTests
     {
         var required = kind.OptionTable.Rows.Where(r => r.DefaultText == "required")
             .Select(r => $", '{r.Name}', {r.Example ?? throw new AssertFailedException($"{kind.Name}: required option '{r.Name}' has no Example")}");
-        return $"SELECT rec_train('m', json_object('model', '{kind.Name}', 'source', 'SELECT user_id, item_id FROM likes'{string.Concat(required)}))";
+        // A sequential kind orders each user's items by the timestamp, the source's 4th column.
+        var source = kind.OrdersByTime ? "SELECT user_id, item_id, 1, ts FROM likes" : "SELECT user_id, item_id FROM likes";
+        return $"SELECT rec_train('m', json_object('model', '{kind.Name}', 'source', '{source}'{string.Concat(required)}))";
     }
 
     [TestMethod]

@@ -161,9 +161,8 @@ public sealed class RecommendTests
     public void BadArgumentsGiveClearErrors()
     {
         using var db = Trained();
-        const string userHint = "pass the user's id (unknown users get the popular items)";
         const string kHint = "pass how many items to return";
-        db.AssertError("SELECT recommend(NULL, 10)", Errors.ArgumentNull("recommend", "user", userHint).Message);
+        db.AssertError("SELECT recommend(NULL, 10)", Errors.UserOrSequence("recommend").Message);
         db.AssertError("SELECT recommend(x'0102', 10)", Errors.ArgumentType("recommend", "user", "an INTEGER or TEXT id", new byte[] { 1, 2 }).Message);
         db.AssertError("SELECT recommend(1.5, 10)", Errors.ArgumentType("recommend", "user", "an INTEGER or TEXT id", 1.5).Message);
         db.AssertError("SELECT recommend(1, NULL)", Errors.ArgumentNull("recommend", "k", kHint).Message);
@@ -175,7 +174,7 @@ public sealed class RecommendTests
         db.AssertError("SELECT recommend(1, 2.5)", Errors.ArgumentType("recommend", "k", "an INTEGER", 2.5).Message);
         db.AssertError("SELECT recommend(1, 10, 'nope')", Errors.UnknownModel("recommend", "nope", ["pop"]).Message);
         db.AssertError("SELECT recommend(1, 10, 7)", Errors.ArgumentType("recommend", "model", "TEXT", 7L).Message);
-        db.AssertError("SELECT recommend(1, 10, NULL, '{\"excluded\": true}')", Errors.UnknownOption("recommend", "excluded", "recommend()", ["exclude_seen", "candidates", "exclude"]).Message);
+        db.AssertError("SELECT recommend(1, 10, NULL, '{\"excluded\": true}')", Errors.UnknownOption("recommend", "excluded", "recommend()", ["exclude_seen", "candidates", "exclude", "sequence"]).Message);
         db.AssertError("SELECT recommend(1, 10, NULL, '{\"exclude_seen\": \"no\"}')", Errors.OptionType("recommend", "exclude_seen", "true or false", "the string \"no\"").Message);
         db.AssertError("SELECT recommend(1, 10, NULL, '[]')", Errors.OptionsNotObject("recommend", "array").Message);
         // The table-valued form reports the same errors, and says which argument is missing.
@@ -183,7 +182,7 @@ public sealed class RecommendTests
         db.AssertError("SELECT * FROM recommend(1, 5, 'nope')", Errors.UnknownModel("recommend", "nope", ["pop"]).Message);
         db.AssertError("SELECT * FROM recommend", Errors.TableArgumentMissing("recommend", "user", "SELECT * FROM recommend(user, k[, model[, options]])").Message);
         db.AssertError("SELECT * FROM recommend(1)", Errors.TableArgumentMissing("recommend", "k", "SELECT * FROM recommend(user, k[, model[, options]])").Message);
-        db.AssertError("SELECT * FROM recommend(NULL, 3)", Errors.ArgumentNull("recommend", "user", userHint).Message);
+        db.AssertError("SELECT * FROM recommend(NULL, 3)", Errors.UserOrSequence("recommend").Message);
     }
 
     [TestMethod]

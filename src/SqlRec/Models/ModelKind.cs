@@ -26,6 +26,12 @@ internal interface IModelKind
     string? VectorsFrom { get; }
 
     /// <summary>
+    /// True for a sequential kind: it orders each user's items by the source's timestamp, so its
+    /// source must have the 4th column (<see cref="CheckSource"/> refuses one without).
+    /// </summary>
+    bool OrdersByTime => false;
+
+    /// <summary>
     /// Builds the kind's typed options from its validated table values. Pure: it also reads the
     /// options stored with a version, on any machine, so what depends on the machine (a named GPU)
     /// is checked in <see cref="CheckSource"/>.
@@ -191,6 +197,12 @@ internal interface ITrainedModel
     /// </summary>
     LiveScoring? Live => null;
 
+    /// <summary>
+    /// How a sequential version scores a user's <em>current</em> items in time order, read at
+    /// serving time through the source (sasrec), or an explicit sequence; null for other kinds.
+    /// </summary>
+    ISequenceScorer? LiveSequence => null;
+
     /// <summary>Item vectors for search and publication (one row per item, in item index order), or null when the version has none.</summary>
     ModelVectors? ItemVectors() => null;
 
@@ -203,6 +215,16 @@ internal sealed record ModelVectors(int Dimensions, float[] Data);
 
 /// <summary>A live version's row scorer, and whether rows are weighted by the source's weight column.</summary>
 internal sealed record LiveScoring(IRowScorer Scorer, bool UseWeights);
+
+/// <summary>Scores every item as the next one after a sequence of items; thread-safe, no state kept between calls.</summary>
+internal interface ISequenceScorer
+{
+    /// <summary>The newest items of a sequence the scorer reads; older ones make no difference.</summary>
+    int MaxLength { get; }
+
+    /// <summary>Writes one score per item for what follows <paramref name="sequence"/> (item indices, oldest first, not empty).</summary>
+    void ScoreSequence(ReadOnlySpan<int> sequence, Span<float> scores);
+}
 
 /// <summary>Scores every item for one user; higher is better. Implementations keep no state between calls.</summary>
 internal interface IUserScorer

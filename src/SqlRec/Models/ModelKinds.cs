@@ -14,6 +14,7 @@ internal static class ModelKinds
         new LightGcnKind(),
         new FreedomKind(),
         new EaseKind(),
+        new SasRecKind(),
     ];
 
     /// <summary>

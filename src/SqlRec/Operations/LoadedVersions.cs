@@ -81,7 +81,8 @@ internal sealed class LoadedVersion
         if (plan.Kind.Name != version.Kind) throw Errors.Damaged(Errors.DamagedKind(version.Kind, plan.Kind.Name));
         var (users, items) = store.LoadIdMaps(version);
         var model = ServableModel.LoadStored(plan.Kind, plan.Options, users, items, store.LoadArrays(version));
-        var live = model.Trained.Live is null ? null : LiveRows.WrapSource(plan.Source, store.SourceColumnCount(plan.Source));
+        var live = model.Trained.LiveSequence is not null ? LiveRows.WrapSequence(plan.Source)
+            : model.Trained.Live is null ? null : LiveRows.WrapSource(plan.Source, store.SourceColumnCount(plan.Source));
         return new LoadedVersion(version, plan, model, live);
     }
 }

@@ -17,7 +17,11 @@ internal sealed record Recommendation(int Rank, ExternalId Item, double Score, s
 /// <param name="ExcludeSeen">Leave out items the user interacted with in the training data.</param>
 /// <param name="Candidates">A read-only SELECT returning the item ids that may be recommended; null for all.</param>
 /// <param name="Exclude">Item ids never to recommend.</param>
-internal sealed record RecommendOptions(bool ExcludeSeen, string? Candidates = null, ExternalId[]? Exclude = null)
+/// <param name="Sequence">
+/// An explicit history, oldest first (an anonymous session): scored instead of the user's data by
+/// a model that scores a given history; null to use the user's.
+/// </param>
+internal sealed record RecommendOptions(bool ExcludeSeen, string? Candidates = null, ExternalId[]? Exclude = null, ExternalId[]? Sequence = null)
 {
     public static readonly RecommendOptions Default = new(true);
 
@@ -26,9 +30,14 @@ internal sealed record RecommendOptions(bool ExcludeSeen, string? Candidates = n
     {
         if (json is null) return Default;
         var reader = OptionReader.Parse(function, json);
-        var options = new RecommendOptions(reader.Boolean("exclude_seen", true), reader.String("candidates"), reader.IdList("exclude"));
+        var excludeSeen = reader.Boolean("exclude_seen", true);
+        var candidates = reader.String("candidates");
+        var exclude = reader.IdList("exclude");
+        var given = reader.Has("sequence");
+        var sequence = reader.IdList("sequence");
+        if (sequence is { Length: > Errors.MaxSequenceLength }) throw Errors.SequenceTooLong(function, sequence.Length);
         reader.Finish($"{function}()");
-        return options;
+        return new RecommendOptions(excludeSeen, candidates, exclude, given ? sequence : null);
     }
 }
 
@@ -44,7 +53,7 @@ internal static class Serving
     /// connection and scores them; other versions use the training snapshot. Users with no rows
     /// get the popular fallback.
     /// </summary>
-    public static List<Recommendation> Recommend(Session session, string function, ExternalId user, int k, string? model, RecommendOptions options)
+    public static List<Recommendation> Recommend(Session session, string function, ExternalId? user, int k, string? model, RecommendOptions options)
     {
         var version = session.Store.Resolve(function, model);
         var loaded = LoadedVersions.Model(session, function, version);
@@ -52,9 +61,15 @@ internal static class Serving
         var top = new int[Math.Min(k, servable.Items.Count)];
         // Candidates and exclusions restrict every path below (model, live row, cold start) before the top-k, so results are never short.
         var filter = Candidates.Read(session.Db, function, options.Candidates, options.Exclude ?? [], servable.Items);
+        if (options.Sequence is { } given) return RecommendAfter(loaded, function, KnownItems(given, servable.Items), top, filter, options);
+        if (servable.Trained.LiveSequence is not null && loaded.LiveQuery is { } sequenceQuery)
+        {
+            var current = ReadLiveSequence(session, function, loaded, sequenceQuery, user!.Value);
+            return RecommendAfter(loaded, function, current, top, filter, options);
+        }
         if (servable.Trained.Live is { } live && loaded.LiveQuery is { } query)
         {
-            var row = ReadLive(session, function, loaded, query, live, user);
+            var row = ReadLive(session, function, loaded, query, live, user!.Value);
             if (row is null || row.Items.Length == 0) return ColdStart(servable, top, filter.Excluding(row?.Items ?? []));
             var rowScores = new float[servable.Items.Count];
             var excluded = filter.Excluding(options.ExcludeSeen ? row.Items : []).Excluded;
@@ -65,13 +80,13 @@ internal static class Serving
                 live.Scorer.ScoreRow(row.Items, row.Weights, rowScores);
             // Training checked that its own rows score within float32; a user's current rows can weigh more.
             if (VectorBlob.IndexOfNonFinite(rowScores) >= 0)
-                throw Errors.LiveScoresTooLarge(function, loaded.Version.Model, user.ToValue(), row.Weights.Sum(w => (double)w));
+                throw Errors.LiveScoresTooLarge(function, loaded.Version.Model, user!.Value.ToValue(), row.Weights.Sum(w => (double)w));
             var found = TopK.SelectAmong(rowScores, filter.Candidates, top.Length, excluded, top);
             var liveRows = new List<Recommendation>(found);
             for (var i = 0; i < found; i++) liveRows.Add(new Recommendation(i + 1, servable.Items.Ids[top[i]], rowScores[top[i]], servable.Kind));
             return liveRows;
         }
-        if (!servable.Users.TryGetIndex(user, out var userIndex)) return ColdStart(servable, top, filter);
+        if (!servable.Users.TryGetIndex(user!.Value, out var userIndex)) return ColdStart(servable, top, filter);
         var seen = options.ExcludeSeen ? servable.SeenBy(userIndex) : ReadOnlySpan<int>.Empty;
         var scores = servable.Scorer is null ? [] : new float[servable.Items.Count];
         var count = filter.IsEmpty ? servable.TopItems(userIndex, seen, top, scores) : servable.TopAllowedItems(userIndex, filter.Excluding(seen), top, scores);
@@ -98,6 +113,64 @@ internal static class Serving
                 checkedQueries.Add(query);
             }
             return row;
+        }
+        catch (SqliteCallException e)
+        {
+            throw Errors.LiveSourceFailed(function, loaded.Version.Model, e.Message);
+        }
+    }
+
+    /// <summary>The indices of the ids the model knows, in the given order; unknown ids are skipped (as live rows skip items newer than the model).</summary>
+    private static int[] KnownItems(ExternalId[] ids, IdIndex items)
+    {
+        var known = new List<int>(ids.Length);
+        foreach (var id in ids)
+        {
+            if (items.TryGetIndex(id, out var index)) known.Add(index);
+        }
+        return [.. known];
+    }
+
+    /// <summary>
+    /// Recommends what follows a history (item indices, oldest first; null when the user has no
+    /// rows): a sequential model scores it in order; a live row model (graph_filter, ease) scores
+    /// its distinct items as a row of weight 1; other kinds cannot score a given history. An empty
+    /// history gets the popular fallback. Seen items are the history's (all of it, not only the
+    /// newest the model reads), left out unless 'exclude_seen' is false.
+    /// </summary>
+    private static List<Recommendation> RecommendAfter(LoadedVersion loaded, string function, int[]? history, int[] top, ItemFilter filter,
+        RecommendOptions options)
+    {
+        var servable = loaded.Model;
+        var sequential = servable.Trained.LiveSequence;
+        var rowScorer = servable.Trained.Live?.Scorer;
+        if (sequential is null && rowScorer is null) throw Errors.SequenceNotSupported(function, loaded.Version.Model, servable.Kind);
+        var seen = history is null ? [] : history.Distinct().Order().ToArray();
+        if (history is null || history.Length == 0) return ColdStart(servable, top, filter.Excluding(seen));
+        var scores = new float[servable.Items.Count];
+        if (sequential is not null) sequential.ScoreSequence(history, scores);
+        else rowScorer!.ScoreRow(seen, Enumerable.Repeat(1f, seen.Length).ToArray(), scores);
+        var excluded = filter.Excluding(options.ExcludeSeen ? seen : []).Excluded;
+        var found = TopK.SelectAmong(scores, filter.Candidates, top.Length, excluded, top);
+        var rows = new List<Recommendation>(found);
+        for (var i = 0; i < found; i++) rows.Add(new Recommendation(i + 1, servable.Items.Ids[top[i]], scores[top[i]], servable.SourceOf(top[i])));
+        return rows;
+    }
+
+    /// <summary>The user's current items in time order through the version's source; null when the user has no rows.</summary>
+    private static int[]? ReadLiveSequence(Session session, string function, LoadedVersion loaded, string query, ExternalId user)
+    {
+        var checkedQueries = session.CheckedStoredQueries;
+        var inspect = !checkedQueries.Contains(query);
+        try
+        {
+            var sequence = LiveRows.ReadSequence(session.Db, function, loaded.Version.Model, query, user, loaded.Model.Items, inspect);
+            if (inspect)
+            {
+                if (checkedQueries.Count >= 64) checkedQueries.Clear();
+                checkedQueries.Add(query);
+            }
+            return sequence;
         }
         catch (SqliteCallException e)
         {

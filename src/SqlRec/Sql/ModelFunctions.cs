@@ -28,10 +28,12 @@ internal static class ModelFunctions
     private static List<Recommendation> Recommend(Session session, SqlArgs args)
     {
         const string function = "recommend";
-        var user = args.Id(function, 0, "user", "pass the user's id (unknown users get the popular items)");
+        // An anonymous session has no user id: a NULL user is allowed when option 'sequence' gives the history.
+        ExternalId? user = args.IsNull(0) ? null : args.Id(function, 0, "user", "pass the user's id (unknown users get the popular items)");
         var k = (int)args.Integer(function, 1, "k", 1, Errors.MaxK, "pass how many items to return");
         var model = args.OptionalText(function, 2, "model");
         var options = RecommendOptions.Parse(function, args.OptionalText(function, 3, "options"));
+        if (user is null && options.Sequence is null) throw Errors.UserOrSequence(function);
         return Serving.Recommend(session, function, user, k, model, options);
     }
 

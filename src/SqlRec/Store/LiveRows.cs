@@ -65,4 +65,38 @@ internal static class LiveRows
         var sorted = weights.Keys.Order().ToArray();
         return new UserRow(sorted, sorted.Select(i => (float)weights[i]).ToArray());
     }
+
+    /// <summary>
+    /// The wrapping query of a sequential model's source (4 columns): the user's items with their
+    /// times, <c>WITH s(u, i, w, t) AS (source) SELECT i, t FROM s WHERE u = ?</c>.
+    /// </summary>
+    public static string WrapSequence(string source) =>
+        $"WITH sqlrec_source(sqlrec_user, sqlrec_item, sqlrec_weight, sqlrec_time) AS (\n{source.TrimEnd().TrimEnd(';')}\n) SELECT sqlrec_item, sqlrec_time FROM sqlrec_source WHERE sqlrec_user = ?1";
+
+    /// <summary>
+    /// Reads the user's current items in time order (rows with equal times in the order the query
+    /// returned them, as training orders them), as item indices; null when the user has no rows.
+    /// Items the model does not know (added after the last training) are skipped. A NULL or
+    /// non-numeric timestamp is the source's error.
+    /// </summary>
+    public static int[]? ReadSequence(SqliteDb db, string function, string model, string wrappedQuery, ExternalId user, IdIndex items, bool inspect)
+    {
+        using var statement = SourceReader.PrepareQuery(db, wrappedQuery, function, QueryRole.Source, QueryTrust.Stored(model), inspect,
+            message => Errors.LiveSourceFailed(function, model, message));
+        statement.Bind(1, user.ToValue());
+        var events = new List<(double Time, int Item)>();
+        var any = false;
+        long row = 0;
+        while (statement.Step())
+        {
+            row++;
+            any = true;
+            var id = statement.GetId(0) ?? throw Errors.QueryBadId(function, QueryRole.Source, "item", row, statement.GetValue(0));
+            if (!SourceReader.TryReadTime(statement, 1, out var time)) throw Errors.SourceBadTimestamp(function, row, statement.GetValue(1));
+            if (items.TryGetIndex(id, out var index)) events.Add((time, index));
+        }
+        if (!any) return null;
+        // OrderBy is stable: ties keep the query's order.
+        return [.. events.OrderBy(e => e.Time).Select(e => e.Item)];
+    }
 }

@@ -178,22 +178,30 @@ internal sealed class SourceReader : IDisposable
         throw Errors.SourceBadWeight(_function, row, _statement.GetValue(2));
     }
 
-    private double ReadTime(long row)
+    private double ReadTime(long row) =>
+        TryReadTime(_statement, 3, out var seconds) ? seconds : throw Errors.SourceBadTimestamp(_function, row, _statement.GetValue(3));
+
+    /// <summary>
+    /// Reads a timestamp column as the source's rules take it: a finite INTEGER or REAL (unix
+    /// seconds) or ISO-8601 TEXT (UTC unless it says otherwise). False for anything else (NULL included).
+    /// </summary>
+    internal static bool TryReadTime(Statement statement, int column, out double seconds)
     {
-        switch (_statement.ColumnType(3))
+        seconds = 0;
+        switch (statement.ColumnType(column))
         {
             case SqliteApi.SQLITE_INTEGER:
             case SqliteApi.SQLITE_FLOAT:
-                var seconds = _statement.GetDouble(3);
-                if (double.IsFinite(seconds)) return seconds;
-                break;
+                seconds = statement.GetDouble(column);
+                return double.IsFinite(seconds);
             case SqliteApi.SQLITE_TEXT:
-                if (DateTimeOffset.TryParse(_statement.GetText(3), CultureInfo.InvariantCulture,
-                        DateTimeStyles.AssumeUniversal | DateTimeStyles.AllowWhiteSpaces, out var time))
-                    return time.ToUnixTimeMilliseconds() / 1000.0;
-                break;
+                if (!DateTimeOffset.TryParse(statement.GetText(column), CultureInfo.InvariantCulture,
+                        DateTimeStyles.AssumeUniversal | DateTimeStyles.AllowWhiteSpaces, out var time)) return false;
+                seconds = time.ToUnixTimeMilliseconds() / 1000.0;
+                return true;
+            default:
+                return false;
         }
-        throw Errors.SourceBadTimestamp(_function, row, _statement.GetValue(3));
     }
 
     /// <inheritdoc />

@@ -229,6 +229,7 @@ public sealed class SasRecTests
         Assert.AreEqual("sasrec", db.Scalar("SELECT DISTINCT source FROM recommend(900, 3, 'm')"));
         var report = JsonDocument.Parse((string)db.Scalar("SELECT rec_evaluate('m', json_object('split', 'last'))")!).RootElement;
         Assert.AreEqual(20, report.GetProperty("users").GetInt32(), "the two single-item users have no test item");
+        Assert.AreEqual(2, report.GetProperty("users_without_test").GetInt32(), "and the report says so");
 
         // A timestamp that breaks after training is the source's error at serving time.
         db.Execute("INSERT INTO events VALUES (1, 9, 'soon')");

@@ -29,7 +29,7 @@ internal static class Evaluation
 
         ServableModel model;
         HeldOut heldOut;
-        long skippedUsers = 0, droppedPairs = 0;
+        long skippedUsers = 0, droppedPairs = 0, usersWithoutTest = 0;
         if (options.TestQuery is { } test)
         {
             model = LoadedVersions.Model(session, Function, version).Model;
@@ -39,7 +39,7 @@ internal static class Evaluation
         }
         else
         {
-            (model, heldOut) = TrainOnSplit(session, version, options.Split!.Value, options.TestRatio, options.Seed);
+            (model, heldOut, usersWithoutTest) = TrainOnSplit(session, version, options.Split!.Value, options.TestRatio, options.Seed);
         }
 
         var summary = RankingEvaluator.Run(model, heldOut, options.Cutoffs,
@@ -47,7 +47,7 @@ internal static class Evaluation
         var runs = new List<(int Seed, int Users, MetricsSummary Summary)> { (options.Seed, heldOut.UserCount, summary) };
         foreach (var seed in options.Seeds?.Skip(1) ?? [])
         {
-            var (seedModel, seedHeldOut) = TrainOnSplit(session, version, options.Split!.Value, options.TestRatio, seed);
+            var (seedModel, seedHeldOut, _) = TrainOnSplit(session, version, options.Split!.Value, options.TestRatio, seed);
             runs.Add((seed, seedHeldOut.UserCount, RankingEvaluator.Run(seedModel, seedHeldOut, options.Cutoffs,
                 progress is null ? null : (done, total) => progress(new TrainingProgress(version.Model, ProgressStage, done, total)))));
         }
@@ -70,6 +70,8 @@ internal static class Evaluation
         }
         report["users"] = heldOut.UserCount;
         report["skipped_users"] = skippedUsers;
+        // A split holds nothing out of a user with fewer than 2 distinct items: such users train (as context) but are not evaluated.
+        if (options.Split is not null) report["users_without_test"] = usersWithoutTest;
         report["items"] = model.Items.Count;
         report["test_pairs"] = heldOut.PairCount;
         report["dropped_pairs"] = droppedPairs;
@@ -112,7 +114,7 @@ internal static class Evaluation
     /// Re-reads the version's source with its stored options, splits it, and trains the same kind
     /// with the same options on the training part, in memory.
     /// </summary>
-    private static (ServableModel Model, HeldOut HeldOut) TrainOnSplit(Session session, ServingVersion version, SplitMethod split, double ratio, int seed)
+    private static (ServableModel Model, HeldOut HeldOut, long UsersWithoutTest) TrainOnSplit(Session session, ServingVersion version, SplitMethod split, double ratio, int seed)
     {
         var plan = TrainingPlan.Read(Function, version.Options) with { StoredWith = version.Model };
         var context = Training.NewContext(session, Function, version.Model);
@@ -126,6 +128,7 @@ internal static class Evaluation
         Training.CheckData(session, plan, parts.Train, content, context);
         context.Report("training", 0, null);
         var artifacts = ModelTraining.Train(plan.Kind, plan.Options, parts.Train, content, context);
-        return (ServableModel.Load(plan.Kind, plan.Options, parts.Train.Users, parts.Train.Items, artifacts.Arrays), parts.HeldOut);
+        return (ServableModel.Load(plan.Kind, plan.Options, parts.Train.Users, parts.Train.Items, artifacts.Arrays), parts.HeldOut,
+            data.Users.Count - parts.HeldOut.UserCount);
     }
 }

@@ -117,7 +117,7 @@ public static class ColdTextBenchmark
     }
 
     /// <summary>Unit text vectors, one per dense item index, embedded through SQL.</summary>
-    private static float[][] Embed(string[] texts, string name, string? register)
+    internal static float[][] Embed(string[] texts, string name, string? register)
     {
         var clock = Stopwatch.StartNew();
         using var connection = new SqliteConnection("Data Source=:memory:");

@@ -27,6 +27,8 @@ namespace SqlRec.Benchmarks;
 /// every kind side by side on MovieLens (ratings &gt;= 4, random 80/20 per user, full ranking) with a plain numpy EASE as the reference (<see cref="AccuracyBenchmark"/>).</item>
 /// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- coldtext [ml-100k] [ml-1m] [seeds=1,2,3] [share=0.15]</c>:
 /// content-only recommendations for items held out entirely, plain text kNN with 'hash' and all-MiniLM-L6-v2 against random and popular (<see cref="ColdTextBenchmark"/>).</item>
+/// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- sasrec [ml-100k] [ml-1m] [seeds=1] [kinds=...] [embedder=hash|minilm] [epochs=...] [max_len=...]</c>:
+/// next-item recommendation, leave-one-out by time, sasrec (ID-only and with item text) against the other kinds, long-tail slice, epoch time, recommend() latency (<see cref="SasRecBenchmark"/>).</item>
 /// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- ease-scale [items ...]</c>: the largest catalogue <c>ease</c> handles here, its training time and memory (<see cref="EaseScaleBenchmark"/>).</item>
 /// </list>
 /// </summary>
@@ -45,6 +47,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "accuracy") return AccuracyBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "ease-scale") return EaseScaleBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "coldtext") return ColdTextBenchmark.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "sasrec") return SasRecBenchmark.Run(args[1..]);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }

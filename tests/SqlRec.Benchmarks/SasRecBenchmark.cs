@@ -65,7 +65,7 @@ public static class SasRecBenchmark
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{data.Name}: {data.Data.Users.Count:N0} users, {data.Data.Items.Count:N0} items, {data.Data.RowCount:N0} interactions; {heldOut.UserCount:N0} test users " +
                 $"({singleItemUsers} with one item, not evaluable), {longTail.UserCount:N0} with a long-tail test item"));
-            var epochCount = epochs.GetValueOrDefault(data.Name, data.Name == "ML-1M" ? 30 : 60);
+            var epochCount = epochs.GetValueOrDefault(data.Name, data.Name == "ML-1M" ? 30 : 40);
             var length = maxLen.GetValueOrDefault(data.Name, data.Name == "ML-1M" ? 100 : 50);
             ItemContent? content = null;
             if (kinds.Contains("sasrec_text")) content = Content(data, train, embedder);
@@ -142,9 +142,9 @@ public static class SasRecBenchmark
                 json["max_len"] = maxLen;
                 json["epochs"] = epochs;
                 json["batch"] = 64;
-                json["lr"] = 0.002;
+                json["lr"] = 0.001;
                 json["eval_every"] = 2;
-                json["patience"] = 3;
+                json["patience"] = 5;
                 json["seed"] = seed;
                 if (kind == "sasrec_text") json["item_text"] = "unused";
                 foreach (var pair in extra.Split(';', StringSplitOptions.RemoveEmptyEntries))

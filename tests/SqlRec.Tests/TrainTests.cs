@@ -128,7 +128,7 @@ public sealed class TrainTests
             // Without 'model' the kind is 'auto', which still needs a source.
             ("SELECT rec_train('m', '{}')", Errors.MissingOption("rec_train", "source", "a SELECT that returns (user, item[, weight[, timestamp]])").Message),
             ("SELECT rec_train('m', '{\"model\":\"popular\"}')", Errors.MissingOption("rec_train", "source", "a SELECT that returns (user, item[, weight[, timestamp]])").Message),
-            ("SELECT rec_train('m', '{\"model\":\"lightgcm\",\"source\":\"SELECT 1,2\"}')", Errors.UnknownModelKind("rec_train", "lightgcm", ["popular", "graph_filter", "lightgcn", "freedom", "ease", "auto"]).Message),
+            ("SELECT rec_train('m', '{\"model\":\"lightgcm\",\"source\":\"SELECT 1,2\"}')", Errors.UnknownModelKind("rec_train", "lightgcm", ["popular", "graph_filter", "lightgcn", "freedom", "ease", "sasrec", "auto"]).Message),
             ("SELECT rec_train('m', '{\"model\":7}')", Errors.OptionType("rec_train", "model", "a string", "7").Message),
             (Options("SELECT user_id, item_id FROM likes", ", 'dim', 64"), Errors.UnknownOption("rec_train", "dim", "model kind 'popular'", ["model", "source", "half_life_days"]).Message),
             (Options("SELECT user_id, item_id, 1, 0 FROM likes", ", 'half_life_days', 0"), Errors.OptionRange("rec_train", "half_life_days", "greater than 0 and at most 1000000", "0").Message),

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics.Tensors;
 
 namespace SqlRec.Compute;
@@ -18,15 +19,17 @@ internal static class TransformerKernels
     /// <summary><c>y = x W + b</c>: x is rows x inWidth, W inWidth x outWidth, b outWidth, y rows x outWidth (overwritten).</summary>
     public static void LinearForward(ReadOnlySpan<float> x, int rows, int inWidth, ReadOnlySpan<float> w, ReadOnlySpan<float> b, int outWidth, Span<float> y)
     {
-        for (var r = 0; r < rows; r++)
+        for (var r = 0; r < rows; r++) b[..outWidth].CopyTo(y.Slice(r * outWidth, outWidth));
+        // As a product of rows (DenseMath's blocked kernel): y[r, o] += x_r . W^T_o.
+        var transposed = ArrayPool<float>.Shared.Rent(inWidth * outWidth);
+        try
         {
-            var yr = y.Slice(r * outWidth, outWidth);
-            b[..outWidth].CopyTo(yr);
-            for (var k = 0; k < inWidth; k++)
-            {
-                var xv = x[r * inWidth + k];
-                if (xv != 0) TensorPrimitives.MultiplyAdd(w.Slice(k * outWidth, outWidth), xv, yr, yr);
-            }
+            Transpose(w, inWidth, outWidth, transposed);
+            DenseMath.MultiplyTransposedAdd(x[..(rows * inWidth)], rows, transposed.AsSpan(0, inWidth * outWidth), outWidth, inWidth, y[..(rows * outWidth)]);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(transposed);
         }
     }
 
@@ -37,17 +40,32 @@ internal static class TransformerKernels
     public static void LinearBackward(ReadOnlySpan<float> x, int rows, int inWidth, ReadOnlySpan<float> w, int outWidth, ReadOnlySpan<float> dy,
         Span<float> dx, Span<float> dw, Span<float> db)
     {
+        for (var r = 0; r < rows; r++) TensorPrimitives.Add(db[..outWidth], dy.Slice(r * outWidth, outWidth), db[..outWidth]);
+        // dx[r, k] += dy_r . W_k (W's rows are its input units).
+        if (!dx.IsEmpty) DenseMath.MultiplyTransposedAdd(dy[..(rows * outWidth)], rows, w[..(inWidth * outWidth)], inWidth, outWidth, dx[..(rows * inWidth)]);
+        // dW[k, o] += x^T_k . dy^T_o.
+        var xt = ArrayPool<float>.Shared.Rent(rows * inWidth);
+        var dyt = ArrayPool<float>.Shared.Rent(rows * outWidth);
+        try
+        {
+            Transpose(x, rows, inWidth, xt);
+            Transpose(dy, rows, outWidth, dyt);
+            DenseMath.MultiplyTransposedAdd(xt.AsSpan(0, rows * inWidth), inWidth, dyt.AsSpan(0, rows * outWidth), outWidth, rows, dw[..(inWidth * outWidth)]);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(xt);
+            ArrayPool<float>.Shared.Return(dyt);
+        }
+    }
+
+    /// <summary>Writes the transpose of the rows x columns block <paramref name="a"/> (columns x rows) into <paramref name="target"/>.</summary>
+    private static void Transpose(ReadOnlySpan<float> a, int rows, int columns, Span<float> target)
+    {
         for (var r = 0; r < rows; r++)
         {
-            var dyr = dy.Slice(r * outWidth, outWidth);
-            TensorPrimitives.Add(db[..outWidth], dyr, db[..outWidth]);
-            for (var k = 0; k < inWidth; k++)
-            {
-                var xv = x[r * inWidth + k];
-                var dwRow = dw.Slice(k * outWidth, outWidth);
-                if (xv != 0) TensorPrimitives.MultiplyAdd(dyr, xv, dwRow, dwRow);
-                if (!dx.IsEmpty) dx[r * inWidth + k] += TensorPrimitives.Dot(dyr, w.Slice(k * outWidth, outWidth));
-            }
+            var row = a.Slice(r * columns, columns);
+            for (var c = 0; c < columns; c++) target[c * rows + r] = row[c];
         }
     }
 

@@ -738,7 +738,7 @@ public sealed class CliTests
         StringAssert.Contains(Errors.UnknownModel("rec_evaluate", "nope", ["m"]).Message, "rec_evaluate(): unknown model 'nope'; trained models: 'm'.");
         AssertError(Run("eval", db, "--test", test, "-k", "0"), Errors.OptionRange("rec_evaluate", "k", "between 1 and 10000", "0 at position 1 of the array").Message);
         AssertError(Run("eval", db, "--test", test, "--seed", "3"),
-            "rec_evaluate(): unknown option 'seed' for rec_evaluate() with a 'test' query; valid options: test, split, k, save.");
+            "rec_evaluate(): unknown option 'seed' for rec_evaluate() with a 'test' query; valid options: test, split, k, save, sampled_negatives, sampling.");
         AssertError(Run("eval", db, "--split", "lastest"), "rec_evaluate(): option 'split' must be one of 'random', 'last', got \"lastest\".");
         AssertError(Run("eval", db, "--test", "SELECT * FROM missing"), "rec_evaluate(): the 'test' query failed: no such table: missing.");
         StringAssert.Contains(Run("eval", db).Output, "(split random, test_ratio 0.2, seed 42)", "neither --test nor --split: the default random split");

@@ -281,9 +281,9 @@ public sealed class EvaluationTests
             ($"SELECT {F}('pop', json_object('test', {test}, 'k', 2.5))", Errors.OptionType(F, "k", kType, "2.5").Message),
             ($"SELECT {F}('pop', json_object('test', {test}, 'k', json_array()))", Errors.OptionListEmpty(F, "k", kHint).Message),
             ($"SELECT {F}('pop', json_object('test', {test}, 'save', 'yes'))", Errors.OptionType(F, "save", "true or false", "the string \"yes\"").Message),
-            ($"SELECT {F}('pop', json_object('test', {test}, 'seed', 1))", Errors.UnknownOption(F, "seed", "rec_evaluate() with a 'test' query", ["test", "split", "k", "save"]).Message),
-            ($"SELECT {F}('pop', json_object('split', 'last', 'seed', 1))", Errors.UnknownOption(F, "seed", "rec_evaluate() with split 'last'", ["test", "split", "k", "save"]).Message),
-            ($"SELECT {F}('pop', json_object('split', 'random', 'ratio', 0.5))", Errors.UnknownOption(F, "ratio", "rec_evaluate() with split 'random'", ["test", "split", "k", "save", "test_ratio", "seed"]).Message),
+            ($"SELECT {F}('pop', json_object('test', {test}, 'seed', 1))", Errors.UnknownOption(F, "seed", "rec_evaluate() with a 'test' query", ["test", "split", "k", "save", "sampled_negatives", "sampling"]).Message),
+            ($"SELECT {F}('pop', json_object('split', 'last', 'seed', 1))", Errors.UnknownOption(F, "seed", "rec_evaluate() with split 'last'", ["test", "split", "k", "save", "sampled_negatives", "sampling"]).Message),
+            ($"SELECT {F}('pop', json_object('split', 'random', 'ratio', 0.5))", Errors.UnknownOption(F, "ratio", "rec_evaluate() with split 'random'", ["test", "split", "k", "save", "sampled_negatives", "sampling", "test_ratio", "seed"]).Message),
             ($"SELECT {F}('pop', json_object('split', 'random', 'save', json('true')))", Errors.SaveNeedsTest(F).Message),
         };
         foreach (var (sql, message) in cases)

@@ -99,6 +99,19 @@ public sealed class SasRecTests
         Assert.AreEqual(hr, sasrec.GetProperty("metrics").GetProperty("recall@10").GetDouble(), 1e-9);
         Assert.AreEqual(sasrec.GetProperty("metrics").GetProperty("hit_rate@1").GetDouble(), sasrec.GetProperty("metrics").GetProperty("mrr@1").GetDouble(), 1e-9);
 
+        // The paper's sampled protocol beside the full ranking: each test item among 50 sampled negatives is easier to rank.
+        var sampled = JsonDocument.Parse((string)db.Scalar("SELECT rec_evaluate('seq', json_object('split', 'last', 'k', 10, 'sampled_negatives', 50))")!).RootElement;
+        Assert.AreEqual(hr, sampled.GetProperty("metrics").GetProperty("hit_rate@10").GetDouble(), 1e-9, "the full ranking is unchanged");
+        Assert.AreEqual("uniform", sampled.GetProperty("sampled").GetProperty("sampling").GetString());
+        var sampledHr = sampled.GetProperty("sampled").GetProperty("metrics").GetProperty("hit_rate@10").GetDouble();
+        Assert.IsGreaterThanOrEqualTo(hr, sampledHr, "among 50 negatives the test item can only rank higher than among all items");
+        var popularity = JsonDocument.Parse((string)db.Scalar("SELECT rec_evaluate('gf', json_object('split', 'last', 'k', 10, 'sampled_negatives', 50, 'sampling', 'popularity'))")!).RootElement;
+        Assert.IsGreaterThanOrEqualTo(graphHr, popularity.GetProperty("sampled").GetProperty("metrics").GetProperty("hit_rate@10").GetDouble());
+        db.AssertError("SELECT rec_evaluate('seq', json_object('split', 'last', 'sampled_negatives', 0))",
+            Errors.OptionRange("rec_evaluate", "sampled_negatives", "between 1 and 100000", "0").Message);
+        db.AssertError("SELECT rec_evaluate('seq', json_object('split', 'last', 'sampled_negatives', 5, 'sampling', 'top'))",
+            Errors.OptionRange("rec_evaluate", "sampling", "one of 'uniform', 'popularity'", "\"top\"").Message);
+
         var metrics = JsonDocument.Parse((string)db.Scalar("SELECT metrics FROM rec_model_versions WHERE model = 'seq'")!).RootElement;
         Assert.AreEqual(300, metrics.GetProperty("validation_users").GetInt32());
         Assert.IsGreaterThan(0.5, metrics.GetProperty("validation_ndcg@10").GetDouble(), metrics.ToString());

@@ -90,6 +90,20 @@ internal static class Evaluation
             report["standard_errors"] = Named(runs[0].Summary.NamedStandardErrors().Select(m => (m.Name, SeedError(perRun.Select(r => r.First(x => x.Name == m.Name).Value).ToList()))));
             report["runs"] = new JsonArray([.. runs.Select(r => (JsonNode)new JsonObject { ["seed"] = r.Seed, ["users"] = r.Users, ["metrics"] = Named(r.Summary.Named()) })]);
         }
+        if (options.SampledNegatives is { } negatives)
+        {
+            // The first split's model, ranked the paper's way: each held-out item among sampled negatives.
+            var means = SampledEvaluator.Run(model, heldOut, options.Cutoffs, negatives, options.SampleByPopularity, options.Seed);
+            var sampledMetrics = new JsonObject();
+            for (var c = 0; c < options.Cutoffs.Length; c++)
+                for (var m = 0; m < RankingMetrics.PerUserCount; m++) sampledMetrics[$"{RankingMetrics.PerUserNames[m]}@{options.Cutoffs[c]}"] = Math.Round(means[c, m], 6);
+            report["sampled"] = new JsonObject
+            {
+                ["negatives"] = negatives,
+                ["sampling"] = options.SampleByPopularity ? "popularity" : "uniform",
+                ["metrics"] = sampledMetrics,
+            };
+        }
         report["seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 3);
         var json = report.ToJsonString();
         if (options.Save) session.Store.SaveEvaluation(version, json);

@@ -18,6 +18,12 @@ internal sealed record EvaluationOptions(string? TestQuery, SplitMethod? Split, 
     /// <summary>Several seeds of a random split to average over (option <c>seeds</c>); null for one split.</summary>
     public int[]? Seeds { get; init; }
 
+    /// <summary>Sampled negatives per user for the sampled metrics (option <c>sampled_negatives</c>); null for none.</summary>
+    public int? SampledNegatives { get; init; }
+
+    /// <summary>Sampled negatives drawn in proportion to training interactions (option <c>sampling</c> 'popularity') rather than uniformly.</summary>
+    public bool SampleByPopularity { get; init; }
+
     /// <summary>Default share held out by a random split.</summary>
     public const double DefaultTestRatio = 0.2;
 
@@ -38,10 +44,14 @@ internal sealed record EvaluationOptions(string? TestQuery, SplitMethod? Split, 
         if (test is null) splitText ??= "random";
         var cutoffs = reader.IntegerList("k", [.. RankingMetrics.DefaultCutoffs], 1, Errors.MaxK, "give one cutoff or several, e.g. 20 or json_array(10, 20)");
         var save = reader.Boolean("save", false);
+        // Absent: no sampled metrics (0 is outside the range, so only absence gives it).
+        var sampledCount = reader.Integer("sampled_negatives", 0, 1, 100_000);
+        int? sampled = sampledCount == 0 ? null : (int)sampledCount;
+        var byPopularity = reader.Choice("sampling", "uniform", "uniform", "popularity") == "popularity";
         if (test is not null)
         {
             reader.Finish($"{function}() with a 'test' query");
-            return new EvaluationOptions(test, null, DefaultTestRatio, DefaultSeed, cutoffs, save);
+            return new EvaluationOptions(test, null, DefaultTestRatio, DefaultSeed, cutoffs, save) { SampledNegatives = sampled, SampleByPopularity = byPopularity };
         }
         if (save) throw Errors.SaveNeedsTest(function);
         var split = splitText == "random" ? SplitMethod.Random : SplitMethod.Last;
@@ -56,10 +66,11 @@ internal sealed record EvaluationOptions(string? TestQuery, SplitMethod? Split, 
             {
                 var seeds = reader.IntegerList("seeds", [DefaultSeed], 0, int.MaxValue, "give a JSON array of seeds, e.g. json_array(1, 2, 3)");
                 reader.Finish($"{function}() with split '{splitText}'");
-                return new EvaluationOptions(null, split, ratio, seeds[0], cutoffs, false) { Seeds = seeds.Length > 1 ? seeds : null };
+                return new EvaluationOptions(null, split, ratio, seeds[0], cutoffs, false)
+                    { Seeds = seeds.Length > 1 ? seeds : null, SampledNegatives = sampled, SampleByPopularity = byPopularity };
             }
         }
         reader.Finish($"{function}() with split '{splitText}'");
-        return new EvaluationOptions(null, split, ratio, seed, cutoffs, false);
+        return new EvaluationOptions(null, split, ratio, seed, cutoffs, false) { SampledNegatives = sampled, SampleByPopularity = byPopularity };
     }
 }

@@ -34,6 +34,8 @@ public sealed class DamagedModelTests
         ("lightgcn", "'model', 'lightgcn', 'source', 'SELECT user_id, item_id FROM likes', 'dim', 8, 'epochs', 3", 8),
         ("freedom", "'model', 'freedom', 'source', 'SELECT user_id, item_id FROM likes', 'dim', 8, 'epochs', 3, " +
             "'modalities', json_array(json_object('name', 'text', 'source', 'SELECT id, rec_embed(''hash'', title) FROM items'))", 8),
+        // The row order stands in for time: sasrec needs a 4th column.
+        ("sasrec", "'model', 'sasrec', 'source', 'SELECT user_id, item_id, stars, rowid FROM likes', 'dim', 8, 'epochs', 3, 'max_len', 5", 8),
     ];
 
     private const string Collection = "c";

@@ -362,6 +362,19 @@ public sealed class GraphFilterTests
             skipped += Enumerable.Range(0, 400).Count(j => fast[j] != exact[j]);
             checkedRows++;
         }
+        // A user of the training data (the snapshot path of recommend()) selects as the exact path too.
+        for (var user = 0; user < 300; user += 7)
+        {
+            var seen = raw.RowIndices(user).ToArray();
+            filter.Score(user, exact);
+            filter.ScoreUserForTop(user, 10, seen, fast);
+            var expectedTop = new int[10];
+            var actualTop = new int[10];
+            var expectedCount = TopK.Select(exact, 10, seen, expectedTop);
+            Assert.AreEqual(expectedCount, TopK.Select(fast, 10, seen, actualTop));
+            CollectionAssert.AreEqual(expectedTop[..expectedCount], actualTop[..expectedCount], $"user {user}");
+            for (var i = 0; i < expectedCount; i++) Assert.AreEqual(exact[actualTop[i]], fast[actualTop[i]], $"user {user}: the score shown is the exact one");
+        }
         Assert.IsGreaterThan(250, checkedRows);
         Assert.IsGreaterThan(checkedRows * 100L, skipped, $"most items skip the exact dot product ({skipped} of {checkedRows * 400L})");
     }

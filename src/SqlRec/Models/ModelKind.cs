@@ -235,6 +235,9 @@ internal interface IShortlistScorer : IRowScorer
 {
     /// <summary>Scores a row for a top-<paramref name="k"/> selection that leaves out <paramref name="excludedSorted"/>.</summary>
     void ScoreRowForTop(ReadOnlySpan<int> items, ReadOnlySpan<float> weights, int k, ReadOnlySpan<int> excludedSorted, Span<float> scores);
+
+    /// <summary><see cref="ScoreRowForTop"/> for a user of the training data, with the row <see cref="IUserScorer.Score"/> scores.</summary>
+    void ScoreUserForTop(int user, int k, ReadOnlySpan<int> excludedSorted, Span<float> scores);
 }
 
 /// <summary>What a training produces besides the id maps: named arrays and metrics.</summary>

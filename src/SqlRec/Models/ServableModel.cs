@@ -99,7 +99,9 @@ internal sealed class ServableModel
     {
         if (Scorer is null) return TopByPopularity(excludedSorted, top);
         var all = scores[..Items.Count];
-        Scorer.Score(user, all);
+        // A scorer that can scores exactly only the items that can reach the top k; the selection is the same.
+        if (Scorer is IShortlistScorer shortlist) shortlist.ScoreUserForTop(user, top.Length, excludedSorted, all);
+        else Scorer.Score(user, all);
         return TopK.Select(all, top.Length, excludedSorted, top);
     }
 

@@ -237,6 +237,9 @@ internal sealed class GraphFilter : IUserScorer, IShortlistScorer, IBatchScorer
         return exact[found - k];
     }
 
+    public void ScoreUserForTop(int user, int k, ReadOnlySpan<int> excludedSorted, Span<float> scores) =>
+        ScoreRowForTop(_raw.RowIndices(user), _raw.RowValues(user), k, excludedSorted, scores);
+
     /// <summary>q . p for an int8 row q and an int16 p, with AVX2's 16-bit multiply-add (exact: at most 2048 x 127 x 32767 fits in int32 lanes).</summary>
     private static unsafe int QuantizedDotInt16(ReadOnlySpan<sbyte> q, ReadOnlySpan<short> p)
     {

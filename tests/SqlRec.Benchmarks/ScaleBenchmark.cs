@@ -8,7 +8,8 @@ namespace SqlRec.Benchmarks;
 
 /// <summary>
 /// How each kind's cost grows with the data:
-/// <c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- scale [sizes=1m,4m,16m] [kinds=popular,graph_filter,ease,lightgcn,freedom] [dir=/tmp/sqlrec-scale] [plots=folder]</c>.
+/// <c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- scale [sizes=1m,4m,16m] [kinds=popular,graph_filter,ease,lightgcn,freedom] [dir=/tmp/sqlrec-scale] [plots=folder] [steps=train,first,serve]</c>;
+/// <c>scale kernels [size=4m] [width=288]</c> times the randomized SVD's dense kernels alone.
 /// Data: <see cref="ScaleData"/> (Gowalla-fitted power laws; 1m = 30k users and 41k items, growing in
 /// proportion to 16m = 500k users and 650k items), generated once per size into <c>dir</c>. For each
 /// kind, a copy of the data file is trained in a child process, and every figure comes from a fresh
@@ -48,6 +49,8 @@ public static class ScaleBenchmark
         var kinds = Argument(args, "kinds", string.Join(',', AllKinds)).Split(',');
         var folder = Argument(args, "dir", Path.Combine(Path.GetTempPath(), "sqlrec-scale"));
         var plots = Argument(args, "plots", folder);
+        // steps=train skips the first answer, the warm calls and the evaluation (a quick look at builds).
+        var steps = Argument(args, "steps", "train,first,serve").Split(',');
         Directory.CreateDirectory(folder);
         Console.WriteLine($"scale benchmark: {Environment.ProcessorCount} cores, {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1024.0 * 1024 * 1024):F1} GiB; data in {folder}");
         var results = new List<Result>();
@@ -82,9 +85,15 @@ public static class ScaleBenchmark
                     Console.WriteLine($"{size} {kind}: build stages start at (s): {train["stages"].GetString()}");
                     if (train.TryGetValue("seconds_per_epoch", out var epoch)) result.EpochSeconds = epoch.GetDouble();
                     result.ModelMiB = MiB(db) - result.DataMiB;
+                    if (!steps.Contains("first"))
+                    {
+                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{size} {kind}: build {result.BuildSeconds:F1} s, peak {result.BuildPeakMiB:F0} MiB, model {result.ModelMiB:F0} MiB"));
+                        continue;
+                    }
                     var first = RunChild("first", db, kind);
                     result.FirstMs = first["ms"].GetDouble();
                     result.FirstPeakMiB = first["peak_mib"].GetDouble();
+                    if (!steps.Contains("serve")) continue;
                     var serve = RunChild("serve", db, kind);
                     result.P50Ms = serve["p50_ms"].GetDouble();
                     result.P99Ms = serve["p99_ms"].GetDouble();

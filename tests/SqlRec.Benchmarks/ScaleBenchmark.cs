@@ -8,7 +8,7 @@ namespace SqlRec.Benchmarks;
 
 /// <summary>
 /// How each kind's cost grows with the data:
-/// <c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- scale [sizes=1m,4m,16m] [kinds=popular,graph_filter,ease,lightgcn,freedom] [dir=/tmp/sqlrec-scale] [plots=folder] [steps=train,first,serve]</c>;
+/// <c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- scale [sizes=1m,4m,16m] [kinds=popular,graph_filter,ease,lightgcn,freedom] [dir=/tmp/sqlrec-scale] [plots=folder] [steps=train,first,serve] [skip=kind@size,...]</c>;
 /// <c>scale kernels [size=4m] [width=288]</c> times the randomized SVD's dense kernels alone.
 /// Data: <see cref="ScaleData"/> (Gowalla-fitted power laws; 1m = 30k users and 41k items, growing in
 /// proportion to 16m = 500k users and 650k items), generated once per size into <c>dir</c>. For each
@@ -37,7 +37,7 @@ public static class ScaleBenchmark
 
     private sealed record Result(string Size, long Rows, int Users, int Items, string Kind)
     {
-        public double? BuildSeconds, BuildPeakMiB, DataMiB, ModelMiB, FirstMs, FirstPeakMiB, P50Ms, P99Ms, EvalSeconds, EpochSeconds, Recall;
+        public double? BuildSeconds, BuildCpuSeconds, FirstCpuMs, BuildPeakMiB, DataMiB, ModelMiB, FirstMs, FirstPeakMiB, P50Ms, P99Ms, EvalSeconds, EpochSeconds, Recall;
         public string? Refused;
     }
 
@@ -51,11 +51,15 @@ public static class ScaleBenchmark
         var plots = Argument(args, "plots", folder);
         // steps=train skips the first answer, the warm calls and the evaluation (a quick look at builds).
         var steps = Argument(args, "steps", "train,first,serve").Split(',');
+        // skip=freedom@4m,freedom@16m leaves out a kind at the sizes that do not fit the time at hand.
+        var skip = Argument(args, "skip", "").Split(',');
         Directory.CreateDirectory(folder);
         Console.WriteLine($"scale benchmark: {Environment.ProcessorCount} cores, {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1024.0 * 1024 * 1024):F1} GiB; data in {folder}");
         var results = new List<Result>();
         foreach (var size in sizes)
         {
+            // Other work on the machine shows in the wall times; the CPU columns are this process's own.
+            Console.WriteLine($"{size}: load average {File.ReadAllText("/proc/loadavg").Trim()}");
             var (rows, users, items) = ScaleData.Size(size);
             var data = Path.Combine(folder, $"data-{size}.db");
             if (!File.Exists(data))
@@ -65,7 +69,7 @@ public static class ScaleBenchmark
                 File.Move(data + ".part", data);
                 Console.WriteLine($"{size}: generated {train:N0} training and {test:N0} test rows ({users:N0} users, {items:N0} items) in {clock.Elapsed.TotalSeconds:F0} s, {MiB(data):F0} MiB");
             }
-            foreach (var kind in kinds)
+            foreach (var kind in kinds.Where(k => !skip.Contains($"{k}@{size}")))
             {
                 var result = new Result(size, rows, users, items, kind) { DataMiB = MiB(data) };
                 results.Add(result);
@@ -81,17 +85,19 @@ public static class ScaleBenchmark
                         continue;
                     }
                     result.BuildSeconds = train["seconds"].GetDouble();
+                    result.BuildCpuSeconds = train["cpu_seconds"].GetDouble();
                     result.BuildPeakMiB = train["peak_mib"].GetDouble();
                     Console.WriteLine($"{size} {kind}: build stages start at (s): {train["stages"].GetString()}");
                     if (train.TryGetValue("seconds_per_epoch", out var epoch)) result.EpochSeconds = epoch.GetDouble();
                     result.ModelMiB = MiB(db) - result.DataMiB;
                     if (!steps.Contains("first"))
                     {
-                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{size} {kind}: build {result.BuildSeconds:F1} s, peak {result.BuildPeakMiB:F0} MiB, model {result.ModelMiB:F0} MiB"));
+                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{size} {kind}: build {result.BuildSeconds:F1} s ({result.BuildCpuSeconds:F1} s CPU), peak {result.BuildPeakMiB:F0} MiB, model {result.ModelMiB:F0} MiB"));
                         continue;
                     }
                     var first = RunChild("first", db, kind);
                     result.FirstMs = first["ms"].GetDouble();
+                    result.FirstCpuMs = first["cpu_ms"].GetDouble();
                     result.FirstPeakMiB = first["peak_mib"].GetDouble();
                     if (!steps.Contains("serve")) continue;
                     var serve = RunChild("serve", db, kind);
@@ -100,7 +106,7 @@ public static class ScaleBenchmark
                     result.EvalSeconds = serve["eval_seconds"].GetDouble();
                     result.Recall = serve["recall"].GetDouble();
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"{size} {kind}: build {result.BuildSeconds:F1} s, peak {result.BuildPeakMiB:F0} MiB, model {result.ModelMiB:F0} MiB, first answer {result.FirstMs:F0} ms ({result.FirstPeakMiB:F0} MiB), warm p50 {result.P50Ms:F2} ms p99 {result.P99Ms:F2} ms, evaluation {result.EvalSeconds:F1} s (recall@20 {result.Recall:F4})"));
+                        $"{size} {kind}: build {result.BuildSeconds:F1} s ({result.BuildCpuSeconds:F1} s CPU), peak {result.BuildPeakMiB:F0} MiB, model {result.ModelMiB:F0} MiB, first answer {result.FirstMs:F0} ms ({result.FirstCpuMs:F0} ms CPU, {result.FirstPeakMiB:F0} MiB), warm p50 {result.P50Ms:F2} ms p99 {result.P99Ms:F2} ms, evaluation {result.EvalSeconds:F1} s (recall@20 {result.Recall:F4})"));
                 }
                 catch (InvalidOperationException failed)
                 {
@@ -181,6 +187,7 @@ public static class ScaleBenchmark
             case "train":
                 if (kind == "freedom") ItemVectors(connection);
                 clock.Restart();
+                var trainCpu = Process.GetCurrentProcess().TotalProcessorTime;
                 try
                 {
                     Scalar(connection, $"SELECT rec_train('{kind}', {Options(kind)})");
@@ -191,6 +198,7 @@ public static class ScaleBenchmark
                     break;
                 }
                 figures["seconds"] = clock.Elapsed.TotalSeconds;
+                figures["cpu_seconds"] = (Process.GetCurrentProcess().TotalProcessorTime - trainCpu).TotalSeconds;
                 figures["stages"] = string.Join(", ", stages);
                 var metrics = JsonDocument.Parse((string)Scalar(connection, $"SELECT metrics FROM rec_models WHERE name = '{kind}'")!).RootElement;
                 if (metrics.TryGetProperty("seconds_per_epoch", out var epoch)) figures["seconds_per_epoch"] = epoch.GetDouble();
@@ -200,8 +208,10 @@ public static class ScaleBenchmark
                 // The connection is open; the first call loads the version from the file.
                 var user = Convert.ToInt64(Scalar(connection, "SELECT user_id FROM interactions LIMIT 1"), CultureInfo.InvariantCulture);
                 clock.Restart();
+                var cpu = Process.GetCurrentProcess().TotalProcessorTime;
                 Scalar(connection, $"SELECT recommend({user}, 20, '{kind}')");
                 figures["ms"] = clock.Elapsed.TotalMilliseconds;
+                figures["cpu_ms"] = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds;
                 break;
             }
             case "serve":
@@ -338,6 +348,12 @@ public static class ScaleBenchmark
             "lightgcn" or "freedom" => "1 (O(nnz x dim) per epoch)",
             _ => "2 (O(items^2))",
         }),
+        ("build CPU s", r => r.BuildCpuSeconds, kind => kind switch
+        {
+            "popular" => "1 (O(nnz))",
+            "graph_filter" => "1 (O(nnz x c + items x c^2))",
+            _ => "1 (O(nnz x dim) per epoch)",
+        }),
         ("s per epoch", r => r.EpochSeconds, _ => "1 (O(nnz x dim))"),
         ("build peak MiB", r => r.BuildPeakMiB, kind => kind == "graph_filter" ? "1 (O(nnz + items x c))" : "1 (O(nnz))"),
         ("model MiB", r => r.ModelMiB, kind => kind == "graph_filter" ? "1 (O(nnz + items x c))" : "1 (O(nnz + items x dim))"),
@@ -351,17 +367,17 @@ public static class ScaleBenchmark
     {
         var table = new StringBuilder();
         table.AppendLine();
-        table.AppendLine("| size | users | items | kind | build s | s/epoch | build peak MiB | data MiB | model MiB | first answer ms | first answer peak MiB | recommend p50 ms | p99 ms | eval 10k users s | recall@20 |");
-        table.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        table.AppendLine("| size | users | items | kind | build s | build CPU s | s/epoch | build peak MiB | data MiB | model MiB | first answer ms | first answer CPU ms | first answer peak MiB | recommend p50 ms | p99 ms | eval 10k users s | recall@20 |");
+        table.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var r in results)
         {
             if (r.Refused is not null)
             {
-                table.AppendLine(CultureInfo.InvariantCulture, $"| {r.Size} | {r.Users:N0} | {r.Items:N0} | {r.Kind} | refused: {r.Refused} |||||||||||");
+                table.AppendLine(CultureInfo.InvariantCulture, $"| {r.Size} | {r.Users:N0} | {r.Items:N0} | {r.Kind} | refused: {r.Refused} |||||||||||||");
                 continue;
             }
             table.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {r.Size} | {r.Users:N0} | {r.Items:N0} | {r.Kind} | {r.BuildSeconds:F1} | {F(r.EpochSeconds, "F1")} | {r.BuildPeakMiB:F0} | {r.DataMiB:F0} | {r.ModelMiB:F0} | {r.FirstMs:F0} | {r.FirstPeakMiB:F0} | {r.P50Ms:F2} | {r.P99Ms:F2} | {r.EvalSeconds:F1} | {r.Recall:F4} |"));
+                $"| {r.Size} | {r.Users:N0} | {r.Items:N0} | {r.Kind} | {r.BuildSeconds:F1} | {r.BuildCpuSeconds:F1} | {F(r.EpochSeconds, "F1")} | {r.BuildPeakMiB:F0} | {r.DataMiB:F0} | {r.ModelMiB:F0} | {r.FirstMs:F0} | {r.FirstCpuMs:F0} | {r.FirstPeakMiB:F0} | {r.P50Ms:F2} | {r.P99Ms:F2} | {r.EvalSeconds:F1} | {r.Recall:F4} |"));
         }
         table.AppendLine();
         table.AppendLine("Growth exponents, log(cost ratio) / log(interaction ratio), between consecutive sizes:");
@@ -390,11 +406,11 @@ public static class ScaleBenchmark
     private static void WriteCsvAndPlots(List<Result> results, string folder, string plots)
     {
         var csv = Path.Combine(folder, "scale.csv");
-        var lines = new List<string> { "size,rows,users,items,kind,build_s,epoch_s,build_peak_mib,model_mib,first_ms,first_peak_mib,p50_ms,p99_ms,eval_s" };
+        var lines = new List<string> { "size,rows,users,items,kind,build_s,build_cpu_s,epoch_s,build_peak_mib,model_mib,first_ms,first_peak_mib,p50_ms,p99_ms,eval_s" };
         foreach (var r in results.Where(r => r.Refused is null))
         {
             lines.Add(string.Create(CultureInfo.InvariantCulture,
-                $"{r.Size},{r.Rows},{r.Users},{r.Items},{r.Kind},{r.BuildSeconds},{r.EpochSeconds},{r.BuildPeakMiB},{r.ModelMiB},{r.FirstMs},{r.FirstPeakMiB},{r.P50Ms},{r.P99Ms},{r.EvalSeconds}"));
+                $"{r.Size},{r.Rows},{r.Users},{r.Items},{r.Kind},{r.BuildSeconds},{r.BuildCpuSeconds},{r.EpochSeconds},{r.BuildPeakMiB},{r.ModelMiB},{r.FirstMs},{r.FirstPeakMiB},{r.P50Ms},{r.P99Ms},{r.EvalSeconds}"));
         }
         File.WriteAllLines(csv, lines);
         Console.WriteLine($"figures: {csv}");

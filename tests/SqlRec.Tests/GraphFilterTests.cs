@@ -239,6 +239,14 @@ public sealed class GraphFilterTests
             DenseMath.MultiplyRight(y, rows, width, m, outWidth, expected, blocked: false);
             DenseMath.MultiplyRight(y, rows, width, m, outWidth, actual, blocked: true);
             for (var i = 0; i < expected.Length; i++) Assert.AreEqual(expected[i], actual[i], 1e-4 * (1 + Math.Abs(expected[i])), $"{rows}x{width}x{outWidth}: Y M at {i}");
+            // Orthonormalisation's in-place product (square transforms), against the product into another array.
+            var square = m.AsSpan(0, width * Math.Min(width, outWidth)).ToArray();
+            if (outWidth < width) continue;
+            var into = new float[rows * width];
+            DenseMath.MultiplyRight(y, rows, width, square, width, into, blocked: false);
+            var inPlace = (float[])y.Clone();
+            DenseMath.MultiplyRightInPlace(inPlace, rows, width, square);
+            for (var i = 0; i < into.Length; i++) Assert.AreEqual(into[i], inPlace[i], 1e-4 * (1 + Math.Abs(into[i])), $"{rows}x{width}: in place at {i}");
         }
     }
 

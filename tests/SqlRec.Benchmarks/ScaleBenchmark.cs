@@ -8,7 +8,7 @@ namespace SqlRec.Benchmarks;
 
 /// <summary>
 /// How each kind's cost grows with the data:
-/// <c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- scale [sizes=1m,4m,16m] [kinds=popular,graph_filter,ease,lightgcn,freedom] [dir=/tmp/sqlrec-scale] [plots=folder] [steps=train,first,serve] [skip=kind@size,...]</c>;
+/// <c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- scale [sizes=1m,4m,16m] [kinds=popular,graph_filter,ease,lightgcn,freedom] [dir=/tmp/sqlrec-scale] [plots=folder] [steps=train,first,warm,eval] [skip=kind@size,...]</c>;
 /// <c>scale kernels [size=4m] [width=288]</c> times the randomized SVD's dense kernels alone.
 /// Data: <see cref="ScaleData"/> (Gowalla-fitted power laws; 1m = 30k users and 41k items, growing in
 /// proportion to 16m = 500k users and 650k items), generated once per size into <c>dir</c>. For each
@@ -49,8 +49,8 @@ public static class ScaleBenchmark
         var kinds = Argument(args, "kinds", string.Join(',', AllKinds)).Split(',');
         var folder = Argument(args, "dir", Path.Combine(Path.GetTempPath(), "sqlrec-scale"));
         var plots = Argument(args, "plots", folder);
-        // steps=train skips the first answer, the warm calls and the evaluation (a quick look at builds).
-        var steps = Argument(args, "steps", "train,first,serve").Split(',');
+        // steps=train skips the first answer, the warm calls and the evaluation (a quick look at builds); steps=train,first,warm skips the evaluation.
+        var steps = Argument(args, "steps", "train,first,warm,eval").Split(',');
         // skip=freedom@4m,freedom@16m leaves out a kind at the sizes that do not fit the time at hand.
         var skip = Argument(args, "skip", "").Split(',');
         Directory.CreateDirectory(folder);
@@ -99,14 +99,17 @@ public static class ScaleBenchmark
                     result.FirstMs = first["ms"].GetDouble();
                     result.FirstCpuMs = first["cpu_ms"].GetDouble();
                     result.FirstPeakMiB = first["peak_mib"].GetDouble();
-                    if (!steps.Contains("serve")) continue;
-                    var serve = RunChild("serve", db, kind);
+                    if (!steps.Contains("warm")) continue;
+                    var serve = RunChild(steps.Contains("eval") ? "serve" : "warm", db, kind);
                     result.P50Ms = serve["p50_ms"].GetDouble();
                     result.P99Ms = serve["p99_ms"].GetDouble();
-                    result.EvalSeconds = serve["eval_seconds"].GetDouble();
-                    result.Recall = serve["recall"].GetDouble();
+                    if (serve.TryGetValue("eval_seconds", out var evaluation))
+                    {
+                        result.EvalSeconds = evaluation.GetDouble();
+                        result.Recall = serve["recall"].GetDouble();
+                    }
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"{size} {kind}: build {result.BuildSeconds:F1} s ({result.BuildCpuSeconds:F1} s CPU), peak {result.BuildPeakMiB:F0} MiB, model {result.ModelMiB:F0} MiB, first answer {result.FirstMs:F0} ms ({result.FirstCpuMs:F0} ms CPU, {result.FirstPeakMiB:F0} MiB), warm p50 {result.P50Ms:F2} ms p99 {result.P99Ms:F2} ms, evaluation {result.EvalSeconds:F1} s (recall@20 {result.Recall:F4})"));
+                        $"{size} {kind}: build {result.BuildSeconds:F1} s ({result.BuildCpuSeconds:F1} s CPU), peak {result.BuildPeakMiB:F0} MiB, model {result.ModelMiB:F0} MiB, first answer {result.FirstMs:F0} ms ({result.FirstCpuMs:F0} ms CPU, {result.FirstPeakMiB:F0} MiB), warm p50 {result.P50Ms:F2} ms p99 {result.P99Ms:F2} ms, evaluation {F(result.EvalSeconds, "F1")} s (recall@20 {F(result.Recall, "F4")})"));
                 }
                 catch (InvalidOperationException failed)
                 {
@@ -217,6 +220,7 @@ public static class ScaleBenchmark
                 break;
             }
             case "serve":
+            case "warm":
             {
                 var users = new List<long>();
                 using (var command = connection.CreateCommand())
@@ -236,6 +240,7 @@ public static class ScaleBenchmark
                 times.Sort();
                 figures["p50_ms"] = times[times.Count / 2];
                 figures["p99_ms"] = times[(int)(times.Count * 0.99)];
+                if (step == "warm") break;
                 clock.Restart();
                 var report = (string)Scalar(connection, $"SELECT rec_evaluate('{kind}', json_object('test', 'SELECT user_id, item_id FROM test', 'k', 20))")!;
                 figures["eval_seconds"] = clock.Elapsed.TotalSeconds;
@@ -391,7 +396,7 @@ public static class ScaleBenchmark
                 continue;
             }
             table.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {r.Size} | {r.Users:N0} | {r.Items:N0} | {r.Kind} | {r.BuildSeconds:F1} | {r.BuildCpuSeconds:F1} | {F(r.EpochSeconds, "F1")} | {r.BuildPeakMiB:F0} | {r.DataMiB:F0} | {r.ModelMiB:F0} | {r.FirstMs:F0} | {r.FirstCpuMs:F0} | {r.FirstPeakMiB:F0} | {r.P50Ms:F2} | {r.P99Ms:F2} | {r.EvalSeconds:F1} | {r.Recall:F4} |"));
+                $"| {r.Size} | {r.Users:N0} | {r.Items:N0} | {r.Kind} | {r.BuildSeconds:F1} | {r.BuildCpuSeconds:F1} | {F(r.EpochSeconds, "F1")} | {r.BuildPeakMiB:F0} | {r.DataMiB:F0} | {r.ModelMiB:F0} | {r.FirstMs:F0} | {r.FirstCpuMs:F0} | {r.FirstPeakMiB:F0} | {F(r.P50Ms, "F2")} | {F(r.P99Ms, "F2")} | {F(r.EvalSeconds, "F1")} | {F(r.Recall, "F4")} |"));
         }
         table.AppendLine();
         table.AppendLine("Growth exponents, log(cost ratio) / log(interaction ratio), between consecutive sizes:");

@@ -23,7 +23,7 @@ namespace SqlRec.Benchmarks;
 /// <item>warm: <c>recommend(u, 20)</c> for 300 random users one at a time after the first, p50/p99;</item>
 /// <item>evaluation: <c>rec_evaluate</c> against the 10,000 sampled users' held-out items (full ranking, @20).</item>
 /// </list>
-/// lightgcn and freedom train 1 epoch and report the model's <c>seconds_per_epoch</c> (their build
+/// lightgcn (batch = interactions / 16, at most 1,000,000: each step propagates the whole graph) and freedom train 1 epoch and report the model's <c>seconds_per_epoch</c> (their build
 /// column is the whole call); freedom's item vectors are generated (64 floats per item, around 256
 /// random centres). ease is refused above its memory estimate, and the message is shown. Growth
 /// exponents are log(cost ratio) / log(interaction ratio) between consecutive sizes, printed beside the
@@ -77,7 +77,7 @@ public static class ScaleBenchmark
                 File.Copy(data, db, overwrite: true);
                 try
                 {
-                    var train = RunChild("train", db, kind);
+                    var train = RunChild("train", db, kind, rows);
                     if (train.TryGetValue("refused", out var refused))
                     {
                         result.Refused = refused.GetString();
@@ -136,12 +136,12 @@ public static class ScaleBenchmark
         new[] { path, path + "-wal" }.Where(File.Exists).Sum(p => new FileInfo(p).Length) / (1024.0 * 1024);
 
     /// <summary>Runs one step in a fresh process (this program, <c>scale child ...</c>) and reads the JSON line it prints last.</summary>
-    private static Dictionary<string, JsonElement> RunChild(string step, string db, string kind)
+    private static Dictionary<string, JsonElement> RunChild(string step, string db, string kind, long rows = 0)
     {
         var host = Environment.ProcessPath!;
         var start = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         if (Path.GetFileNameWithoutExtension(host) == "dotnet") start.ArgumentList.Add(typeof(ScaleBenchmark).Assembly.Location);
-        foreach (var a in new[] { "scale", "child", step, db, kind }) start.ArgumentList.Add(a);
+        foreach (var a in new[] { "scale", "child", step, db, kind, rows.ToString(CultureInfo.InvariantCulture) }) start.ArgumentList.Add(a);
         // A hard limit on the managed heap: a child that would pass 10 GiB fails instead of taking the machine.
         start.Environment["DOTNET_GCHeapHardLimit"] = "0x280000000";
         using var process = Process.Start(start)!;
@@ -156,9 +156,14 @@ public static class ScaleBenchmark
 
     private static string Tail(string text) => text.Length > 600 ? text[^600..].ReplaceLineEndings(" ") : text.ReplaceLineEndings(" ");
 
-    private static string Options(string kind) => kind switch
+    /// <summary>LightGCN's batch at a size: about 16 steps an epoch, at most the option's limit of 1,000,000.</summary>
+    private static long Batch(long rows) => Math.Min(1_000_000, Math.Max(2048, rows / 16));
+
+    private static string Options(string kind, long rows) => kind switch
     {
-        "lightgcn" => $"json_object('model','lightgcn','source','{Source}','epochs',1,'batch',131072,'lr',0.01,'device','cpu')",
+        // Each LightGCN step propagates the whole graph (as the official code does), so at a fixed batch an
+        // epoch costs nnz^2 / batch; the batch grows with the data (about 16 steps an epoch) so an epoch is O(nnz).
+        "lightgcn" => $"json_object('model','lightgcn','source','{Source}','epochs',1,'batch',{Batch(rows)},'lr',0.01,'device','cpu')",
         "freedom" => $"json_object('model','freedom','source','{Source}','epochs',1,'device','cpu','modalities',json_array('SELECT item_id, v FROM item_vectors'))",
         // The linear filter alone: no singular vectors, so recommend() costs what the user's row reaches, not items x components.
         "graph_filter_linear" => $"json_object('model','graph_filter','source','{Source}','components',0)",
@@ -195,7 +200,7 @@ public static class ScaleBenchmark
                 var trainCpu = Process.GetCurrentProcess().TotalProcessorTime;
                 try
                 {
-                    Scalar(connection, $"SELECT rec_train('{kind}', {Options(kind)})");
+                    Scalar(connection, $"SELECT rec_train('{kind}', {Options(kind, long.Parse(args[3], CultureInfo.InvariantCulture))})");
                 }
                 catch (SqliteException refused) when (kind == "ease")
                 {

@@ -23,11 +23,12 @@ internal sealed class ServableModel
     /// <summary>
     /// <see cref="Load"/> for arrays read from a file: they are checked first, once (the arrays every
     /// version carries, then the kind's, see <see cref="IModelKind.CheckStored"/>), so serving never
-    /// indexes or ranks from damaged data. Throws <see cref="StoredDataDamage"/>.
+    /// indexes or ranks from damaged data. The arrays are the caller's to give away: a kind may
+    /// transform them in place (<see cref="StoredArrays.Owned"/>). Throws <see cref="StoredDataDamage"/>.
     /// </summary>
     public static ServableModel LoadStored(IModelKind kind, IKindOptions options, IdIndex users, IdIndex items, IReadOnlyDictionary<string, Array> arrays)
     {
-        var stored = new StoredArrays(arrays, users.Count, items.Count);
+        var stored = new StoredArrays(arrays, users.Count, items.Count) { Owned = true };
         stored.CheckCommon();
         kind.CheckStored(stored, options);
         return new(kind.Name, kind.Load(stored, options), users, items, arrays);

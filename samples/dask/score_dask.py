@@ -47,13 +47,13 @@ _CONNECTIONS = {}
 
 
 def score_shard(db_path, extension, model, users, k, index, count, crash_marker=None):
-    """Scores shard index/count; returns (index, version, rows, seconds, worker pid)."""
+    """Scores shard index/count; returns (index, version, rows, (wall seconds, CPU seconds of the process), worker pid)."""
     if crash_marker is not None and index == 0 and not os.path.exists(crash_marker):
         # Fault injection for the test: the first attempt at shard 0 kills its worker process part way.
         with open(crash_marker, "w") as marker:
             marker.write(str(os.getpid()))
         os._exit(1)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     key = (os.path.abspath(db_path), os.path.abspath(extension))
     connection = _CONNECTIONS.get(key)
     if connection is None:
@@ -63,13 +63,13 @@ def score_shard(db_path, extension, model, users, k, index, count, crash_marker=
     if len(versions) > 1:
         raise RuntimeError(f"shard {index}/{count}: rows of versions {sorted(versions)} in one statement")
     version = versions.pop() if versions else None
-    return index, version, [row[:6] for row in rows], time.perf_counter() - started, os.getpid()
+    return index, version, [row[:6] for row in rows], (time.perf_counter() - started, time.process_time() - cpu), os.getpid()
 
 
 def score_single(db_path, extension, model, users, k):
     """The whole job in this process: the reference the sharded job must equal."""
-    _, version, rows, seconds, _ = score_shard(db_path, extension, model, users, k, 0, 1)
-    return version, rows, seconds
+    _, version, rows, (seconds, cpu), _ = score_shard(db_path, extension, model, users, k, 0, 1)
+    return version, rows, seconds, cpu
 
 
 def score_dask(client, db_path, extension, model, users, k, shards, crash_marker=None):
@@ -94,10 +94,11 @@ def score_dask(client, db_path, extension, model, users, k, shards, crash_marker
     keys = [(type(r[0]).__name__, r[0], r[1]) for r in rows]
     if len(keys) != len(set(keys)):
         raise RuntimeError("duplicate (user, rank) rows: a user is in two shards, or the users query repeats an id")
-    busy = {}
-    for _, _, seconds, pid in by_shard.values():
+    busy, cpu = {}, {}
+    for _, _, (seconds, cpu_seconds), pid in by_shard.values():
         busy[pid] = busy.get(pid, 0.0) + seconds
-    return (versions.pop() if versions else None), rows, {"task_seconds": busy}
+        cpu[pid] = cpu.get(pid, 0.0) + cpu_seconds
+    return (versions.pop() if versions else None), rows, {"task_seconds": busy, "task_cpu_seconds": cpu}
 
 
 def write_csv(path, rows, meta):
@@ -129,7 +130,7 @@ def main(argv=None):
 
     report = {"shards": args.shards, "k": args.k}
     if args.single:
-        version, rows, seconds = score_single(args.db, args.extension, args.model, args.users, args.k)
+        version, rows, seconds, _ = score_single(args.db, args.extension, args.model, args.users, args.k)
         report.update(mode="single", version=version, rows=len(rows), seconds=seconds)
     else:
         from distributed import Client, LocalCluster
@@ -153,7 +154,7 @@ def main(argv=None):
                 cluster.close()
     report["users"] = len({(type(r[0]).__name__, r[0]) for r in rows})
     if args.compare:
-        single_version, single_rows, single_seconds = score_single(args.db, args.extension, args.model, args.users, args.k)
+        single_version, single_rows, single_seconds, _ = score_single(args.db, args.extension, args.model, args.users, args.k)
         report["single_seconds"] = single_seconds
         if single_version != version:
             raise SystemExit(f"versions differ: single {single_version}, sharded {version}")

@@ -74,6 +74,18 @@ public sealed class ScoreCliTests
             .Select(r => string.Join(",", r.Select(ScoreOutput.Field))).ToList();
     }
 
+    /// <summary>
+    /// Rows through the .NET library, as the CLI runs it, also in the test pass that drives SqlRec
+    /// through the loadable extension (whose NativeAOT kernels round floats differently).
+    /// </summary>
+    private List<string> LibraryRows(string sql)
+    {
+        using var connection = new SqliteConnection($"Data Source={_db.Path};Pooling=False");
+        connection.Open();
+        connection.UseSqlRec();
+        return TestDb.Rows(connection, sql).Select(r => string.Join(",", r.Select(ScoreOutput.Field))).ToList();
+    }
+
     private static Dictionary<string, object?> Meta(string path)
     {
         using var connection = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
@@ -85,8 +97,7 @@ public sealed class ScoreCliTests
     public void ShardsPutTogetherEqualTheWholeJobInBothFormats()
     {
         // The reference: rec_score's rows in SQL, in the users query's order.
-        var expected = _db.Rows($"SELECT user_id, rank, item_id, score, source, cold_start FROM rec_score('m', '{Users}', 10)")
-            .Select(r => string.Join(",", r.Select(ScoreOutput.Field))).ToList();
+        var expected = LibraryRows($"SELECT user_id, rank, item_id, score, source, cold_start FROM rec_score('m', '{Users}', 10)");
         var whole = Run(Score(Out("whole.csv")));
         AssertOk(whole);
         StringAssert.Contains(whole.Output, "scored 182 users (2 cold-start) with model 'm' v1, shard 0/1: 1,820 rows into");
@@ -154,8 +165,7 @@ public sealed class ScoreCliTests
     [TestMethod]
     public void AnUncheckpointedLogIsRefusedForAnImmutableOpenAndReadWithSnapshot()
     {
-        var expected = _db.Rows($"SELECT user_id, rank, item_id, score, source, cold_start FROM rec_score('m', '{Users}', 10)")
-            .Select(r => string.Join(",", r.Select(ScoreOutput.Field))).ToList();
+        var expected = LibraryRows($"SELECT user_id, rank, item_id, score, source, cold_start FROM rec_score('m', '{Users}', 10)");
         // A write that stays in the WAL (the test's connection keeps the file open).
         _db.Execute("CREATE TABLE note(x); INSERT INTO note VALUES (1)");
         var wal = new FileInfo(_db.Path + "-wal").Length;

@@ -215,7 +215,7 @@ public sealed class ScoreTests
         var uri = new Uri(db.Path!).AbsoluteUri + "?mode=ro&immutable=1";
         using var reader = new SqliteConnection($"Data Source={uri};Pooling=False");
         reader.Open();
-        reader.UseSqlRec();
+        TestDb.Enable(reader, null);
         CollectionAssert.AreEqual(whole, TestDb.Rows(reader, ScoreSql()).Select(Key).ToList(), "the same rows from the immutable file");
         TestDb.AssertError(reader, "SELECT rec_train('m2', json_object('model', 'popular', 'source', 'SELECT user_id, item_id FROM likes'))",
             Errors.DatabaseReadOnly("rec_train").Message);

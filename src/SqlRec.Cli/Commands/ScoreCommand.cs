@@ -126,9 +126,9 @@ internal static partial class ScoreCommand
         // rec_score checks its arguments, pins the version and checks the users query when the statement starts.
         using var reader = command.ExecuteReader();
         var pinned = PinnedVersion(connection, transaction, job.Model);
-        // The users query passed rec_score's read-only checks above; counting its rows gives the bar its total.
-        total = CountUsers(connection, transaction, job.Users);
-        if (job.Shard != "0/1") total = null;
+        // The users query passed rec_score's read-only checks above; for the whole job, counting its rows
+        // gives the bar its total (a shard's share is known only as it goes).
+        total = job.Shard == "0/1" ? CountUsers(connection, transaction, job.Users) : null;
         stage = $"scoring with model '{pinned.Model}' v{pinned.Version}, shard {job.Shard}";
         var partial = outputPath + ".partial";
         Databases.Delete(partial);

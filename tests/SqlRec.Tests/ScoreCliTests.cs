@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Security.Cryptography;
 using Microsoft.Data.Sqlite;
 using Spectre.Console;
@@ -208,5 +209,42 @@ public sealed class ScoreCliTests
         Assert.IsFalse(File.Exists(Out("kept.csv.partial")));
         AssertOk(Run(Score(Out("kept.csv"), "--overwrite")));
         Assert.HasCount(1820, CsvRows(Out("kept.csv")));
+    }
+    [TestMethod]
+    [DataRow(15, 143, "SIGTERM")]
+    [DataRow(2, 130, "SIGINT (Ctrl+C)")]
+    public void ASignalStopsTheJobAndLeavesNoFile(int signal, int exitCode, string name)
+    {
+        // A job that would run for hours: the users query repeats the known users without end.
+        const string endless = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n LIMIT 1000000000) SELECT i % 150 + 1 FROM n";
+        var output = Out("stopped.csv");
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "SqlRec.Cli.dll"), "score", _db.Path!, "--model", "m", "--users", endless, "--out", output })
+            start.ArgumentList.Add(arg);
+        using var process = Process.Start(start)!;
+        var lines = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var scoring = new ManualResetEventSlim();
+        process.OutputDataReceived += (_, line) =>
+        {
+            if (line.Data is null) return;
+            lines.Enqueue(line.Data);
+            if (line.Data.StartsWith("scoring with model 'm' v1", StringComparison.Ordinal)) scoring.Set();
+        };
+        process.ErrorDataReceived += (_, line) => { if (line.Data is not null) lines.Enqueue(line.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        Assert.IsTrue(scoring.Wait(TimeSpan.FromSeconds(60)), string.Join("\n", lines));
+        Thread.Sleep(500);
+        Assert.IsTrue(File.Exists(output + ".partial"), "the job was writing");
+        using (var kill = Process.Start(new ProcessStartInfo("kill", $"-{signal} {process.Id}") { UseShellExecute = false })!) kill.WaitForExit();
+        Assert.IsTrue(process.WaitForExit(30_000), "the CLI stopped after the signal");
+        process.WaitForExit();
+        var text = string.Join("\n", lines);
+        Assert.AreEqual(exitCode, process.ExitCode, text);
+        // SQLite stops the statement before or inside rec_score: either message says the job was stopped.
+        Assert.IsTrue(text.Contains("error: " + CliErrors.Interrupted(name).Message, StringComparison.Ordinal)
+            || System.Text.RegularExpressions.Regex.IsMatch(text, @"error: rec_score\(\): interrupted after \d+ users\."), text);
+        Assert.IsFalse(File.Exists(output), "no output");
+        Assert.IsFalse(File.Exists(output + ".partial"), "no partial output");
     }
 }

@@ -106,10 +106,9 @@ internal static partial class ScoreCommand
 
         IStageProgress? target = null;
         string stage = "scoring";
-        long? total = null;
         using var connection = Databases.OpenForScoring(databasePath, job.Snapshot, progress =>
         {
-            if (progress.Stage == "scoring") target?.Report(stage, progress.Done, total);
+            if (progress.Stage == "scoring") target?.Report(stage, progress.Done, null);
         });
         // One read transaction: the version read below is the one rec_score pins, and with --snapshot
         // (WAL mode) a training that commits while the job runs is not seen by any of the job's reads.
@@ -126,9 +125,8 @@ internal static partial class ScoreCommand
         // rec_score checks its arguments, pins the version and checks the users query when the statement starts.
         using var reader = command.ExecuteReader();
         var pinned = PinnedVersion(connection, transaction, job.Model);
-        // The users query passed rec_score's read-only checks above; for the whole job, counting its rows
-        // gives the bar its total (a shard's share is known only as it goes).
-        total = job.Shard == "0/1" ? CountUsers(connection, transaction, job.Users) : null;
+        // No total: counting would run the users query twice (it may be long, or not return the same rows
+        // twice); the progress shows the users scored so far.
         stage = $"scoring with model '{pinned.Model}' v{pinned.Version}, shard {job.Shard}";
         var partial = outputPath + ".partial";
         Databases.Delete(partial);
@@ -138,7 +136,7 @@ internal static partial class ScoreCommand
             totals = ProgressDisplay.Run(console, stages =>
             {
                 target = stages;
-                stages.Report(stage, 0, total);
+                stages.Report(stage, 0, null);
                 var header = new ScoreHeader(pinned, job, databasePath, DateTimeOffset.UtcNow);
                 var written = format == "csv" ? ScoreOutput.WriteCsv(partial, reader, header) : ScoreOutput.WriteSqlite(partial, reader, header);
                 target = null;
@@ -168,15 +166,6 @@ internal static partial class ScoreCommand
         using var reader = command.ExecuteReader();
         if (!reader.Read()) throw new InvalidOperationException("rec_score started, but the model's serving version cannot be read back.");
         return new PinnedModel(reader.GetString(0), reader.GetInt64(1), reader.GetString(2), reader.GetString(3));
-    }
-
-    private static long? CountUsers(SqliteConnection connection, SqliteTransaction transaction, string users)
-    {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = $"SELECT count(*) FROM ({users})";
-        try { return command.ExecuteScalar() as long?; }
-        catch (SqliteException) { return null; }
     }
 }
 

@@ -137,7 +137,15 @@ internal sealed class BatchScoring : IEnumerator<object?[]>
             UsersRead++;
             var id = _users.GetId(0) ?? throw Errors.QueryBadId(_function, QueryRole.Users, "user", UsersRead, _users.GetValue(0));
             if (!_options.Shard.Contains(id)) continue;
-            (_rows, _cold) = Serving.Rank(_session, _function, _loaded, id, _k, _options.Recommend.ExcludeSeen, _filter);
+            try
+            {
+                (_rows, _cold) = Serving.Rank(_session, _function, _loaded, id, _k, _options.Recommend.ExcludeSeen, _filter);
+            }
+            // An interrupt that lands while a live model reads the user's rows is the job being stopped, not a broken source.
+            catch (Exception e) when (e is SqlRecException or SqliteCallException && _session.Db.IsInterrupted)
+            {
+                throw Errors.ScoringInterrupted(_function, UsersScored);
+            }
             _user = id.ToValue();
             _position = 0;
             UsersScored++;

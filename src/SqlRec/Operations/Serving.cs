@@ -48,16 +48,28 @@ internal static class Serving
     {
         var version = session.Store.Resolve(function, model);
         var loaded = LoadedVersions.Model(session, function, version);
+        // Candidates and exclusions restrict every path below (model, live row, cold start) before the top-k, so results are never short.
+        var filter = Candidates.Read(session.Db, function, options.Candidates, options.Exclude ?? [], loaded.Model.Items);
+        return Rank(session, function, loaded, user, k, options.ExcludeSeen, filter).Rows;
+    }
+
+    /// <summary>
+    /// The best <paramref name="k"/> items for <paramref name="user"/> from one loaded version (a
+    /// batch job pins it once and ranks every user with it), restricted by <paramref name="filter"/>.
+    /// <c>Cold</c> is true when the user has no rows the version can score (unknown to it, or a live
+    /// model's user with no current rows) and the rows are the popular fallback.
+    /// </summary>
+    public static (List<Recommendation> Rows, bool Cold) Rank(Session session, string function, LoadedVersion loaded, ExternalId user, int k,
+        bool excludeSeen, ItemFilter filter)
+    {
         var servable = loaded.Model;
         var top = new int[Math.Min(k, servable.Items.Count)];
-        // Candidates and exclusions restrict every path below (model, live row, cold start) before the top-k, so results are never short.
-        var filter = Candidates.Read(session.Db, function, options.Candidates, options.Exclude ?? [], servable.Items);
         if (servable.Trained.Live is { } live && loaded.LiveQuery is { } query)
         {
             var row = ReadLive(session, function, loaded, query, live, user);
-            if (row is null || row.Items.Length == 0) return ColdStart(servable, top, filter.Excluding(row?.Items ?? []));
+            if (row is null || row.Items.Length == 0) return (ColdStart(servable, top, filter.Excluding(row?.Items ?? [])), true);
             var rowScores = new float[servable.Items.Count];
-            var excluded = filter.Excluding(options.ExcludeSeen ? row.Items : []).Excluded;
+            var excluded = filter.Excluding(excludeSeen ? row.Items : []).Excluded;
             // Without a candidate list, a scorer that can may score exactly only the items that can reach the top k.
             if (filter.Candidates is null && live.Scorer is IShortlistScorer shortlist)
                 shortlist.ScoreRowForTop(row.Items, row.Weights, top.Length, excluded, rowScores);
@@ -69,16 +81,16 @@ internal static class Serving
             var found = TopK.SelectAmong(rowScores, filter.Candidates, top.Length, excluded, top);
             var liveRows = new List<Recommendation>(found);
             for (var i = 0; i < found; i++) liveRows.Add(new Recommendation(i + 1, servable.Items.Ids[top[i]], rowScores[top[i]], servable.Kind));
-            return liveRows;
+            return (liveRows, false);
         }
-        if (!servable.Users.TryGetIndex(user, out var userIndex)) return ColdStart(servable, top, filter);
-        var seen = options.ExcludeSeen ? servable.SeenBy(userIndex) : ReadOnlySpan<int>.Empty;
+        if (!servable.Users.TryGetIndex(user, out var userIndex)) return (ColdStart(servable, top, filter), true);
+        var seen = excludeSeen ? servable.SeenBy(userIndex) : ReadOnlySpan<int>.Empty;
         var scores = servable.Scorer is null ? [] : new float[servable.Items.Count];
         var count = filter.IsEmpty ? servable.TopItems(userIndex, seen, top, scores) : servable.TopAllowedItems(userIndex, filter.Excluding(seen), top, scores);
         var result = new List<Recommendation>(count);
         for (var i = 0; i < count; i++)
             result.Add(new Recommendation(i + 1, servable.Items.Ids[top[i]], servable.ScoreOf(top[i], scores), servable.SourceOf(top[i])));
-        return result;
+        return (result, false);
     }
 
     /// <summary>

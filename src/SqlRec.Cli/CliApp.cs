@@ -30,6 +30,7 @@ internal static partial class CliApp
             TrainCommand.Create(context),
             EvalCommand.Create(context),
             RecommendCommand.Create(context),
+            ScoreCommand.Create(context),
             SqlCommand.Create(context),
             EmbedCommand.Create(context),
             EmbedCommand.CreateEmbedder(context),

@@ -101,6 +101,29 @@ internal static class CliErrors
     public static CliException EmptyUserId(string got) =>
         new($"the user id is {(got.Length == 0 ? "empty" : "blank")}; pass the user's id, e.g. sqlrec recommend shop.db 42, or sqlrec recommend shop.db 00001 --text-id for a TEXT id.");
 
+    /// <summary><c>score --shard</c> is not <c>i/n</c> with 0 &lt;= i &lt; n.</summary>
+    public static CliException ShardInvalid(string got) =>
+        new($"--shard must be i/n: n shards (1 to 65536) and a shard index i from 0 to n - 1, e.g. --shard 0/4; got '{got}'.");
+
+    /// <summary><c>score --out</c> names a file that exists.</summary>
+    public static CliException OutputExists(string path) =>
+        new($"the output file exists: {path}; pass --overwrite to replace it (when the job has succeeded), or choose another --out.");
+
+    /// <summary><c>score --out</c> names the model's database.</summary>
+    public static CliException OutputIsDatabase(string path) =>
+        new($"--out names the model's database itself: {path}; write the scores to another file.");
+
+    /// <summary><c>score --out</c> names a folder.</summary>
+    public static CliException OutputIsFolder(string path) => new($"--out is a folder, not a file: {path}");
+
+    /// <summary>The folder of <c>score --out</c> does not exist.</summary>
+    public static CliException OutputFolderNotFound(string folder) => new($"folder not found for --out: {folder}");
+
+    /// <summary>An immutable open would miss what a write-ahead log beside the database holds.</summary>
+    public static CliException UncheckpointedLog(string path, long bytes) =>
+        new($"{path}-wal holds {bytes} bytes not yet copied into the database (a process has it open for writing, or did not close it); "
+            + "an immutable open would not see them. Pass --snapshot to read it in one read transaction instead, or score a copy that no process writes.");
+
     /// <summary>A name that must be a plain SQL identifier (letters, digits, underscores) is not one.</summary>
     public static CliException NotAPlainName(string option, string value) =>
         new($"{option} must be a plain name of letters, digits and underscores (sqlite-vec takes no quoted column names), got '{value}'.");

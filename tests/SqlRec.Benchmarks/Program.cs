@@ -30,6 +30,8 @@ namespace SqlRec.Benchmarks;
 /// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- sasrec [ml-100k] [ml-1m] [seeds=1] [kinds=...] [embedder=hash|minilm] [epochs=...] [max_len=...]</c>:
 /// next-item recommendation, leave-one-out by time, sasrec (ID-only and with item text) against the other kinds, long-tail slice, epoch time, recommend() latency (<see cref="SasRecBenchmark"/>).</item>
 /// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- ease-scale [items ...]</c>: the largest catalogue <c>ease</c> handles here, its training time and memory (<see cref="EaseScaleBenchmark"/>).</item>
+/// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- scale [sizes=1m,4m,16m] [kinds=popular,graph_filter,ease,lightgcn,freedom] [dir=...] [plots=...]</c>:
+/// how build time, memory, database size, recommend() latency (warm and a fresh process's first call) and evaluation grow with generated power-law data (<see cref="ScaleBenchmark"/>).</item>
 /// </list>
 /// </summary>
 public static class Program
@@ -46,6 +48,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "extension") return ExtensionBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "accuracy") return AccuracyBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "ease-scale") return EaseScaleBenchmark.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "scale") return ScaleBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "coldtext") return ColdTextBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "sasrec") return SasRecBenchmark.Run(args[1..]);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

@@ -97,6 +97,71 @@ public sealed class EaseTests
         Assert.IsFalse(SpdInverse.Invert(new double[4], 2), "a zero matrix");
     }
 
+    /// <summary>The ILGPU path (Gauss-Jordan kernels, here on ILGPU's CPU accelerator) against the plain reference.</summary>
+    [TestMethod]
+    [DataRow(1)]
+    [DataRow(7)]
+    [DataRow(40)]
+    public void TheGpuInverseEqualsGaussJordan(int n)
+    {
+        var a = RandomSpd(n, seed: n + 1, shift: 0.05);
+        var expected = GaussJordanInverse(a, n);
+        var actual = (double[])a.Clone();
+        for (var i = 0; i < n; i++)
+            for (var j = i + 1; j < n; j++) actual[i * n + j] = double.NaN;
+        var steps = new List<long>();
+        Assert.IsTrue(IlgpuSpdInverse.Invert(ComputeDevice.IlgpuCpu.Ilgpu!, actual, n, (done, total) => steps.Add(done)));
+        var scale = expected.Max(Math.Abs);
+        for (var i = 0; i < n * n; i++)
+            Assert.AreEqual(expected[i], actual[i], 1e-10 * scale, $"entry ({i / n}, {i % n}) of {n} x {n}");
+        CollectionAssert.AreEqual(steps.Order().ToList(), steps, "progress only goes forward");
+        Assert.AreEqual(n, steps[^1], "progress ends at its total");
+    }
+
+    [TestMethod]
+    public void TheGpuInverseRefusesAMatrixThatIsNotPositiveDefinite()
+    {
+        var a = RandomSpd(20, seed: 3, shift: 0.05);
+        a[5 * 20 + 5] = -1;
+        Assert.IsFalse(IlgpuSpdInverse.Invert(ComputeDevice.IlgpuCpu.Ilgpu!, a, 20));
+        Assert.IsFalse(IlgpuSpdInverse.Invert(ComputeDevice.IlgpuCpu.Ilgpu!, new double[4], 2), "a zero matrix");
+    }
+
+    [TestMethod]
+    [TestCategory("fn:rec_train")]
+    public void EaseOnTheGpuKernelsRanksAsOnTheCpu()
+    {
+        if (ExtensionHost.Enabled)
+            Assert.Inconclusive("ILGPU compiles its kernels with a JIT, which the loadable extension has none of; ExtensionTests checks that it says so");
+        using var db = Shop();
+        db.Scalar("SELECT rec_train('cpu', json_object('model', 'ease', 'source', 'SELECT user_id, item_id FROM train', 'lambda', 5, 'device', 'cpu'))");
+        db.Scalar("SELECT rec_train('gpu', json_object('model', 'ease', 'source', 'SELECT user_id, item_id FROM train', 'lambda', 5, 'device', 'ilgpu-cpu'))");
+        Assert.AreEqual("cpu", db.Scalar("SELECT metrics ->> '$.device' FROM rec_models WHERE name = 'cpu'"));
+        Assert.AreEqual("ilgpu-cpu", db.Scalar("SELECT metrics ->> '$.device' FROM rec_models WHERE name = 'gpu'"));
+        foreach (var user in new long[] { 0, 5, 33, 79 })
+        {
+            var cpu = db.Rows("SELECT item_id, score FROM recommend($1, 60, 'cpu')", user);
+            var gpu = db.Rows("SELECT item_id, score FROM recommend($1, 60, 'gpu')", user);
+            Assert.AreEqual(cpu.Count, gpu.Count);
+            for (var r = 0; r < cpu.Count; r++)
+                Assert.AreEqual((double)cpu[r][1]!, (double)gpu[r][1]!, 1e-5 * Math.Abs((double)cpu[0][1]!) + 1e-6, $"user {user} rank {r}");
+            CollectionAssert.AreEqual(cpu.Take(10).Select(r => r[0]).ToList(), gpu.Take(10).Select(r => r[0]).ToList(), $"user {user}: the same top 10");
+        }
+    }
+
+    [TestMethod]
+    [TestCategory("errors:rec_train")]
+    public void AMissingGpuIsRefusedBeforeAnyWork()
+    {
+        var none = new ComputeDevices(new ComputeDevices.Probe([], [], 0, null, null));
+        using var db = Shop(new SqlRecOptions { Devices = none });
+        db.AssertError("SELECT rec_train('e', json_object('model', 'ease', 'source', 'SELECT user_id, item_id FROM train', 'device', 'cuda'))",
+            Errors.DeviceUnavailable("rec_train", "cuda", "ILGPU found no CUDA device").Message);
+        Assert.AreEqual(0L, db.Scalar("SELECT count(*) FROM sqlite_schema WHERE name = 'rec_models'"), "refused before anything is written");
+        db.Scalar("SELECT rec_train('e', json_object('model', 'ease', 'source', 'SELECT user_id, item_id FROM train'))");
+        Assert.AreEqual("cpu", db.Scalar("SELECT metrics ->> '$.device' FROM rec_models WHERE name = 'e'"), "'auto' without a GPU is the CPU");
+    }
+
     /// <summary>Users in 4 clusters over 60 items, with weights 1-5.</summary>
     private static TestDb Shop(SqlRecOptions? options = null)
     {
@@ -207,7 +272,8 @@ public sealed class EaseTests
         db.AssertError(Train(", 'lambda', 'x'"), Errors.OptionType("rec_train", "lambda", "a number", "the string \"x\"").Message);
         db.AssertError(Train(", 'lambda', 1e13"), Errors.OptionRange("rec_train", "lambda", "greater than 0 and at most 1000000000000", "10000000000000.0").Message);
         db.AssertError(Train(", 'weighting', 'log'"), Errors.OptionRange("rec_train", "weighting", "one of 'binary', 'weight'", "\"log\"").Message);
-        db.AssertError(Train(", 'components', 3"), Errors.UnknownOption("rec_train", "components", "model kind 'ease'", ["model", "source", "lambda", "weighting", "live"]).Message);
+        db.AssertError(Train(", 'components', 3"), Errors.UnknownOption("rec_train", "components", "model kind 'ease'", ["model", "source", "lambda", "weighting", "live", "device"]).Message);
+        db.AssertError(Train(", 'device', 'tpu'"), Errors.OptionRange("rec_train", "device", "one of 'auto', 'cpu', 'cuda', 'opencl', 'ilgpu-cpu'", "\"tpu\"").Message);
         db.AssertError("SELECT rec_train('e', json_object('model','ease','source','SELECT 1, item_id FROM train'))",
             Errors.SourceTooSmall("rec_train", "ease", "at least 2 users and 2 items").Message);
         Assert.AreEqual(0L, db.Scalar("SELECT count(*) FROM sqlite_schema WHERE name = 'rec_models'"), "nothing was written");

@@ -62,6 +62,7 @@ public sealed class KindMatrixTests
     [TestCategory("fn:rec_evaluate")]
     [TestCategory("fn:rec_train")]
     [TestCategory("fn:rec_drop")]
+    [TestCategory("fn:rec_score")]
     public void EveryKindThroughEveryFunction(string name)
     {
         var kind = ModelKinds.Get("test", name);
@@ -79,6 +80,11 @@ public sealed class KindMatrixTests
         var liked = db.Rows("SELECT item_id FROM likes WHERE user_id = 1").Select(r => (long)r[0]!).ToHashSet();
         Assert.IsFalse(json.Any(liked.Contains), $"{name}: seen items are left out");
         foreach (var row in rows) CollectionAssert.Contains(new[] { name, "content" }, (string)row[3]!, $"{name}: source of a known user's row");
+
+        // Batch scoring: the same rows as recommend(), user by user, the unknown user labelled cold-start.
+        var batch = db.Rows("SELECT user_id, rank, item_id, score, source, cold_start FROM rec_score('m', 'SELECT 1 UNION ALL SELECT 999999', 5)");
+        var single = db.Rows("SELECT 1, rank, item_id, score, source, 0 FROM recommend(1, 5, 'm') UNION ALL SELECT 999999, rank, item_id, score, source, 1 FROM recommend(999999, 5, 'm')");
+        CollectionAssert.AreEqual(single.Select(r => string.Join("|", r)).ToList(), batch.Select(r => string.Join("|", r)).ToList(), $"{name}: rec_score is recommend() per user");
 
         // Cold start: an unknown user gets the popular items.
         Assert.AreEqual("popular", db.Scalar("SELECT DISTINCT source FROM recommend(999999, 3, 'm')"), name);

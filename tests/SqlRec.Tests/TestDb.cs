@@ -38,7 +38,7 @@ public sealed partial class TestDb : IDisposable
     /// (<see cref="ExtensionHost.Enabled"/>), loading sqlrec.so into the connection as any host would.
     /// A test that injects settings only the .NET library takes is inconclusive there, with the reason.
     /// </summary>
-    private static void Enable(SqliteConnection connection, SqlRecOptions? options)
+    internal static void Enable(SqliteConnection connection, SqlRecOptions? options)
     {
         if (!ExtensionHost.Enabled)
         {

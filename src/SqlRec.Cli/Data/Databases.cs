@@ -20,6 +20,25 @@ internal static class Databases
         return Open(full, SqliteOpenMode.ReadWrite, progress);
     }
 
+    /// <summary>
+    /// Opens an existing database read-only for a scoring job: immutable by default
+    /// (<c>file:...?mode=ro&amp;immutable=1</c>: SQLite takes no locks and reads no WAL, so any number of
+    /// jobs share one file that no process changes in place, e.g. a replica put in place by an atomic
+    /// rename); with <paramref name="snapshot"/> plain read-only, for a file a training may write while
+    /// the job runs (the caller then reads in one transaction). A non-empty <c>-wal</c> beside the file
+    /// is refused for an immutable open, which would not see its pages.
+    /// </summary>
+    public static SqliteConnection OpenForScoring(string path, bool snapshot, Action<TrainingProgress>? progress)
+    {
+        var full = Path.GetFullPath(path);
+        if (Directory.Exists(full)) throw CliErrors.DatabaseIsFolder(full);
+        if (!File.Exists(full)) throw CliErrors.DatabaseNotFound(full);
+        if (snapshot) return Open(full, SqliteOpenMode.ReadOnly, progress);
+        var wal = new FileInfo(full + "-wal");
+        if (wal.Exists && wal.Length > 0) throw CliErrors.UncheckpointedLog(full, wal.Length);
+        return Open(new Uri(full).AbsoluteUri + "?mode=ro&immutable=1", SqliteOpenMode.ReadOnly, progress);
+    }
+
     /// <summary>Opens a database file, creating it when missing; its folder must exist.</summary>
     public static SqliteConnection OpenOrCreate(string path, Action<TrainingProgress>? progress = null)
     {

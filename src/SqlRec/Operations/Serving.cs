@@ -57,22 +57,38 @@ internal static class Serving
     {
         var version = session.Store.Resolve(function, model);
         var loaded = LoadedVersions.Model(session, function, version);
+        // Candidates and exclusions restrict every path below (model, live row, cold start) before the top-k, so results are never short.
+        var filter = Candidates.Read(session.Db, function, options.Candidates, options.Exclude ?? [], loaded.Model.Items);
+        if (options.Sequence is { } given)
+        {
+            var top = new int[Math.Min(k, loaded.Model.Items.Count)];
+            return RecommendAfter(loaded, function, KnownItems(given, loaded.Model.Items), top, filter, options.ExcludeSeen).Rows;
+        }
+        return Rank(session, function, loaded, user!.Value, k, options.ExcludeSeen, filter).Rows;
+    }
+
+    /// <summary>
+    /// The best <paramref name="k"/> items for <paramref name="user"/> from one loaded version (a
+    /// batch job pins it once and ranks every user with it), restricted by <paramref name="filter"/>.
+    /// <c>Cold</c> is true when the user has no rows the version can score (unknown to it, or a live
+    /// model's user with no current rows) and the rows are the popular fallback.
+    /// </summary>
+    public static (List<Recommendation> Rows, bool Cold) Rank(Session session, string function, LoadedVersion loaded, ExternalId user, int k,
+        bool excludeSeen, ItemFilter filter)
+    {
         var servable = loaded.Model;
         var top = new int[Math.Min(k, servable.Items.Count)];
-        // Candidates and exclusions restrict every path below (model, live row, cold start) before the top-k, so results are never short.
-        var filter = Candidates.Read(session.Db, function, options.Candidates, options.Exclude ?? [], servable.Items);
-        if (options.Sequence is { } given) return RecommendAfter(loaded, function, KnownItems(given, servable.Items), top, filter, options);
         if (servable.Trained.LiveSequence is not null && loaded.LiveQuery is { } sequenceQuery)
         {
-            var current = ReadLiveSequence(session, function, loaded, sequenceQuery, user!.Value);
-            return RecommendAfter(loaded, function, current, top, filter, options);
+            var current = ReadLiveSequence(session, function, loaded, sequenceQuery, user);
+            return RecommendAfter(loaded, function, current, top, filter, excludeSeen);
         }
         if (servable.Trained.Live is { } live && loaded.LiveQuery is { } query)
         {
-            var row = ReadLive(session, function, loaded, query, live, user!.Value);
-            if (row is null || row.Items.Length == 0) return ColdStart(servable, top, filter.Excluding(row?.Items ?? []));
+            var row = ReadLive(session, function, loaded, query, live, user);
+            if (row is null || row.Items.Length == 0) return (ColdStart(servable, top, filter.Excluding(row?.Items ?? [])), true);
             var rowScores = new float[servable.Items.Count];
-            var excluded = filter.Excluding(options.ExcludeSeen ? row.Items : []).Excluded;
+            var excluded = filter.Excluding(excludeSeen ? row.Items : []).Excluded;
             // Without a candidate list, a scorer that can may score exactly only the items that can reach the top k.
             if (filter.Candidates is null && live.Scorer is IShortlistScorer shortlist)
                 shortlist.ScoreRowForTop(row.Items, row.Weights, top.Length, excluded, rowScores);
@@ -80,20 +96,20 @@ internal static class Serving
                 live.Scorer.ScoreRow(row.Items, row.Weights, rowScores);
             // Training checked that its own rows score within float32; a user's current rows can weigh more.
             if (VectorBlob.IndexOfNonFinite(rowScores) >= 0)
-                throw Errors.LiveScoresTooLarge(function, loaded.Version.Model, user!.Value.ToValue(), row.Weights.Sum(w => (double)w));
+                throw Errors.LiveScoresTooLarge(function, loaded.Version.Model, user.ToValue(), row.Weights.Sum(w => (double)w));
             var found = TopK.SelectAmong(rowScores, filter.Candidates, top.Length, excluded, top);
             var liveRows = new List<Recommendation>(found);
             for (var i = 0; i < found; i++) liveRows.Add(new Recommendation(i + 1, servable.Items.Ids[top[i]], rowScores[top[i]], servable.Kind));
-            return liveRows;
+            return (liveRows, false);
         }
-        if (!servable.Users.TryGetIndex(user!.Value, out var userIndex)) return ColdStart(servable, top, filter);
-        var seen = options.ExcludeSeen ? servable.SeenBy(userIndex) : ReadOnlySpan<int>.Empty;
+        if (!servable.Users.TryGetIndex(user, out var userIndex)) return (ColdStart(servable, top, filter), true);
+        var seen = excludeSeen ? servable.SeenBy(userIndex) : ReadOnlySpan<int>.Empty;
         var scores = servable.Scorer is null ? [] : new float[servable.Items.Count];
         var count = filter.IsEmpty ? servable.TopItems(userIndex, seen, top, scores) : servable.TopAllowedItems(userIndex, filter.Excluding(seen), top, scores);
         var result = new List<Recommendation>(count);
         for (var i = 0; i < count; i++)
             result.Add(new Recommendation(i + 1, servable.Items.Ids[top[i]], servable.ScoreOf(top[i], scores), servable.SourceOf(top[i])));
-        return result;
+        return (result, false);
     }
 
     /// <summary>
@@ -138,23 +154,23 @@ internal static class Serving
     /// history gets the popular fallback. Seen items are the history's (all of it, not only the
     /// newest the model reads), left out unless 'exclude_seen' is false.
     /// </summary>
-    private static List<Recommendation> RecommendAfter(LoadedVersion loaded, string function, int[]? history, int[] top, ItemFilter filter,
-        RecommendOptions options)
+    private static (List<Recommendation> Rows, bool Cold) RecommendAfter(LoadedVersion loaded, string function, int[]? history, int[] top, ItemFilter filter,
+        bool excludeSeen)
     {
         var servable = loaded.Model;
         var sequential = servable.Trained.LiveSequence;
         var rowScorer = servable.Trained.Live?.Scorer;
         if (sequential is null && rowScorer is null) throw Errors.SequenceNotSupported(function, loaded.Version.Model, servable.Kind);
         var seen = history is null ? [] : history.Distinct().Order().ToArray();
-        if (history is null || history.Length == 0) return ColdStart(servable, top, filter.Excluding(seen));
+        if (history is null || history.Length == 0) return (ColdStart(servable, top, filter.Excluding(seen)), true);
         var scores = new float[servable.Items.Count];
         if (sequential is not null) sequential.ScoreSequence(history, scores);
         else rowScorer!.ScoreRow(seen, Enumerable.Repeat(1f, seen.Length).ToArray(), scores);
-        var excluded = filter.Excluding(options.ExcludeSeen ? seen : []).Excluded;
+        var excluded = filter.Excluding(excludeSeen ? seen : []).Excluded;
         var found = TopK.SelectAmong(scores, filter.Candidates, top.Length, excluded, top);
         var rows = new List<Recommendation>(found);
         for (var i = 0; i < found; i++) rows.Add(new Recommendation(i + 1, servable.Items.Ids[top[i]], scores[top[i]], servable.SourceOf(top[i])));
-        return rows;
+        return (rows, false);
     }
 
     /// <summary>The user's current items in time order through the version's source; null when the user has no rows.</summary>

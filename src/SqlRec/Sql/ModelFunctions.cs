@@ -44,6 +44,20 @@ internal static class ModelFunctions
     public static IEnumerator<object?[]> RecommendRows(Session session, SqlArgs args) =>
         Recommend(session, args).Select(r => new object?[] { (long)r.Rank, r.Item.ToValue(), r.Score, r.Source }).GetEnumerator();
 
+    /// <summary>
+    /// <c>SELECT * FROM rec_score(model, users, k[, options])</c>: every user of the query (of one
+    /// shard), ranked with the version pinned when the statement starts.
+    /// </summary>
+    public static IEnumerator<object?[]> ScoreRows(Session session, SqlArgs args)
+    {
+        const string function = "rec_score";
+        var model = args.OptionalText(function, 0, "model");
+        var users = args.Text(function, 1, "users", "TEXT holding a SELECT statement", "pass a SELECT returning the user ids, e.g. 'SELECT id FROM users'");
+        var k = (int)args.Integer(function, 2, "k", 1, Errors.MaxK, "pass how many items to return per user");
+        var options = ScoreOptions.Parse(function, args.OptionalText(function, 3, "options"));
+        return BatchScoring.Start(session, function, model, users, k, options);
+    }
+
     /// <summary><c>rec_train(name, options)</c>.</summary>
     public static object? Train(Session session, SqlArgs args)
     {

@@ -66,6 +66,9 @@ internal static class SqlFunctions
     [
         new("recommend", Direct, ["user", "k", "model", "options"], 2, ModelFunctions.RecommendScalar,
             new(["rank INTEGER", "item_id", "score REAL", "source TEXT"], ModelFunctions.RecommendRows)),
+        new("rec_score", Direct, ["model", "users", "k", "options"], 3, null,
+            new(["user_id", "rank INTEGER", "item_id", "score REAL", "source TEXT", "cold_start INTEGER", "version INTEGER"], ModelFunctions.ScoreRows),
+            "SELECT * FROM rec_score(model, 'SELECT id FROM users', k[, options])"),
         new("rec_train", Direct, ["name", "options"], 2, ModelFunctions.Train),
         new("rec_drop", Direct, ["name"], 1, ModelFunctions.Drop),
         new("rec_evaluate", Direct, ["model", "options"], 2, ModelFunctions.Evaluate),

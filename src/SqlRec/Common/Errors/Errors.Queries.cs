@@ -55,6 +55,10 @@ internal sealed class QueryRole
     public static readonly QueryRole EmbedQuery = new("'query'", "the 'query'", "2 columns (id, text)", null,
         _ => "the 'query' must return INTEGER or TEXT ids");
 
+    /// <summary>rec_score's users to score.</summary>
+    public static readonly QueryRole Users = new("'users'", "the 'users' query", "1 column (the user ids)", null,
+        _ => "the 'users' query must return user ids (INTEGER or TEXT)");
+
     /// <summary>One item modality of a content model: <c>(item, vector BLOB)</c>.</summary>
     public static QueryRole Modality(string name) => new($"modality '{name}': 'source'", $"modality '{name}': the query",
         "2 columns (item, vector BLOB)", null, column => $"modality '{name}': the {column} column must be INTEGER or TEXT");

@@ -7,7 +7,7 @@ namespace SqlRec.Models;
 /// <c>ease</c>: Embarrassingly Shallow Autoencoders (Steck, WWW 2019). A closed-form item-item
 /// model: with X the users x items matrix, P = (X^T X + lambda I)^-1 and B = I - P diag(1/diag(P))
 /// (so diag(B) = 0), a user's row x is scored x B. No training loop: the build is one Gram matrix
-/// and one inverse (Cholesky, in double); scoring sums the rows of B of the user's items, so it
+/// and one inverse (Cholesky on the CPU, Gauss-Jordan on a GPU; in double); scoring sums the rows of B of the user's items, so it
 /// scores any row - the user's current interactions, read at serving time, count at once. Memory
 /// and time grow with items squared and cubed: refused before work when it does not fit.
 /// </summary>
@@ -19,6 +19,11 @@ internal sealed class EaseKind : IModelKind
         "`'binary'`: every (user, item) pair counts 1, as in the paper; `'weight'`: the summed weights");
     private static readonly OptionSpec<bool> Live = Option.Boolean("live", true,
         "score each user's *current* rows, read through `source` at `recommend()` time, as `graph_filter` does");
+    private static readonly OptionSpec<string> Device = EmbeddingOptions.Device(
+        "where the inverse runs: `'auto'` (a CUDA or OpenCL GPU when ILGPU finds one, else the CPU), `'cpu'` (blocked Cholesky on the cores), " +
+        "`'cuda'` / `'opencl'` (Gauss-Jordan in double on the GPU, one thread per entry; an error when there is none, never a silent switch), " +
+        "`'ilgpu-cpu'` (the GPU kernels on ILGPU's CPU accelerator, to check them without a GPU; slow). The device used is in the model's metrics. " +
+        "The result depends on the device only by double rounding");
 
     /// <summary>Options of ease.</summary>
     internal sealed record Options(OptionValues Values) : TableOptions(Values)
@@ -26,6 +31,7 @@ internal sealed class EaseKind : IModelKind
         public double Lambda => Values.Get(EaseKind.Lambda);
         public bool UseWeights => Values.Get(Weighting) == "weight";
         public bool Live => Values.Get(EaseKind.Live);
+        public string Device => Values.Get(EaseKind.Device);
     }
 
     internal const string Matrix = "ease_b";
@@ -33,11 +39,14 @@ internal sealed class EaseKind : IModelKind
 
     public string Name => "ease";
 
-    public OptionTable OptionTable { get; } = new(Lambda, Weighting, Live);
+    public OptionTable OptionTable { get; } = new(Lambda, Weighting, Live, Device);
 
     public string? VectorsFrom => null;
 
     public IKindOptions ReadOptions(OptionValues values) => new Options(values);
+
+    public void CheckSource(IKindOptions options, int sourceColumns, TrainingContext context) =>
+        EmbeddingOptions.CheckDevice(((Options)options).Device, context);
 
     public void CheckData(Interactions data, ItemContent? content, IKindOptions options, TrainingContext context)
     {
@@ -62,8 +71,15 @@ internal sealed class EaseKind : IModelKind
         context.Report("training", 0, null, "X^T X");
         var p = Gram(data.UserOffsets, data.UserItems, weights, n);
         for (var i = 0; i < n; i++) p[(long)i * n + i] += options.Lambda;
-        if (!SpdInverse.Invert(p, n, (done, total) => context.Report("training", done, total, "inverse (Cholesky)")))
-            throw Errors.EaseNotPositiveDefinite(context.Function, options.Lambda);
+        var device = "cpu";
+        var inverted = EmbeddingOptions.StartTrainer(options.Device, context, resolved =>
+        {
+            device = resolved.Description;
+            return resolved.Ilgpu is null
+                ? SpdInverse.Invert(p, n, (done, total) => context.Report("training", done, total, "inverse (Cholesky)"))
+                : IlgpuSpdInverse.Invert(resolved.Ilgpu, p, n, (done, total) => context.Report("training", done, total, $"inverse (Gauss-Jordan on {resolved.Description})"));
+        });
+        if (!inverted) throw Errors.EaseNotPositiveDefinite(context.Function, options.Lambda);
         // B = I - P diag(1/diag(P)): B[i, j] = -P[i, j] / P[j, j] off the diagonal, 0 on it.
         var b = new float[(long)n * n];
         Parallel.For(0, n, Parallelism.Options, i =>
@@ -74,6 +90,7 @@ internal sealed class EaseKind : IModelKind
         artifacts.Arrays[Matrix] = b;
         if (weights is not null) artifacts.Arrays[Weights] = weights;
         artifacts.Metrics["lambda"] = options.Lambda;
+        artifacts.Metrics["device"] = device;
         return artifacts;
     }
 

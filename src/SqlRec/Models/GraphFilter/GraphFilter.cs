@@ -25,6 +25,10 @@ internal sealed class GraphFilter : IUserScorer, IShortlistScorer, IBatchScorer
     private readonly float[]? _scales;
     private readonly float[]? _magnitudes;
 
+    // The Euclidean length of each expansion row: |p . e_j| <= |p| |e_j| bounds an item's ideal part
+    // from one float, which on power-law data rules out almost every item before any row is read.
+    private readonly float[]? _norms;
+
     private readonly SparseMatrix _hop;
     private readonly SparseMatrix _hopTransposed;
 
@@ -33,8 +37,11 @@ internal sealed class GraphFilter : IUserScorer, IShortlistScorer, IBatchScorer
     private readonly double _sharpenTime;
     private readonly int _sharpenSteps;
 
+    // foldInPlace: the vectors are this filter's to keep (read from a file for this load), so the
+    // expansion rows are folded into them in place and a large catalogue does not hold the singular
+    // vectors and their folded copy at once (at 650k items x 256 components, 666 MB each).
     public GraphFilter(SparseMatrix raw, float[]? vectors, int components, float alpha, bool normalizeLinear = true,
-        double sharpenTime = 0, int sharpenSteps = 1)
+        double sharpenTime = 0, int sharpenSteps = 1, bool foldInPlace = false)
     {
         _raw = raw;
         _sharpenTime = sharpenTime;
@@ -46,20 +53,13 @@ internal sealed class GraphFilter : IUserScorer, IShortlistScorer, IBatchScorer
         if (vectors is not null && components > 0 && alpha > 0)
         {
             // The expansion side of the ideal filter, alpha * D^1/2 V, folded once so scoring is a plain dot product per item.
-            _expand = new float[vectors.Length];
+            _expand = foldInPlace ? vectors : new float[vectors.Length];
             for (var j = 0; j < raw.Columns; j++)
                 TensorPrimitives.Multiply(vectors.AsSpan(j * components, components), (float)(alpha * Math.Sqrt(itemDegree[j])), _expand.AsSpan(j * components, components));
         }
         if (_expand is not null)
         {
-            (_quantized, _scales) = Quantize(_expand, raw.Columns, components);
-            _magnitudes = new float[raw.Columns];
-            for (var j = 0; j < raw.Columns; j++)
-            {
-                var total = 0;
-                foreach (var value in _quantized.AsSpan(j * components, components)) total += Math.Abs(value);
-                _magnitudes[j] = total;
-            }
+            (_quantized, _scales, _magnitudes, _norms) = Quantize(_expand, raw.Columns, components);
         }
         Normalized = raw.NormalizeSymmetric();
         NormalizedTransposed = Normalized.Transpose();
@@ -106,31 +106,54 @@ internal sealed class GraphFilter : IUserScorer, IShortlistScorer, IBatchScorer
         if (_sharpenSteps > 0) Sharpen(scores[.._raw.Columns], 1);
     }
 
-    /// <summary>Each row of <paramref name="rows"/> as int8 times its scale (largest magnitude / 127).</summary>
-    private static (sbyte[] Quantized, float[] Scales) Quantize(float[] rows, int count, int width)
+    /// <summary>
+    /// Each row of <paramref name="rows"/> as int8 times its scale (largest magnitude / 127), and each
+    /// quantized row's sum of magnitudes and each float row's Euclidean length. Rows are independent, so blocks of them run on all cores
+    /// (at 650k x 256 this is a large share of a first recommend()).
+    /// </summary>
+    private static (sbyte[] Quantized, float[] Scales, float[] Magnitudes, float[] Norms) Quantize(float[] rows, int count, int width)
     {
         var quantized = new sbyte[rows.Length];
         var scales = new float[count];
-        for (var j = 0; j < count; j++)
+        var magnitudes = new float[count];
+        var norms = new float[count];
+        var chunk = Parallelism.ChunkSize(count);
+        Parallel.For(0, (count + chunk - 1) / chunk, Parallelism.Options, block =>
         {
-            var row = rows.AsSpan(j * width, width);
-            var largest = Math.Abs(TensorPrimitives.MaxMagnitude(row));
-            if (!(largest > 0)) continue;
-            var scale = largest / 127f;
-            scales[j] = scale;
-            for (var c = 0; c < width; c++) quantized[j * width + c] = (sbyte)Math.Clamp(MathF.Round(row[c] / scale), -127, 127);
-        }
-        return (quantized, scales);
+            var end = Math.Min(count, (block + 1) * chunk);
+            for (var j = block * chunk; j < end; j++)
+            {
+                var row = rows.AsSpan(j * width, width);
+                norms[j] = TensorPrimitives.Norm(row);
+                var largest = Math.Abs(TensorPrimitives.MaxMagnitude(row));
+                if (!(largest > 0)) continue;
+                var scale = largest / 127f;
+                scales[j] = scale;
+                var total = 0;
+                for (var c = 0; c < width; c++)
+                {
+                    var value = (sbyte)Math.Clamp(MathF.Round(row[c] / scale), -127, 127);
+                    quantized[j * width + c] = value;
+                    total += Math.Abs(value);
+                }
+                magnitudes[j] = total;
+            }
+        });
+        return (quantized, scales, magnitudes, norms);
     }
 
     /// <summary>
-    /// The top-k path of recommend(): the linear part exactly, the ideal part first from the int8
-    /// rows, each with a bound on its error (half a quantization step per component times |p|_1,
-    /// with slack for float rounding), then exactly - the same arithmetic as <see cref="ScoreRow"/> -
-    /// for every item whose upper bound reaches the k-th best lower bound. Every other item can
-    /// never enter the top k; it gets its upper bound, which is below the k-th exact score. So the
-    /// selection and the scores shown are those of the exact path. Sharpening needs every exact
-    /// score and takes the exact path.
+    /// The top-k path of recommend(), in three tiers, each ruling items out before the next reads
+    /// more: (1) the linear part exactly, and a floor: the k-th best exact score among the items the
+    /// linear part ranks highest (any k exact scores put a floor under the k-th best); (2) for every
+    /// item, the bound |p| |e_j| on its ideal part (Cauchy-Schwarz, with slack for float rounding):
+    /// an item whose linear score plus that bound is below the floor is out without reading its row;
+    /// (3) for the rest, the ideal part from the int8 rows with a bound on its error (half a
+    /// quantization step per component times |p|_1), then exactly - the same arithmetic as
+    /// <see cref="ScoreRow"/> - for every item whose upper bound reaches the k-th best lower bound.
+    /// An item ruled out gets its upper bound, which is below the k-th exact score. So the selection
+    /// and the scores shown are those of the exact path. Sharpening needs every exact score and
+    /// takes the exact path.
     /// </summary>
     public void ScoreRowForTop(ReadOnlySpan<int> items, ReadOnlySpan<float> weights, int k, ReadOnlySpan<int> excludedSorted, Span<float> scores)
     {
@@ -144,25 +167,43 @@ internal sealed class GraphFilter : IUserScorer, IShortlistScorer, IBatchScorer
         ScoreLinear(items, weights, scores);
         var projection = Project(items, weights);
         var width = _components;
+        var floor = Floor(scores, projection, k, excludedSorted);
+        // |p| |e_j| with room for the rounding of both lengths and of the exact dot product (each
+        // within width x 2^-24 of its value), doubled.
+        var normBound = TensorPrimitives.Norm(projection) * (1 + (3 * width + 16) * 1.2e-7f);
         // Half a quantization step per component, plus room for the float rounding of the exact
         // dot product (at most width x 2^-24 of the sum of |e_c p_c|, and |e_c| <= 127 steps).
         var reach = (0.51f + width * 8e-6f) * TensorPrimitives.SumOfMagnitudes(projection);
-        var lower = System.Buffers.ArrayPool<float>.Shared.Rent(itemCount);
-        var upper = System.Buffers.ArrayPool<float>.Shared.Rent(itemCount);
-        var chunk = itemCount * width < 4_000_000 || Environment.ProcessorCount == 1 ? itemCount : Parallelism.ChunkSize(itemCount);
-        var linear = System.Buffers.ArrayPool<float>.Shared.Rent(itemCount);
+        var pool = System.Buffers.ArrayPool<float>.Shared;
+        var lower = pool.Rent(itemCount);
+        var upper = pool.Rent(itemCount);
+        var linear = pool.Rent(itemCount);
         scores.CopyTo(linear);
+        // Tier 2: one float per item; what it rules out is never read again.
+        var survivors = new List<int>();
+        for (var j = 0; j < itemCount; j++)
+        {
+            var bound = normBound * _norms![j];
+            var reachable = linear[j] + bound + 1e-6f * (Math.Abs(linear[j]) + bound);
+            lower[j] = float.NegativeInfinity;
+            upper[j] = reachable;
+            if (reachable >= floor) survivors.Add(j);
+        }
+        // Tier 3: the int8 rows of the survivors, split over the cores when they are many.
         // With AVX2 the projection goes to int16 too (step pStep): q . p^ is then exact integer
         // arithmetic, 16 products an instruction, and the error bound gains s_j * pStep/2 * |q_j|_1.
         var integer = System.Runtime.Intrinsics.X86.Avx2.IsSupported && width % 16 == 0;
         var pStep = integer ? TensorPrimitives.MaxMagnitude(projection) is var m && m != 0 ? Math.Abs(m) / 32767f : 1f : 0f;
         var pq = integer ? new short[width] : [];
         for (var c = 0; c < pq.Length; c++) pq[c] = (short)Math.Clamp(MathF.Round(projection[c] / pStep), -32767, 32767);
-        Parallel.For(0, (itemCount + chunk - 1) / chunk, Parallelism.Options, block =>
+        var shortlist = survivors.ToArray();
+        var chunk = (long)shortlist.Length * width < 4_000_000 || Environment.ProcessorCount == 1 ? Math.Max(1, shortlist.Length) : Parallelism.ChunkSize(shortlist.Length);
+        Parallel.For(0, (shortlist.Length + chunk - 1) / chunk, Parallelism.Options, block =>
         {
-            var end = Math.Min(itemCount, (block + 1) * chunk);
-            for (var j = block * chunk; j < end; j++)
+            var end = Math.Min(shortlist.Length, (block + 1) * chunk);
+            for (var n = block * chunk; n < end; n++)
             {
+                var j = shortlist[n];
                 var scale = _scales![j];
                 float product, error;
                 if (integer)
@@ -179,18 +220,38 @@ internal sealed class GraphFilter : IUserScorer, IShortlistScorer, IBatchScorer
                 // The additions round too, relative to the terms.
                 error += 1e-6f * (Math.Abs(linear[j]) + Math.Abs(product));
                 lower[j] = estimate - error;
-                upper[j] = estimate + error;
+                upper[j] = Math.Min(upper[j], estimate + error);
             }
         });
         var best = new int[k];
-        var found = TopK.Select(lower.AsSpan(0, itemCount), k, excludedSorted, best);
-        var threshold = found < k ? float.NegativeInfinity : lower[best[found - 1]];
+        var found = TopK.SelectAmong(lower.AsSpan(0, itemCount), shortlist, k, excludedSorted, best);
+        var threshold = Math.Max(floor, found < k ? float.NegativeInfinity : lower[best[found - 1]]);
         for (var j = 0; j < itemCount; j++)
             scores[j] = upper[j] >= threshold ? scores[j] + TensorPrimitives.Dot(_expand.AsSpan(j * width, width), projection) : upper[j];
-        System.Buffers.ArrayPool<float>.Shared.Return(lower);
-        System.Buffers.ArrayPool<float>.Shared.Return(upper);
-        System.Buffers.ArrayPool<float>.Shared.Return(linear);
+        pool.Return(lower);
+        pool.Return(upper);
+        pool.Return(linear);
     }
+
+    /// <summary>
+    /// A floor under the k-th best exact score: the k-th best exact score (<see cref="ScoreRow"/>'s
+    /// arithmetic) of the 4k (at least 64) unexcluded items with the best linear scores, which on
+    /// real data are mostly the top k themselves; minus infinity when fewer than k items are left.
+    /// </summary>
+    private float Floor(ReadOnlySpan<float> linear, float[] projection, int k, ReadOnlySpan<int> excludedSorted)
+    {
+        var width = _components;
+        var candidates = new int[Math.Min(linear.Length, Math.Max(4 * k, 64))];
+        var found = TopK.Select(linear, candidates.Length, excludedSorted, candidates);
+        if (found < k) return float.NegativeInfinity;
+        var exact = new float[found];
+        for (var c = 0; c < found; c++) exact[c] = linear[candidates[c]] + TensorPrimitives.Dot(_expand!.AsSpan(candidates[c] * width, width), projection);
+        exact.AsSpan().Sort();
+        return exact[found - k];
+    }
+
+    public void ScoreUserForTop(int user, int k, ReadOnlySpan<int> excludedSorted, Span<float> scores) =>
+        ScoreRowForTop(_raw.RowIndices(user), _raw.RowValues(user), k, excludedSorted, scores);
 
     /// <summary>q . p for an int8 row q and an int16 p, with AVX2's 16-bit multiply-add (exact: at most 2048 x 127 x 32767 fits in int32 lanes).</summary>
     private static unsafe int QuantizedDotInt16(ReadOnlySpan<sbyte> q, ReadOnlySpan<short> p)

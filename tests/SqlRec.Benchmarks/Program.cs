@@ -28,6 +28,8 @@ namespace SqlRec.Benchmarks;
 /// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- coldtext [ml-100k] [ml-1m] [seeds=1,2,3] [share=0.15]</c>:
 /// content-only recommendations for items held out entirely, plain text kNN with 'hash' and all-MiniLM-L6-v2 against random and popular (<see cref="ColdTextBenchmark"/>).</item>
 /// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- ease-scale [items ...]</c>: the largest catalogue <c>ease</c> handles here, its training time and memory (<see cref="EaseScaleBenchmark"/>).</item>
+/// <item><c>dotnet run -c Release --project tests/SqlRec.Benchmarks -- scale [sizes=1m,4m,16m] [kinds=popular,graph_filter,ease,lightgcn,freedom] [dir=...] [plots=...]</c>:
+/// how build time, memory, database size, recommend() latency (warm and a fresh process's first call) and evaluation grow with generated power-law data (<see cref="ScaleBenchmark"/>).</item>
 /// </list>
 /// </summary>
 public static class Program
@@ -44,6 +46,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "extension") return ExtensionBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "accuracy") return AccuracyBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "ease-scale") return EaseScaleBenchmark.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "scale") return ScaleBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "coldtext") return ColdTextBenchmark.Run(args[1..]);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;

@@ -240,6 +240,34 @@ public sealed class GraphFilterTests
     }
 
     [TestMethod]
+    public void BlockedGramAndRightProductMatchRowByRow()
+    {
+        // Widths around the 4 x 16 register tiles (whole tiles, a column tail, a row tail, narrower than
+        // one tile) and row counts that leave a partial panel and a partial block of 4.
+        var random = new Random(20);
+        foreach (var (rows, width, outWidth) in new[] { (131, 32, 32), (70, 37, 21), (9, 3, 5), (257, 288, 288), (6, 16, 48), (5, 20, 17) })
+        {
+            var y = Enumerable.Range(0, rows * width).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
+            var m = Enumerable.Range(0, width * outWidth).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
+            var plain = DenseMath.Gram(y, rows, width, blocked: false);
+            var blocked = DenseMath.Gram(y, rows, width, blocked: true);
+            for (var i = 0; i < plain.Length; i++) Assert.AreEqual(plain[i], blocked[i], 1e-4 * (1 + Math.Abs(plain[i])), $"{rows}x{width}: G at {i}");
+            var (expected, actual) = (new float[rows * outWidth], new float[rows * outWidth]);
+            DenseMath.MultiplyRight(y, rows, width, m, outWidth, expected, blocked: false);
+            DenseMath.MultiplyRight(y, rows, width, m, outWidth, actual, blocked: true);
+            for (var i = 0; i < expected.Length; i++) Assert.AreEqual(expected[i], actual[i], 1e-4 * (1 + Math.Abs(expected[i])), $"{rows}x{width}x{outWidth}: Y M at {i}");
+            // Orthonormalisation's in-place product (square transforms), against the product into another array.
+            var square = m.AsSpan(0, width * Math.Min(width, outWidth)).ToArray();
+            if (outWidth < width) continue;
+            var into = new float[rows * width];
+            DenseMath.MultiplyRight(y, rows, width, square, width, into, blocked: false);
+            var inPlace = (float[])y.Clone();
+            DenseMath.MultiplyRightInPlace(inPlace, rows, width, square);
+            for (var i = 0; i < into.Length; i++) Assert.AreEqual(into[i], inPlace[i], 1e-4 * (1 + Math.Abs(into[i])), $"{rows}x{width}: in place at {i}");
+        }
+    }
+
+    [TestMethod]
     public void BlockedProductMatchesPlainLoops()
     {
         var random = new Random(12);
@@ -361,6 +389,19 @@ public sealed class GraphFilterTests
             for (var i = 0; i < actualCount; i++) Assert.AreEqual(exact[actualTop[i]], fast[actualTop[i]], $"the score shown is the exact one (trial {trial})");
             skipped += Enumerable.Range(0, 400).Count(j => fast[j] != exact[j]);
             checkedRows++;
+        }
+        // A user of the training data (the snapshot path of recommend()) selects as the exact path too.
+        for (var user = 0; user < 300; user += 7)
+        {
+            var seen = raw.RowIndices(user).ToArray();
+            filter.Score(user, exact);
+            filter.ScoreUserForTop(user, 10, seen, fast);
+            var expectedTop = new int[10];
+            var actualTop = new int[10];
+            var expectedCount = TopK.Select(exact, 10, seen, expectedTop);
+            Assert.AreEqual(expectedCount, TopK.Select(fast, 10, seen, actualTop));
+            CollectionAssert.AreEqual(expectedTop[..expectedCount], actualTop[..expectedCount], $"user {user}");
+            for (var i = 0; i < expectedCount; i++) Assert.AreEqual(exact[actualTop[i]], fast[actualTop[i]], $"user {user}: the score shown is the exact one");
         }
         Assert.IsGreaterThan(250, checkedRows);
         Assert.IsGreaterThan(checkedRows * 100L, skipped, $"most items skip the exact dot product ({skipped} of {checkedRows * 400L})");

@@ -29,6 +29,22 @@ public sealed class TopKTests
     }
 
     [TestMethod]
+    public void OrderSortsAsBetterDoesWithTiesZerosInfinitiesAndNaN()
+    {
+        var random = new Random(20);
+        float[] specials = [float.NaN, -0f, 0f, float.PositiveInfinity, float.NegativeInfinity, float.MaxValue, -float.MaxValue, float.Epsilon, -float.Epsilon, 1f, -1f];
+        foreach (var length in new[] { 0, 1, 2, 17, 1000 })
+        {
+            var scores = new float[length];
+            for (var i = 0; i < length; i++)
+                scores[i] = random.Next(4) == 0 ? specials[random.Next(specials.Length)] : random.Next(3) == 0 ? random.Next(5) : (float)(random.NextDouble() * 200 - 100);
+            var expected = Enumerable.Range(0, length).ToArray();
+            Array.Sort(expected, (a, b) => TopK.Better(a, b, scores) ? -1 : TopK.Better(b, a, scores) ? 1 : 0);
+            CollectionAssert.AreEqual(expected, TopK.Order(scores), $"length {length}");
+        }
+    }
+
+    [TestMethod]
     public void OrderIsTheFullRanking()
     {
         float[] scores = [1, 3, float.NaN, 3, 2];

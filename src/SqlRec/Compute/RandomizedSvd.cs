@@ -30,16 +30,18 @@ internal static class RandomizedSvd
         DenseMath.FillGaussian(omega, seed);
         var y = new float[m * width];
         a.MultiplyDense(omega, width, y);
-        DenseMath.Orthonormalize(y, m, width);
+        DenseMath.Orthonormalize(y, m, width, passes: powerIterations == 0 ? 2 : 1);
         progress?.Invoke(++step, steps);
         var z = omega; // reuse: n x width
         for (var iteration = 0; iteration < powerIterations; iteration++)
         {
+            // Between products only the span matters, so one Cholesky-QR pass keeps the block well
+            // conditioned; the block the projection is taken from (the last y) gets two, to be orthonormal.
             transpose.MultiplyDense(y, width, z);
-            DenseMath.Orthonormalize(z, n, width);
+            DenseMath.Orthonormalize(z, n, width, passes: 1);
             progress?.Invoke(++step, steps);
             a.MultiplyDense(z, width, y);
-            DenseMath.Orthonormalize(y, m, width);
+            DenseMath.Orthonormalize(y, m, width, passes: iteration == powerIterations - 1 ? 2 : 1);
             progress?.Invoke(++step, steps);
         }
         // B = Q^T A is width x n; work with W = B^T = A^T Q (n x width). B B^T = W^T W = U S^2 U^T,

@@ -99,8 +99,9 @@ internal sealed class Interactions
             RowWeights = rowWeights,
             RowTimes = rowTimes,
             UserOffsets = mergedOffsets,
-            UserItems = columns[..write],
-            UserItemWeights = values[..write],
+            // Without duplicate rows nothing was merged: the sorted arrays are the CSR as they are (no copy of nnz).
+            UserItems = write == columns.Length ? columns : columns[..write],
+            UserItemWeights = write == values.Length ? values : values[..write],
         };
     }
 

@@ -92,6 +92,13 @@ internal sealed record MemoryEstimate(long Bytes, string What, string Fix);
 /// <param name="Items">Number of items of the version.</param>
 internal sealed record StoredArrays(IReadOnlyDictionary<string, Array> Arrays, int Users, int Items)
 {
+    /// <summary>
+    /// True when the arrays were read from a file for this load alone (nothing else holds them), so a
+    /// kind may transform a large one in place instead of keeping a transformed copy beside it.
+    /// False for arrays a training made in memory, which are also written to the store.
+    /// </summary>
+    public bool Owned { get; init; }
+
     /// <summary>A float array.</summary>
     public float[] Floats(string name) => (float[])Arrays[name];
 
@@ -235,6 +242,9 @@ internal interface IShortlistScorer : IRowScorer
 {
     /// <summary>Scores a row for a top-<paramref name="k"/> selection that leaves out <paramref name="excludedSorted"/>.</summary>
     void ScoreRowForTop(ReadOnlySpan<int> items, ReadOnlySpan<float> weights, int k, ReadOnlySpan<int> excludedSorted, Span<float> scores);
+
+    /// <summary><see cref="ScoreRowForTop"/> for a user of the training data, with the row <see cref="IUserScorer.Score"/> scores.</summary>
+    void ScoreUserForTop(int user, int k, ReadOnlySpan<int> excludedSorted, Span<float> scores);
 }
 
 /// <summary>What a training produces besides the id maps: named arrays and metrics.</summary>

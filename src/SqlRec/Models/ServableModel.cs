@@ -23,11 +23,12 @@ internal sealed class ServableModel
     /// <summary>
     /// <see cref="Load"/> for arrays read from a file: they are checked first, once (the arrays every
     /// version carries, then the kind's, see <see cref="IModelKind.CheckStored"/>), so serving never
-    /// indexes or ranks from damaged data. Throws <see cref="StoredDataDamage"/>.
+    /// indexes or ranks from damaged data. The arrays are the caller's to give away: a kind may
+    /// transform them in place (<see cref="StoredArrays.Owned"/>). Throws <see cref="StoredDataDamage"/>.
     /// </summary>
     public static ServableModel LoadStored(IModelKind kind, IKindOptions options, IdIndex users, IdIndex items, IReadOnlyDictionary<string, Array> arrays)
     {
-        var stored = new StoredArrays(arrays, users.Count, items.Count);
+        var stored = new StoredArrays(arrays, users.Count, items.Count) { Owned = true };
         stored.CheckCommon();
         kind.CheckStored(stored, options);
         return new(kind.Name, kind.Load(stored, options), users, items, arrays);
@@ -99,7 +100,9 @@ internal sealed class ServableModel
     {
         if (Scorer is null) return TopByPopularity(excludedSorted, top);
         var all = scores[..Items.Count];
-        Scorer.Score(user, all);
+        // A scorer that can scores exactly only the items that can reach the top k; the selection is the same.
+        if (Scorer is IShortlistScorer shortlist) shortlist.ScoreUserForTop(user, top.Length, excludedSorted, all);
+        else Scorer.Score(user, all);
         return TopK.Select(all, top.Length, excludedSorted, top);
     }
 

@@ -24,9 +24,15 @@ internal sealed record NewVersion(string Kind, string OptionsJson, string Metric
 /// written in one savepoint and becomes visible with the update of <c>rec_models.current_version</c>
 /// in the same transaction, so readers see the old version or the new one, never a mix.
 /// </summary>
-internal sealed partial class ModelStore(SqliteDb db, Action<string>? faultInjection = null)
+/// <param name="db">The connection.</param>
+/// <param name="faultInjection">Called at named points of a write, so tests can fail it there.</param>
+/// <param name="partElements">Largest number of elements in one stored array part (tests lower it to get several parts from small arrays).</param>
+internal sealed partial class ModelStore(SqliteDb db, Action<string>? faultInjection = null, int partElements = ModelStore.ArrayPartElements)
 {
-    /// <summary>Largest number of elements in one stored array part.</summary>
+    /// <summary>
+    /// Largest number of elements in one stored array part by default: 64 MB, so no BLOB nears
+    /// SQLite's 1 GB limit and a version is written and read a part at a time.
+    /// </summary>
     internal const int ArrayPartElements = 16 << 20;
 
     /// <summary>Versions kept per model: the serving one and the one before it.</summary>
@@ -217,10 +223,20 @@ internal sealed partial class ModelStore(SqliteDb db, Action<string>? faultInjec
     /// part, parts numbered 0..n-1, each a whole number of elements, and each part's checksum - which
     /// every part of a version with an id checksum must have. Whether the arrays fit the version's
     /// counts is the kind's check (<see cref="StoredArrays"/>). Throws <see cref="StoredDataDamage"/>.
+    /// Each part is checked and copied straight from SQLite's buffer into the one typed array that
+    /// holds the whole (sized from the parts' lengths first), so reading a version costs one copy of
+    /// it in memory, not three.
     /// </summary>
     public Dictionary<string, Array> LoadArrays(ServingVersion version)
     {
-        var parts = new Dictionary<string, (string Type, List<byte[]> Data)>(StringComparer.Ordinal);
+        var totals = new Dictionary<string, long>(StringComparer.Ordinal);
+        // length() of a BLOB column is read from the record header: the data itself is not loaded here.
+        using (var sizes = db.Prepare("SELECT name, sum(length(data)) FROM main.rec_arrays WHERE model = ?1 AND version = ?2 GROUP BY name"))
+        {
+            sizes.BindAll(version.Model, version.Version);
+            while (sizes.Step()) totals[sizes.GetText(0)!] = sizes.GetInt64(1);
+        }
+        var parts = new Dictionary<string, (string Type, Array Values, long Filled, int Count)>(StringComparer.Ordinal);
         const string select = "SELECT name, part, dtype, data, {0} FROM main.rec_arrays WHERE model = ?1 AND version = ?2 ORDER BY name, part";
         Statement statement;
         try { statement = db.Prepare(string.Format(CultureInfo.InvariantCulture, select, "checksum")); }
@@ -237,9 +253,15 @@ internal sealed partial class ModelStore(SqliteDb db, Action<string>? faultInjec
                 var part = statement.GetInt64(1);
                 var type = statement.GetText(2) ?? "NULL";
                 if (type is not ("f32" or "i32")) throw Errors.Damaged(Errors.DamagedArrayDtype(name, type));
-                if (!parts.TryGetValue(name, out var entry)) parts[name] = entry = (type, []);
+                if (!parts.TryGetValue(name, out var entry))
+                {
+                    // A part that is not a whole number of elements is reported below, at that part, as before.
+                    var total = totals.GetValueOrDefault(name) / 4;
+                    if (total > Array.MaxLength) throw Errors.Damaged(Errors.DamagedArrayBytes(name, part, total * 4));
+                    entry = (type, type == "f32" ? new float[total] : new int[total], 0, 0);
+                }
                 if (entry.Type != type) throw Errors.Damaged(Errors.DamagedArrayDtype(name, type));
-                if (part != entry.Data.Count) throw Errors.Damaged(Errors.DamagedArrayParts(name, part, entry.Data.Count));
+                if (part != entry.Count) throw Errors.Damaged(Errors.DamagedArrayParts(name, part, entry.Count));
                 if (statement.ColumnType(3) != SqliteApi.SQLITE_BLOB && statement.ColumnType(3) != SqliteApi.SQLITE_NULL)
                     throw Errors.Damaged(Errors.DamagedArrayDtype(name, Errors.Describe(statement.GetValue(3))));
                 var data = statement.GetBlobSpan(3);
@@ -253,14 +275,18 @@ internal sealed partial class ModelStore(SqliteDb db, Action<string>? faultInjec
                     // A version written with checksums has one on every part: a part without is not the one written.
                     throw Errors.Damaged(Errors.DamagedArrayChecksum(name, part));
                 }
-                entry.Data.Add(data.ToArray());
+                var target = entry.Values is float[] floats ? MemoryMarshal.AsBytes(floats.AsSpan()) : MemoryMarshal.AsBytes(((int[])entry.Values).AsSpan());
+                // The sizes were read in the same transaction, so a part that overflows them is a file changing underneath: damage either way.
+                if (entry.Filled + data.Length > target.Length) throw Errors.Damaged(Errors.DamagedArrayBytes(name, part, data.Length));
+                data.CopyTo(target[(int)entry.Filled..]);
+                parts[name] = (entry.Type, entry.Values, entry.Filled + data.Length, entry.Count + 1);
             }
         }
         var arrays = new Dictionary<string, Array>(StringComparer.Ordinal);
-        foreach (var (name, (type, data)) in parts)
+        foreach (var (name, (_, values, filled, _)) in parts)
         {
-            var bytes = data.Count == 1 ? data[0] : data.SelectMany(d => d).ToArray();
-            arrays[name] = type == "f32" ? MemoryMarshal.Cast<byte, float>(bytes).ToArray() : MemoryMarshal.Cast<byte, int>(bytes).ToArray();
+            if (filled != (long)values.Length * 4) throw Errors.Damaged(Errors.DamagedArrayBytes(name, 0, filled));
+            arrays[name] = values;
         }
         return arrays;
     }
@@ -308,22 +334,27 @@ internal sealed partial class ModelStore(SqliteDb db, Action<string>? faultInjec
         }
     }
 
+    /// <summary>
+    /// Writes an array as parts of at most <see cref="ArrayPartElements"/> elements, each bound straight
+    /// from the array's memory (no copy of the whole array is made), each with its checksum.
+    /// </summary>
     private void WriteArray(string model, long version, string name, Array array)
     {
-        var (type, bytes) = array switch
+        var type = array switch
         {
-            float[] f => ("f32", MemoryMarshal.AsBytes(f.AsSpan()).ToArray()),
-            int[] i => ("i32", MemoryMarshal.AsBytes(i.AsSpan()).ToArray()),
+            float[] => "f32",
+            int[] => "i32",
             _ => throw new ArgumentException($"array '{name}' has unsupported element type {array.GetType().Name}"),
         };
+        var bytes = array is float[] f ? MemoryMarshal.AsBytes(f.AsSpan()) : MemoryMarshal.AsBytes(((int[])array).AsSpan());
         using var insert = db.Prepare("INSERT INTO main.rec_arrays(model, version, name, part, dtype, data, checksum) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-        var partBytes = ArrayPartElements * 4;
+        var partBytes = partElements * 4;
         var part = 0;
         var offset = 0;
         do
         {
             var length = Math.Min(partBytes, bytes.Length - offset);
-            var data = bytes.AsSpan(offset, length);
+            var data = bytes.Slice(offset, length);
             insert.BindAll(model, version, name, part, type, null, Checksum.Stored(data, (ulong)part));
             insert.BindBlob(6, data);
             insert.Execute();

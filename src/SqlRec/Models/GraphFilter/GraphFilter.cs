@@ -37,8 +37,11 @@ internal sealed class GraphFilter : IUserScorer, IShortlistScorer, IBatchScorer
     private readonly double _sharpenTime;
     private readonly int _sharpenSteps;
 
+    // foldInPlace: the vectors are this filter's to keep (read from a file for this load), so the
+    // expansion rows are folded into them in place and a large catalogue does not hold the singular
+    // vectors and their folded copy at once (at 650k items x 256 components, 666 MB each).
     public GraphFilter(SparseMatrix raw, float[]? vectors, int components, float alpha, bool normalizeLinear = true,
-        double sharpenTime = 0, int sharpenSteps = 1)
+        double sharpenTime = 0, int sharpenSteps = 1, bool foldInPlace = false)
     {
         _raw = raw;
         _sharpenTime = sharpenTime;
@@ -50,22 +53,13 @@ internal sealed class GraphFilter : IUserScorer, IShortlistScorer, IBatchScorer
         if (vectors is not null && components > 0 && alpha > 0)
         {
             // The expansion side of the ideal filter, alpha * D^1/2 V, folded once so scoring is a plain dot product per item.
-            _expand = new float[vectors.Length];
+            _expand = foldInPlace ? vectors : new float[vectors.Length];
             for (var j = 0; j < raw.Columns; j++)
                 TensorPrimitives.Multiply(vectors.AsSpan(j * components, components), (float)(alpha * Math.Sqrt(itemDegree[j])), _expand.AsSpan(j * components, components));
         }
         if (_expand is not null)
         {
-            (_quantized, _scales) = Quantize(_expand, raw.Columns, components);
-            _magnitudes = new float[raw.Columns];
-            _norms = new float[raw.Columns];
-            for (var j = 0; j < raw.Columns; j++)
-            {
-                _norms[j] = TensorPrimitives.Norm(_expand.AsSpan(j * components, components));
-                var total = 0;
-                foreach (var value in _quantized.AsSpan(j * components, components)) total += Math.Abs(value);
-                _magnitudes[j] = total;
-            }
+            (_quantized, _scales, _magnitudes, _norms) = Quantize(_expand, raw.Columns, components);
         }
         Normalized = raw.NormalizeSymmetric();
         NormalizedTransposed = Normalized.Transpose();
@@ -112,21 +106,40 @@ internal sealed class GraphFilter : IUserScorer, IShortlistScorer, IBatchScorer
         if (_sharpenSteps > 0) Sharpen(scores[.._raw.Columns], 1);
     }
 
-    /// <summary>Each row of <paramref name="rows"/> as int8 times its scale (largest magnitude / 127).</summary>
-    private static (sbyte[] Quantized, float[] Scales) Quantize(float[] rows, int count, int width)
+    /// <summary>
+    /// Each row of <paramref name="rows"/> as int8 times its scale (largest magnitude / 127), and each
+    /// quantized row's sum of magnitudes and each float row's Euclidean length. Rows are independent, so blocks of them run on all cores
+    /// (at 650k x 256 this is a large share of a first recommend()).
+    /// </summary>
+    private static (sbyte[] Quantized, float[] Scales, float[] Magnitudes, float[] Norms) Quantize(float[] rows, int count, int width)
     {
         var quantized = new sbyte[rows.Length];
         var scales = new float[count];
-        for (var j = 0; j < count; j++)
+        var magnitudes = new float[count];
+        var norms = new float[count];
+        var chunk = Parallelism.ChunkSize(count);
+        Parallel.For(0, (count + chunk - 1) / chunk, Parallelism.Options, block =>
         {
-            var row = rows.AsSpan(j * width, width);
-            var largest = Math.Abs(TensorPrimitives.MaxMagnitude(row));
-            if (!(largest > 0)) continue;
-            var scale = largest / 127f;
-            scales[j] = scale;
-            for (var c = 0; c < width; c++) quantized[j * width + c] = (sbyte)Math.Clamp(MathF.Round(row[c] / scale), -127, 127);
-        }
-        return (quantized, scales);
+            var end = Math.Min(count, (block + 1) * chunk);
+            for (var j = block * chunk; j < end; j++)
+            {
+                var row = rows.AsSpan(j * width, width);
+                norms[j] = TensorPrimitives.Norm(row);
+                var largest = Math.Abs(TensorPrimitives.MaxMagnitude(row));
+                if (!(largest > 0)) continue;
+                var scale = largest / 127f;
+                scales[j] = scale;
+                var total = 0;
+                for (var c = 0; c < width; c++)
+                {
+                    var value = (sbyte)Math.Clamp(MathF.Round(row[c] / scale), -127, 127);
+                    quantized[j * width + c] = value;
+                    total += Math.Abs(value);
+                }
+                magnitudes[j] = total;
+            }
+        });
+        return (quantized, scales, magnitudes, norms);
     }
 
     /// <summary>
@@ -236,6 +249,9 @@ internal sealed class GraphFilter : IUserScorer, IShortlistScorer, IBatchScorer
         exact.AsSpan().Sort();
         return exact[found - k];
     }
+
+    public void ScoreUserForTop(int user, int k, ReadOnlySpan<int> excludedSorted, Span<float> scores) =>
+        ScoreRowForTop(_raw.RowIndices(user), _raw.RowValues(user), k, excludedSorted, scores);
 
     /// <summary>q . p for an int8 row q and an int16 p, with AVX2's 16-bit multiply-add (exact: at most 2048 x 127 x 32767 fits in int32 lanes).</summary>
     private static unsafe int QuantizedDotInt16(ReadOnlySpan<sbyte> q, ReadOnlySpan<short> p)

@@ -147,7 +147,8 @@ internal sealed class GraphFilterKind : IModelKind
         var raw = RawMatrix(stored.Ints(ArrayNames.SeenOffsets), stored.Ints(ArrayNames.SeenItems), stored.OptionalFloats(Weights), stored.Items);
         var components = (int)parameters[1];
         var vectors = components > 0 ? stored.Floats(Vectors) : null;
-        var filter = new GraphFilter(raw, vectors, components, parameters[0], parameters.Length < 3 || parameters[2] != 0, options.SharpenTime, options.SharpenSteps);
+        var filter = new GraphFilter(raw, vectors, components, parameters[0], parameters.Length < 3 || parameters[2] != 0, options.SharpenTime, options.SharpenSteps,
+            foldInPlace: stored.Owned);
         return new Trained(filter, options.Live ? new LiveScoring(filter, options.UseWeights) : null);
     }
 

@@ -75,6 +75,7 @@ public sealed class TrustTests
             ("SELECT rec_publish('c', json_object('text', 'SELECT id, title FROM items WHERE rec_train(''z'', ''{}'') IS NULL', 'embedder', 'hash'))", "rec_publish", "the 'text' query", "rec_train", Writes),
             ($"SELECT rec_publish('c', json_object('source', 'SELECT id, rec_embed(''hash'', title) FROM items WHERE {drop}'))", "rec_publish", "the 'source' query", "rec_drop", Writes),
             ($"SELECT count(*) FROM rec_embed_each('hash', 'SELECT id, title FROM items WHERE {drop}')", "rec_embed_each", "the 'query'", "rec_drop", Writes),
+            ($"SELECT count(*) FROM rec_score('pop', 'SELECT user_id FROM likes WHERE {drop}', 3)", "rec_score", "the 'users' query", "rec_drop", Writes),
             ("SELECT recommend(1, 3, 'pop', json_object('candidates', 'SELECT item_id FROM likes WHERE rec_register_embedder(''e'', json_object(''kind'', ''hash'')) IS NULL'))",
                 "recommend", "the 'candidates' query", "rec_register_embedder", Writes),
             ("SELECT rec_train('m', json_object('model','popular','source','SELECT user_id, item_id FROM likes WHERE load_extension(''/tmp/x'') IS NULL'))",
@@ -111,6 +112,11 @@ public sealed class TrustTests
         db.AssertError("SELECT recommend(1, 3, 'pop', json_object('candidates', 'SELECT id FROM rec_embed_each(''hash'', ''SELECT id, title FROM items'')'))",
             Errors.QueryFailed("recommend", QueryRole.Candidates,
                 Errors.CalledInsideQuery("rec_embed_each", "recommend", "the 'candidates' query").Message).Message);
+        Assert.AreEqual(state, StoreState(db));
+        // So does rec_score, which runs its users query.
+        db.AssertError("SELECT recommend(1, 3, 'pop', json_object('candidates', 'SELECT item_id FROM rec_score(''pop'', ''SELECT 1'', 3)'))",
+            Errors.QueryFailed("recommend", QueryRole.Candidates,
+                Errors.CalledInsideQuery("rec_score", "recommend", "the 'candidates' query").Message).Message);
         Assert.AreEqual(state, StoreState(db));
 
         // Reading functions compose: re-rank another model's top 3 with this one (a snapshot model: it runs no query to serve).
@@ -183,8 +189,8 @@ public sealed class TrustTests
         CollectionAssert.AreEquivalent(SqlRec.Sql.SqlFunctions.All.Select(f => f.Name).ToArray(), OwnFunctions.All.ToArray());
         Assert.IsTrue(OwnFunctions.ReadOnly.IsSubsetOf(OwnFunctions.All));
         Assert.IsFalse(OwnFunctions.ReadOnly.Overlaps(OwnFunctions.Writers), "a function either reads or writes");
-        CollectionAssert.AreEquivalent(OwnFunctions.All.ToArray(), OwnFunctions.ReadOnly.Concat(OwnFunctions.Writers).Append("rec_embed_each").ToArray(),
-            "every function is a reader, a writer, or rec_embed_each (reads, but runs a query of its own)");
+        CollectionAssert.AreEquivalent(OwnFunctions.All.ToArray(), OwnFunctions.ReadOnly.Concat(OwnFunctions.Writers).Append("rec_embed_each").Append("rec_score").ToArray(),
+            "every function is a reader, a writer, or rec_embed_each / rec_score (read, but run a query of their own)");
     }
 
     /// <summary>

@@ -11,14 +11,14 @@ internal static class OwnFunctions
     public static readonly IReadOnlySet<string> All = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
     {
         "recommend", "rec_train", "rec_drop", "rec_evaluate", "rec_version", "rec_register_embedder", "rec_drop_embedder",
-        "rec_embed", "rec_embed_each", "similar_items", "similar_users", "rec_search", "rec_publish", "rec_unpublish",
+        "rec_embed", "rec_embed_each", "rec_score", "similar_items", "similar_users", "rec_search", "rec_publish", "rec_unpublish",
     };
 
     /// <summary>
     /// The functions a query given to SqlRec may call: they read and run no query of their own
     /// (where they would - a live model's source, a candidates list - they refuse inside another query).
     /// The rest write (rec_train, rec_drop, rec_evaluate's report, embedders, publications) or run a
-    /// query of their own by design (rec_embed_each).
+    /// query of their own by design (rec_embed_each, rec_score).
     /// </summary>
     public static readonly IReadOnlySet<string> ReadOnly = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
     {

@@ -430,11 +430,11 @@ public static class ScaleBenchmark
     private static void WriteCsvAndPlots(List<Result> results, string folder, string plots)
     {
         var csv = Path.Combine(folder, "scale.csv");
-        var lines = new List<string> { "size,rows,users,items,kind,build_s,build_cpu_s,epoch_s,build_peak_mib,model_mib,first_ms,first_peak_mib,p50_ms,p99_ms,eval_s" };
+        var lines = new List<string> { "size,rows,users,items,kind,build_s,build_cpu_s,epoch_s,build_peak_mib,model_mib,first_ms,first_cpu_ms,first_peak_mib,p50_ms,p99_ms,eval_s" };
         foreach (var r in results.Where(r => r.Refused is null))
         {
             lines.Add(string.Create(CultureInfo.InvariantCulture,
-                $"{r.Size},{r.Rows},{r.Users},{r.Items},{r.Kind},{r.BuildSeconds},{r.BuildCpuSeconds},{r.EpochSeconds},{r.BuildPeakMiB},{r.ModelMiB},{r.FirstMs},{r.FirstPeakMiB},{r.P50Ms},{r.P99Ms},{r.EvalSeconds}"));
+                $"{r.Size},{r.Rows},{r.Users},{r.Items},{r.Kind},{r.BuildSeconds},{r.BuildCpuSeconds},{r.EpochSeconds},{r.BuildPeakMiB},{r.ModelMiB},{r.FirstMs},{r.FirstCpuMs},{r.FirstPeakMiB},{r.P50Ms},{r.P99Ms},{r.EvalSeconds}"));
         }
         File.WriteAllLines(csv, lines);
         Console.WriteLine($"figures: {csv}");
@@ -469,7 +469,7 @@ public static class ScaleBenchmark
             fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))
             for ax, (column, title) in zip(axes, panels):
                 for kind in kinds:
-                    pts = [(int(r["rows"]), float(r[column])) for r in rows if r["kind"] == kind and r[column] not in ("", "None")]
+                    pts = [(int(r["rows"]), float(r[column])) for r in rows if r["kind"] == kind and r.get(column) not in (None, "", "None")]
                     if pts:
                         xs, ys = zip(*sorted(pts))
                         ax.plot(xs, ys, marker="o", label=kind)
@@ -480,7 +480,7 @@ public static class ScaleBenchmark
             axes[0].legend(fontsize=8)
             fig.tight_layout()
             fig.savefig(os.path.join(out, name), dpi=90)
-        plot("scale-time.png", [("build_s", "build s"), ("first_ms", "first recommend() ms, fresh process"), ("p50_ms", "recommend() p50 ms, warm"), ("eval_s", "evaluation of 10k users s")])
+        plot("scale-time.png", [("build_cpu_s", "build CPU s"), ("first_cpu_ms", "first recommend() CPU ms, fresh process"), ("p50_ms", "recommend() p50 ms, warm"), ("eval_s", "evaluation of 10k users s")])
         plot("scale-memory.png", [("build_peak_mib", "build peak RSS MiB"), ("first_peak_mib", "first recommend() peak RSS MiB"), ("model_mib", "database growth MiB")])
         """;
 }

@@ -365,6 +365,7 @@ public static class ScaleBenchmark
         {
             "popular" => "1 (O(nnz))",
             "graph_filter" => "1 (O(nnz x c + items x c^2))",
+            "graph_filter_linear" => "1 (O(nnz))",
             _ => "1 (O(nnz x dim) per epoch)",
         }),
         ("s per epoch", r => r.EpochSeconds, _ => "1 (O(nnz x dim))"),
@@ -374,6 +375,14 @@ public static class ScaleBenchmark
         {
             "popular" => "1 as built (id maps + seen items: O(nnz)); 0 if paged",
             "graph_filter" => "1 (the live filter needs R and every item row: O(nnz + items x c))",
+            "graph_filter_linear" => "1 (the live filter needs R: O(nnz))",
+            _ => "1 (O(nnz + (users + items) x dim))",
+        }),
+        ("first answer CPU ms", r => r.FirstCpuMs, kind => kind switch
+        {
+            "popular" => "1 as built (O(nnz)); 0 if paged",
+            "graph_filter" => "1 (O(nnz + items x c))",
+            "graph_filter_linear" => "1 (O(nnz))",
             _ => "1 (O(nnz + (users + items) x dim))",
         }),
         ("first answer peak MiB", r => r.FirstPeakMiB, kind => kind == "popular" ? "1 as built (O(nnz)); 0 if paged" : "1 (the whole model)"),
@@ -465,6 +474,8 @@ public static class ScaleBenchmark
         rows = list(csv.DictReader(open(sys.argv[1])))
         out = sys.argv[2]
         kinds = sorted({r["kind"] for r in rows})
+        # One colour per kind in every panel (a kind missing from a panel must not shift the others).
+        colours = dict(zip(kinds, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
         def plot(name, panels):
             fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))
             for ax, (column, title) in zip(axes, panels):
@@ -472,7 +483,7 @@ public static class ScaleBenchmark
                     pts = [(int(r["rows"]), float(r[column])) for r in rows if r["kind"] == kind and r.get(column) not in (None, "", "None")]
                     if pts:
                         xs, ys = zip(*sorted(pts))
-                        ax.plot(xs, ys, marker="o", label=kind)
+                        ax.plot(xs, ys, marker="o", label=kind, color=colours[kind])
                 if rows:
                     xs = sorted({int(r["rows"]) for r in rows})
                     ax.plot(xs, [x / xs[0] for x in xs], linestyle=":", color="grey", label="slope 1 (from 1)")

@@ -365,6 +365,7 @@ public static class ScaleBenchmark
         {
             "popular" => "1 (O(nnz))",
             "graph_filter" => "1 (O(nnz x c + items x c^2))",
+            "graph_filter_linear" => "1 (O(nnz))",
             _ => "1 (O(nnz x dim) per epoch)",
         }),
         ("s per epoch", r => r.EpochSeconds, _ => "1 (O(nnz x dim))"),
@@ -374,6 +375,14 @@ public static class ScaleBenchmark
         {
             "popular" => "1 as built (id maps + seen items: O(nnz)); 0 if paged",
             "graph_filter" => "1 (the live filter needs R and every item row: O(nnz + items x c))",
+            "graph_filter_linear" => "1 (the live filter needs R: O(nnz))",
+            _ => "1 (O(nnz + (users + items) x dim))",
+        }),
+        ("first answer CPU ms", r => r.FirstCpuMs, kind => kind switch
+        {
+            "popular" => "1 as built (O(nnz)); 0 if paged",
+            "graph_filter" => "1 (O(nnz + items x c))",
+            "graph_filter_linear" => "1 (O(nnz))",
             _ => "1 (O(nnz + (users + items) x dim))",
         }),
         ("first answer peak MiB", r => r.FirstPeakMiB, kind => kind == "popular" ? "1 as built (O(nnz)); 0 if paged" : "1 (the whole model)"),
@@ -430,11 +439,11 @@ public static class ScaleBenchmark
     private static void WriteCsvAndPlots(List<Result> results, string folder, string plots)
     {
         var csv = Path.Combine(folder, "scale.csv");
-        var lines = new List<string> { "size,rows,users,items,kind,build_s,build_cpu_s,epoch_s,build_peak_mib,model_mib,first_ms,first_peak_mib,p50_ms,p99_ms,eval_s" };
+        var lines = new List<string> { "size,rows,users,items,kind,build_s,build_cpu_s,epoch_s,build_peak_mib,model_mib,first_ms,first_cpu_ms,first_peak_mib,p50_ms,p99_ms,eval_s" };
         foreach (var r in results.Where(r => r.Refused is null))
         {
             lines.Add(string.Create(CultureInfo.InvariantCulture,
-                $"{r.Size},{r.Rows},{r.Users},{r.Items},{r.Kind},{r.BuildSeconds},{r.BuildCpuSeconds},{r.EpochSeconds},{r.BuildPeakMiB},{r.ModelMiB},{r.FirstMs},{r.FirstPeakMiB},{r.P50Ms},{r.P99Ms},{r.EvalSeconds}"));
+                $"{r.Size},{r.Rows},{r.Users},{r.Items},{r.Kind},{r.BuildSeconds},{r.BuildCpuSeconds},{r.EpochSeconds},{r.BuildPeakMiB},{r.ModelMiB},{r.FirstMs},{r.FirstCpuMs},{r.FirstPeakMiB},{r.P50Ms},{r.P99Ms},{r.EvalSeconds}"));
         }
         File.WriteAllLines(csv, lines);
         Console.WriteLine($"figures: {csv}");
@@ -465,14 +474,16 @@ public static class ScaleBenchmark
         rows = list(csv.DictReader(open(sys.argv[1])))
         out = sys.argv[2]
         kinds = sorted({r["kind"] for r in rows})
+        # One colour per kind in every panel (a kind missing from a panel must not shift the others).
+        colours = dict(zip(kinds, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
         def plot(name, panels):
             fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))
             for ax, (column, title) in zip(axes, panels):
                 for kind in kinds:
-                    pts = [(int(r["rows"]), float(r[column])) for r in rows if r["kind"] == kind and r[column] not in ("", "None")]
+                    pts = [(int(r["rows"]), float(r[column])) for r in rows if r["kind"] == kind and r.get(column) not in (None, "", "None")]
                     if pts:
                         xs, ys = zip(*sorted(pts))
-                        ax.plot(xs, ys, marker="o", label=kind)
+                        ax.plot(xs, ys, marker="o", label=kind, color=colours[kind])
                 if rows:
                     xs = sorted({int(r["rows"]) for r in rows})
                     ax.plot(xs, [x / xs[0] for x in xs], linestyle=":", color="grey", label="slope 1 (from 1)")
@@ -480,7 +491,7 @@ public static class ScaleBenchmark
             axes[0].legend(fontsize=8)
             fig.tight_layout()
             fig.savefig(os.path.join(out, name), dpi=90)
-        plot("scale-time.png", [("build_s", "build s"), ("first_ms", "first recommend() ms, fresh process"), ("p50_ms", "recommend() p50 ms, warm"), ("eval_s", "evaluation of 10k users s")])
+        plot("scale-time.png", [("build_cpu_s", "build CPU s"), ("first_cpu_ms", "first recommend() CPU ms, fresh process"), ("p50_ms", "recommend() p50 ms, warm"), ("eval_s", "evaluation of 10k users s")])
         plot("scale-memory.png", [("build_peak_mib", "build peak RSS MiB"), ("first_peak_mib", "first recommend() peak RSS MiB"), ("model_mib", "database growth MiB")])
         """;
 }

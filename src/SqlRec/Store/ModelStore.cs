@@ -275,10 +275,11 @@ internal sealed partial class ModelStore(SqliteDb db, Action<string>? faultInjec
                     // A version written with checksums has one on every part: a part without is not the one written.
                     throw Errors.Damaged(Errors.DamagedArrayChecksum(name, part));
                 }
-                var target = entry.Values is float[] floats ? MemoryMarshal.AsBytes(floats.AsSpan()) : MemoryMarshal.AsBytes(((int[])entry.Values).AsSpan());
                 // The sizes were read in the same transaction, so a part that overflows them is a file changing underneath: damage either way.
-                if (entry.Filled + data.Length > target.Length) throw Errors.Damaged(Errors.DamagedArrayBytes(name, part, data.Length));
-                data.CopyTo(target[(int)entry.Filled..]);
+                if (entry.Filled + data.Length > (long)entry.Values.Length * 4) throw Errors.Damaged(Errors.DamagedArrayBytes(name, part, data.Length));
+                // Sliced by elements, so an array past 2 GB (more elements than a byte span can count) is filled part by part too.
+                var (start, count) = ((int)(entry.Filled / 4), data.Length / 4);
+                data.CopyTo(entry.Values is float[] floats ? MemoryMarshal.AsBytes(floats.AsSpan(start, count)) : MemoryMarshal.AsBytes(((int[])entry.Values).AsSpan(start, count)));
                 parts[name] = (entry.Type, entry.Values, entry.Filled + data.Length, entry.Count + 1);
             }
         }
@@ -346,21 +347,20 @@ internal sealed partial class ModelStore(SqliteDb db, Action<string>? faultInjec
             int[] => "i32",
             _ => throw new ArgumentException($"array '{name}' has unsupported element type {array.GetType().Name}"),
         };
-        var bytes = array is float[] f ? MemoryMarshal.AsBytes(f.AsSpan()) : MemoryMarshal.AsBytes(((int[])array).AsSpan());
         using var insert = db.Prepare("INSERT INTO main.rec_arrays(model, version, name, part, dtype, data, checksum) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-        var partBytes = partElements * 4;
         var part = 0;
         var offset = 0;
         do
         {
-            var length = Math.Min(partBytes, bytes.Length - offset);
-            var data = bytes.Slice(offset, length);
+            // Sliced by elements, so an array past 2 GB (more elements than a byte span can count) is written part by part too.
+            var length = Math.Min(partElements, array.Length - offset);
+            var data = array is float[] f ? MemoryMarshal.AsBytes(f.AsSpan(offset, length)) : MemoryMarshal.AsBytes(((int[])array).AsSpan(offset, length));
             insert.BindAll(model, version, name, part, type, null, Checksum.Stored(data, (ulong)part));
             insert.BindBlob(6, data);
             insert.Execute();
             offset += length;
             part++;
-        } while (offset < bytes.Length);
+        } while (offset < array.Length);
     }
 
     private void DeleteVersionsBelow(string model, long lowestKept)

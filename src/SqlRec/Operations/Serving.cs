@@ -87,20 +87,16 @@ internal static class Serving
         {
             var row = ReadLive(session, function, loaded, query, live, user);
             if (row is null || row.Items.Length == 0) return (ColdStart(servable, top, filter.Excluding(row?.Items ?? [])), true);
-            var rowScores = new float[servable.Items.Count];
-            var excluded = filter.Excluding(excludeSeen ? row.Items : []).Excluded;
-            // Without a candidate list, a scorer that can may score exactly only the items that can reach the top k.
-            if (filter.Candidates is null && live.Scorer is IShortlistScorer shortlist)
-                shortlist.ScoreRowForTop(row.Items, row.Weights, top.Length, excluded, rowScores);
-            else
-                live.Scorer.ScoreRow(row.Items, row.Weights, rowScores);
-            // Training checked that its own rows score within float32; a user's current rows can weigh more.
-            if (VectorBlob.IndexOfNonFinite(rowScores) >= 0)
-                throw Errors.LiveScoresTooLarge(function, loaded.Version.Model, user.ToValue(), row.Weights.Sum(w => (double)w));
-            var found = TopK.SelectAmong(rowScores, filter.Candidates, top.Length, excluded, top);
-            var liveRows = new List<Recommendation>(found);
-            for (var i = 0; i < found; i++) liveRows.Add(new Recommendation(i + 1, servable.Items.Ids[top[i]], rowScores[top[i]], servable.Kind));
-            return (liveRows, false);
+            // A pooled buffer: on a large catalogue a fresh one per call is a large-object allocation.
+            var rented = System.Buffers.ArrayPool<float>.Shared.Rent(servable.Items.Count);
+            try
+            {
+                return (RankRow(loaded, function, user, live, row, rented.AsSpan(0, servable.Items.Count), top, filter, excludeSeen), false);
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<float>.Shared.Return(rented);
+            }
         }
         if (!servable.Users.TryGetIndex(user, out var userIndex)) return (ColdStart(servable, top, filter), true);
         var seen = excludeSeen ? servable.SeenBy(userIndex) : ReadOnlySpan<int>.Empty;
@@ -110,6 +106,26 @@ internal static class Serving
         for (var i = 0; i < count; i++)
             result.Add(new Recommendation(i + 1, servable.Items.Ids[top[i]], servable.ScoreOf(top[i], scores), servable.SourceOf(top[i])));
         return (result, false);
+    }
+
+    /// <summary>Scores a live row into <paramref name="rowScores"/> (one per item) and ranks it.</summary>
+    private static List<Recommendation> RankRow(LoadedVersion loaded, string function, ExternalId user, LiveScoring live, UserRow row, Span<float> rowScores,
+        int[] top, ItemFilter filter, bool excludeSeen)
+    {
+        var servable = loaded.Model;
+        var excluded = filter.Excluding(excludeSeen ? row.Items : []).Excluded;
+        // Without a candidate list, a scorer that can may score exactly only the items that can reach the top k.
+        if (filter.Candidates is null && live.Scorer is IShortlistScorer shortlist)
+            shortlist.ScoreRowForTop(row.Items, row.Weights, top.Length, excluded, rowScores);
+        else
+            live.Scorer.ScoreRow(row.Items, row.Weights, rowScores);
+        // Training checked that its own rows score within float32; a user's current rows can weigh more.
+        if (VectorBlob.IndexOfNonFinite(rowScores) >= 0)
+            throw Errors.LiveScoresTooLarge(function, loaded.Version.Model, user.ToValue(), row.Weights.Sum(w => (double)w));
+        var found = TopK.SelectAmong(rowScores, filter.Candidates, top.Length, excluded, top);
+        var rows = new List<Recommendation>(found);
+        for (var i = 0; i < found; i++) rows.Add(new Recommendation(i + 1, servable.Items.Ids[top[i]], rowScores[top[i]], servable.Kind));
+        return rows;
     }
 
     /// <summary>

@@ -52,8 +52,8 @@ public sealed class CliTests
     /// <summary>Runs the CLI; returns its exit code and everything it printed (results and errors).</summary>
     private static (int Code, string Output) Run(params string[] args) => RunWithWidth(400, args);
 
-    /// <summary>Runs the CLI with a console of the given width (the redirected CLI uses 120).</summary>
-    private static (int Code, string Output) RunWithWidth(int width, params string[] args)
+    /// <summary>Runs the CLI with a console of the given width (the redirected CLI uses 120); the CLI test classes share it.</summary>
+    internal static (int Code, string Output) RunWithWidth(int width, params string[] args)
     {
         var writer = new StringWriter();
         var console = AnsiConsole.Create(new AnsiConsoleSettings

@@ -21,19 +21,7 @@ public sealed class EmbedCliTests
         try { Directory.Delete(_folder, recursive: true); } catch (IOException) { }
     }
 
-    private static (int Code, string Output) Run(params string[] args)
-    {
-        var writer = new StringWriter();
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Out = new AnsiConsoleOutput(writer),
-            Ansi = AnsiSupport.No,
-            ColorSystem = ColorSystemSupport.NoColors,
-            Interactive = InteractionSupport.No,
-        });
-        console.Profile.Width = 400;
-        return (CliApp.Run(args, console), writer.ToString());
-    }
+    private static (int Code, string Output) Run(params string[] args) => CliTests.RunWithWidth(400, args);
 
     /// <summary>Runs the built CLI as a process of its own; returns its exit code, stdout and stderr apart.</summary>
     private static (int Code, string Output, string Error) RunProcess(params string[] args)

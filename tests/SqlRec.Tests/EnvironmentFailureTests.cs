@@ -90,18 +90,5 @@ public sealed class EnvironmentFailureTests
         StringAssert.Contains(output, "error: " + Errors.DatabaseReadOnly("rec_train").Message);
     }
 
-    private static (int Code, string Output) RunCli(params string[] args)
-    {
-        var writer = new StringWriter();
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Out = new AnsiConsoleOutput(writer),
-            Ansi = AnsiSupport.No,
-            ColorSystem = ColorSystemSupport.NoColors,
-            Interactive = InteractionSupport.No,
-        });
-        console.Profile.Width = 1000;
-        var code = CliApp.Run(args, console);
-        return (code, writer.ToString());
-    }
+    private static (int Code, string Output) RunCli(params string[] args) => CliTests.RunWithWidth(1000, args);
 }

@@ -40,19 +40,7 @@ public sealed class ScoreCliTests
 
     private string Out(string name) => Path.Combine(_folder, name);
 
-    private static (int Code, string Output) Run(params string[] args)
-    {
-        var writer = new StringWriter();
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Out = new AnsiConsoleOutput(writer),
-            Ansi = AnsiSupport.No,
-            ColorSystem = ColorSystemSupport.NoColors,
-            Interactive = InteractionSupport.No,
-        });
-        console.Profile.Width = 400;
-        return (CliApp.Run(args, console), writer.ToString());
-    }
+    private static (int Code, string Output) Run(params string[] args) => CliTests.RunWithWidth(400, args);
 
     private static void AssertOk((int Code, string Output) result) => Assert.AreEqual(0, result.Code, result.Output);
 

@@ -187,7 +187,7 @@ internal sealed class GraphFilter : IUserScorer, IShortlistScorer, IBatchScorer
         TensorPrimitives.Abs(linear.AsSpan(0, itemCount), magnitude);
         TensorPrimitives.MultiplyAdd(magnitude, 1e-6f, reachable, reachable);
         TensorPrimitives.Add(reachable, linear.AsSpan(0, itemCount), reachable);
-        magnitude.Fill(float.NegativeInfinity);
+        // Only the survivors' lower bounds are read below (tier 3 writes them).
         var shortlist = AtLeast(reachable, floor);
         // Tier 3: the int8 rows of the survivors, split over the cores when they are many.
         // With AVX2 the projection goes to int16 too (step pStep): q . p^ is then exact integer
@@ -225,8 +225,11 @@ internal sealed class GraphFilter : IUserScorer, IShortlistScorer, IBatchScorer
         var best = new int[k];
         var found = TopK.SelectAmong(lower.AsSpan(0, itemCount), shortlist, k, excludedSorted, best);
         var threshold = Math.Max(floor, found < k ? float.NegativeInfinity : lower[best[found - 1]]);
-        for (var j = 0; j < itemCount; j++)
-            scores[j] = upper[j] >= threshold ? scores[j] + TensorPrimitives.Dot(_expand.AsSpan(j * width, width), projection) : upper[j];
+        // Every item gets its upper bound; only a survivor can reach the threshold (the others are
+        // below the floor), and those that do get their exact score.
+        upper.AsSpan(0, itemCount).CopyTo(scores);
+        foreach (var j in shortlist)
+            if (upper[j] >= threshold) scores[j] = linear[j] + TensorPrimitives.Dot(_expand.AsSpan(j * width, width), projection);
         pool.Return(lower);
         pool.Return(upper);
         pool.Return(linear);

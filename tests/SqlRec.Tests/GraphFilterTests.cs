@@ -584,6 +584,32 @@ public sealed class GraphFilterTests
     }
 
     [TestMethod]
+    [TestCategory("errors:recommend")]
+    public void AnInterruptWhileTheLiveRowsAreReadSaysInterruptedNotABrokenSource()
+    {
+        using var db = ClusteredShop(users: 20);
+        // The source spins in a recursive CTE as long as cfg.spin says: 1 to train, then long enough for the interrupt to land mid-read.
+        db.Execute("CREATE TABLE cfg(spin INTEGER); INSERT INTO cfg VALUES (1)");
+        const string source = "SELECT user_id, item_id FROM train WHERE (WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < (SELECT spin FROM cfg)) SELECT max(n) FROM c) > 0";
+        db.Scalar($"SELECT rec_train('gf', json_object('model','graph_filter','source','{source}','components',2))");
+        Assert.AreEqual(5L, db.Scalar("SELECT count(*) FROM recommend(1, 5, 'gf')"));
+        db.Execute("UPDATE cfg SET spin = 2000000000");
+        foreach (var (sql, message) in new[]
+        {
+            ("SELECT recommend(1, 5, 'gf')", Errors.LiveReadInterrupted("recommend", "gf").Message),
+            ("SELECT * FROM recommend(1, 5, 'gf')", Errors.LiveReadInterrupted("recommend", "gf").Message),
+            ("SELECT * FROM rec_score('gf', 'SELECT 1 UNION ALL SELECT 2', 5)", Errors.ScoringInterrupted("rec_score", 0).Message),
+        })
+        {
+            using var stop = new Timer(_ => SQLitePCL.raw.sqlite3_interrupt(db.Connection.Handle), null, TimeSpan.FromMilliseconds(300), Timeout.InfiniteTimeSpan);
+            db.AssertError(sql, message);
+        }
+        // The connection serves again once the source is quick.
+        db.Execute("UPDATE cfg SET spin = 1");
+        Assert.AreEqual(5L, db.Scalar("SELECT count(*) FROM recommend(1, 5, 'gf')"));
+    }
+
+    [TestMethod]
     public void TheLiveQueryUsesTheSourceTablesIndex()
     {
         using var db = ClusteredShop(users: 20);

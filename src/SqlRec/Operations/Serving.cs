@@ -146,6 +146,11 @@ internal static class Serving
             }
             return row;
         }
+        // The caller stopping the statement (sqlite3_interrupt) while the source runs is not a broken source.
+        catch (Exception e) when (e is SqlRecException or SqliteCallException && session.Db.IsInterrupted)
+        {
+            throw Errors.LiveReadInterrupted(function, loaded.Version.Model);
+        }
         catch (SqliteCallException e)
         {
             throw Errors.LiveSourceFailed(function, loaded.Version.Model, e.Message);
@@ -203,6 +208,10 @@ internal static class Serving
                 checkedQueries.Add(query);
             }
             return sequence;
+        }
+        catch (Exception e) when (e is SqlRecException or SqliteCallException && session.Db.IsInterrupted)
+        {
+            throw Errors.LiveReadInterrupted(function, loaded.Version.Model);
         }
         catch (SqliteCallException e)
         {

@@ -78,6 +78,10 @@ internal static partial class Errors
     public static SqlRecException LiveSourceFailed(string function, string model, string sqliteMessage) =>
         Fail(function, $"model '{model}' reads each user's current rows with its training source, which failed: {sqliteMessage}; restore the source tables, or retrain with 'live' false.");
 
+    /// <summary>The caller interrupted the statement while a live model read the user's current rows through its source.</summary>
+    public static SqlRecException LiveReadInterrupted(string function, string model) =>
+        Fail(function, $"interrupted while model '{model}' read the user's current rows; nothing was returned.");
+
     /// <summary>A training stopped because the caller interrupted it.</summary>
     public static SqlRecException TrainingInterrupted(string function, string name) =>
         Fail(function, $"training model '{name}' was interrupted; nothing was changed and the previous version, if any, keeps serving.");

@@ -324,7 +324,8 @@ public sealed class DamagedModelTests
     {
         if (ExtensionHost.Enabled) Assert.Inconclusive("damages the rows of versions this process has loaded and clears the process's cache of loaded versions between cases, which the loadable extension's copy of SqlRec does not share");
         using var pristine = Trained();
-        using var work = TestDb.InFile();
+        // Every call loads the version whole, which checks all of it; a paged recommend() checks what it reads (PagedServingTests).
+        using var work = TestDb.InFile(new SqlRecOptions { PagedServing = false });
         var withChecksums = RunTable(pristine, work, checksums: true);
         Console.WriteLine($"damaged models, with checksums: {withChecksums}");
         RemoveChecksums(pristine);

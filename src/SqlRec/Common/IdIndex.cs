@@ -5,7 +5,7 @@ namespace SqlRec.Common;
 /// order of <see cref="ExternalId"/> (integers by value, then text), so a model's index layout
 /// does not depend on the order the source query returned rows in.
 /// </summary>
-internal sealed class IdIndex
+internal sealed class IdIndex : IIdLookup
 {
     private readonly Dictionary<ExternalId, int> _byId;
 
@@ -25,4 +25,11 @@ internal sealed class IdIndex
 
     /// <summary>The dense index of an id.</summary>
     public bool TryGetIndex(ExternalId id, out int index) => _byId.TryGetValue(id, out index);
+}
+
+/// <summary>Finds the dense index of an application id: a loaded <see cref="IdIndex"/>, or a lookup that reads the stored id map as it goes.</summary>
+internal interface IIdLookup
+{
+    /// <summary>The dense index of an id; false when the space does not hold it.</summary>
+    bool TryGetIndex(ExternalId id, out int index);
 }

@@ -275,6 +275,9 @@ internal sealed class ModelArtifacts
     /// <summary>Arrays to store (float[] or int[]), by name.</summary>
     public Dictionary<string, Array> Arrays { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>Arrays the kind pages in a slice at a time at serving time: stored in small parts (<see cref="Store.ModelStore.SmallPartElements"/>).</summary>
+    public HashSet<string> SmallParts { get; } = new(StringComparer.Ordinal);
+
     /// <summary>Metrics recorded with the version (training loss, validation figures ...).</summary>
     public JsonObject Metrics { get; } = [];
 }

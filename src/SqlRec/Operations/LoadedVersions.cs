@@ -109,6 +109,9 @@ internal static class LoadedVersions
     private static readonly ConcurrentDictionary<string, Entry> Entries = new();
     private static long _clock;
 
+    /// <summary>True when the version with this uid is loaded.</summary>
+    public static bool IsLoaded(string uid) => Entries.ContainsKey(uid);
+
     /// <summary>The serving version of a model, loaded on first use.</summary>
     public static LoadedVersion Model(Session session, string function, ServingVersion version) =>
         Find<LoadedVersion>(version.Uid) ?? Add(version.Uid, session.DatabaseKey + "\n" + version.Model, version.Version, LoadedVersion.Load(session, function, version));
@@ -150,9 +153,14 @@ internal static class LoadedVersions
             Entries.TryRemove(oldest, out _);
         }
         Entries[uid] = new Entry(owner, sequence, value, now);
+        PagedServing.Forget(uid);
         return value;
     }
 
     /// <summary>Forgets everything loaded (tests, and callers that free memory).</summary>
-    public static void Clear() => Entries.Clear();
+    public static void Clear()
+    {
+        Entries.Clear();
+        PagedServing.Clear();
+    }
 }

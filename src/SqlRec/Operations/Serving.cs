@@ -56,6 +56,10 @@ internal static class Serving
     public static List<Recommendation> Recommend(Session session, string function, ExternalId? user, int k, string? model, RecommendOptions options)
     {
         var version = session.Store.Resolve(function, model);
+        // A version not loaded yet may answer from the pages this user needs (see PagedServing).
+        if (options.Sequence is null && options.Candidates is null && options.Exclude is not { Length: > 0 } &&
+            PagedServing.TryRecommend(session, function, version, user!.Value, k, options.ExcludeSeen) is { } paged)
+            return paged;
         var loaded = LoadedVersions.Model(session, function, version);
         // Candidates and exclusions restrict every path below (model, live row, cold start) before the top-k, so results are never short.
         var filter = Candidates.Read(session.Db, function, options.Candidates, options.Exclude ?? [], loaded.Model.Items);
@@ -85,7 +89,7 @@ internal static class Serving
         }
         if (servable.Trained.Live is { } live && loaded.LiveQuery is { } query)
         {
-            var row = ReadLive(session, function, loaded, query, live, user);
+            var row = ReadLive(session, function, loaded.Version.Model, query, servable.Items, live.UseWeights, user);
             if (row is null || row.Items.Length == 0) return (ColdStart(servable, top, filter.Excluding(row?.Items ?? [])), true);
             // A pooled buffer: on a large catalogue a fresh one per call is a large-object allocation.
             var rented = System.Buffers.ArrayPool<float>.Shared.Rent(servable.Items.Count);
@@ -132,13 +136,13 @@ internal static class Serving
     /// The user's current row through the version's source; null when the user has no rows. The
     /// stored text is checked against the rules for stored SQL the first time this connection runs it.
     /// </summary>
-    private static UserRow? ReadLive(Session session, string function, LoadedVersion loaded, string query, LiveScoring live, ExternalId user)
+    internal static UserRow? ReadLive(Session session, string function, string model, string query, IIdLookup items, bool useWeights, ExternalId user)
     {
         var checkedQueries = session.CheckedStoredQueries;
         var inspect = !checkedQueries.Contains(query);
         try
         {
-            var row = LiveRows.Read(session.Db, function, loaded.Version.Model, query, user, loaded.Model.Items, live.UseWeights, inspect);
+            var row = LiveRows.Read(session.Db, function, model, query, user, items, useWeights, inspect);
             if (inspect)
             {
                 if (checkedQueries.Count >= 64) checkedQueries.Clear();
@@ -149,11 +153,11 @@ internal static class Serving
         // The caller stopping the statement (sqlite3_interrupt) while the source runs is not a broken source.
         catch (Exception e) when (e is SqlRecException or SqliteCallException && session.Db.IsInterrupted)
         {
-            throw Errors.LiveReadInterrupted(function, loaded.Version.Model);
+            throw Errors.LiveReadInterrupted(function, model);
         }
         catch (SqliteCallException e)
         {
-            throw Errors.LiveSourceFailed(function, loaded.Version.Model, e.Message);
+            throw Errors.LiveSourceFailed(function, model, e.Message);
         }
     }
 

@@ -24,7 +24,7 @@ internal sealed class Session(SqliteDb db, SqlRecOptions options, string databas
     public string BaseFolder => Path.IsPathRooted(DatabaseKey) ? Path.GetDirectoryName(DatabaseKey) ?? Environment.CurrentDirectory : Environment.CurrentDirectory;
 
     /// <summary>The model store of this connection's database.</summary>
-    public ModelStore Store { get; } = new(db, options.FaultInjection);
+    public ModelStore Store { get; } = new(db, options.FaultInjection, options.ArrayPartElements ?? ModelStore.ArrayPartElements);
 
     /// <summary>The embedder this connection resolved last, valid while the database has not changed since (see <see cref="Embedders.Resolve"/>).</summary>
     internal (string Name, (uint, long) Stamp, EmbedderRow Row, Embedder Embedder)? LastEmbedder { get; set; }

@@ -26,7 +26,24 @@ public sealed class SqlRecOptions
     /// <summary>Receives progress of long operations (reading the source, training, saving).</summary>
     public Action<TrainingProgress>? Progress { get; init; }
 
+    /// <summary>
+    /// Let <c>recommend()</c> answer from a model version that is not loaded yet by reading from the
+    /// file only what that one user needs (a graph_filter version with binary weighting: its id
+    /// lookups, the rows its two hops reach, and the singular vector rows that can reach the top k),
+    /// until such calls add up to about the time a whole load takes; the version is then loaded
+    /// whole. So a process that answers one user (the CLI, an app's first screen) never reads the
+    /// whole model, and a server pays at most about twice the load before its calls are warm.
+    /// Default true; false loads every version whole on its first use.
+    /// </summary>
+    public bool PagedServing { get; init; } = true;
+
     // ---- settings tests inject (not part of the public API) ---------------------------------
+
+    /// <summary>Seconds of paged calls after which a version loads whole, instead of the estimate from its size (tests).</summary>
+    internal double? PagedSecondsBeforeLoad { get; init; }
+
+    /// <summary>Largest elements in one stored array part, instead of 16M (small arrays in many parts; tests of paging).</summary>
+    internal int? ArrayPartElements { get; init; }
 
     /// <summary>The memory a training may plan with, instead of what the runtime reports (tests of the memory check).</summary>
     internal long? MemoryLimit { get; init; }

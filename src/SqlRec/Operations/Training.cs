@@ -61,7 +61,7 @@ internal static class Training
                 if (choice is not null) artifacts.Metrics["auto"] = choice;
                 context.Report("saving", 0, null);
                 version = store.Publish(lease, new NewVersion(plan.Kind.Name, plan.ToJson(), artifacts.Metrics.ToJsonString(), data,
-                        artifacts.Arrays, clock.Elapsed.TotalSeconds),
+                        artifacts.Arrays, clock.Elapsed.TotalSeconds, artifacts.SmallParts),
                     (number, uid) => RefreshPublications(session.Db, name, plan, data, artifacts, uid));
             }
             catch (Exception failure)

@@ -34,7 +34,7 @@ internal static class LiveRows
     /// <paramref name="model"/>, run under <see cref="QueryPolicy"/>'s rules for stored SQL;
     /// <paramref name="inspect"/> is false when this connection has already checked this text.
     /// </summary>
-    public static UserRow? Read(SqliteDb db, string function, string model, string wrappedQuery, ExternalId user, IdIndex items, bool useWeights,
+    public static UserRow? Read(SqliteDb db, string function, string model, string wrappedQuery, ExternalId user, IIdLookup items, bool useWeights,
         bool inspect)
     {
         using var statement = SourceReader.PrepareQuery(db, wrappedQuery, function, QueryRole.Source, QueryTrust.Stored(model), inspect,

@@ -16,8 +16,9 @@ internal sealed record ServingVersion(string Model, long Version, string Uid, st
 internal sealed record Lease(string Model, string Owner, bool CreatedRow, string? TookOver = null);
 
 /// <summary>A finished training, ready to be written as a new version.</summary>
+/// <remarks>The arrays in <c>SmallParts</c> are written in parts of <see cref="ModelStore.SmallPartElements"/>, so serving can page in one slice of them (see <see cref="PagedArray{T}"/>).</remarks>
 internal sealed record NewVersion(string Kind, string OptionsJson, string MetricsJson, Interactions Data,
-    IReadOnlyDictionary<string, Array> Arrays, double TrainSeconds);
+    IReadOnlyDictionary<string, Array> Arrays, double TrainSeconds, IReadOnlySet<string>? SmallParts = null);
 
 /// <summary>
 /// The <c>rec_*</c> tables of one database, through the connection's raw handle. A new version is
@@ -34,6 +35,13 @@ internal sealed partial class ModelStore(SqliteDb db, Action<string>? faultInjec
     /// SQLite's 1 GB limit and a version is written and read a part at a time.
     /// </summary>
     internal const int ArrayPartElements = 16 << 20;
+
+    /// <summary>
+    /// Elements in one part of an array a kind pages in at serving time (16 KB: four pages of the
+    /// file), so a slice of it is read without reading the rest: SQLite reaches the bytes of a large
+    /// BLOB only by following its chain of overflow pages from the start.
+    /// </summary>
+    internal const int SmallPartElements = 4096;
 
     /// <summary>Versions kept per model: the serving one and the one before it.</summary>
     internal const int KeptVersions = 2;
@@ -311,7 +319,8 @@ internal sealed partial class ModelStore(SqliteDb db, Action<string>? faultInjec
                 data.Users.Count, data.Items.Count, data.PairCount, version.TrainSeconds, Now(), Checksum.OfIds(data.Users, data.Items));
             WriteIds(lease.Model, number, "user", data.Users);
             WriteIds(lease.Model, number, "item", data.Items);
-            foreach (var (name, array) in version.Arrays) WriteArray(lease.Model, number, name, array);
+            foreach (var (name, array) in version.Arrays)
+                WriteArray(lease.Model, number, name, array, version.SmallParts?.Contains(name) == true ? Math.Min(partElements, SmallPartElements) : partElements);
             // Tests inject a failure here, after the arrays are written and before the switch.
             faultInjection?.Invoke("publish");
             db.Execute("""
@@ -339,7 +348,7 @@ internal sealed partial class ModelStore(SqliteDb db, Action<string>? faultInjec
     /// Writes an array as parts of at most <see cref="ArrayPartElements"/> elements, each bound straight
     /// from the array's memory (no copy of the whole array is made), each with its checksum.
     /// </summary>
-    private void WriteArray(string model, long version, string name, Array array)
+    private void WriteArray(string model, long version, string name, Array array, int partElements)
     {
         var type = array switch
         {

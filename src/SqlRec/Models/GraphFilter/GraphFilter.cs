@@ -55,7 +55,7 @@ internal sealed class GraphFilter : IUserScorer, IShortlistScorer, IBatchScorer
             // The expansion side of the ideal filter, alpha * D^1/2 V, folded once so scoring is a plain dot product per item.
             _expand = foldInPlace ? vectors : new float[vectors.Length];
             for (var j = 0; j < raw.Columns; j++)
-                TensorPrimitives.Multiply(vectors.AsSpan(j * components, components), (float)(alpha * Math.Sqrt(itemDegree[j])), _expand.AsSpan(j * components, components));
+                FoldRow(vectors.AsSpan(j * components, components), alpha, itemDegree[j], _expand.AsSpan(j * components, components));
         }
         if (_expand is not null)
         {
@@ -65,6 +65,14 @@ internal sealed class GraphFilter : IUserScorer, IShortlistScorer, IBatchScorer
         NormalizedTransposed = Normalized.Transpose();
         (_hop, _hopTransposed) = normalizeLinear ? (Normalized, NormalizedTransposed) : (raw, raw.Transpose());
     }
+
+    /// <summary>
+    /// Item j's expansion row alpha d_j^1/2 V_j from its singular vector row (in place when both
+    /// spans are one): the one arithmetic for it, which the paged scorer
+    /// (<see cref="PagedGraphFilter"/>) shares so its scores are this filter's to the bit.
+    /// </summary>
+    internal static void FoldRow(ReadOnlySpan<float> vector, float alpha, double degree, Span<float> into) =>
+        TensorPrimitives.Multiply(vector, (float)(alpha * Math.Sqrt(degree)), into);
 
     /// <summary>R~ = D_u^-1/2 R D_i^-1/2 (users x items).</summary>
     public SparseMatrix Normalized { get; }
@@ -236,7 +244,7 @@ internal sealed class GraphFilter : IUserScorer, IShortlistScorer, IBatchScorer
     }
 
     /// <summary>The indices of the values at or above <paramref name="floor"/>, ascending (eight at a time with AVX2).</summary>
-    private static int[] AtLeast(ReadOnlySpan<float> values, float floor)
+    internal static int[] AtLeast(ReadOnlySpan<float> values, float floor)
     {
         var found = new List<int>();
         var j = 0;

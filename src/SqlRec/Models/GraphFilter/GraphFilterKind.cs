@@ -137,7 +137,45 @@ internal sealed class GraphFilterKind : IModelKind
         artifacts.Metrics["components"] = components;
         artifacts.Arrays[Parameters] = new[] { (float)options.Alpha, components, options.Normalize ? 1f : 0f };
         if (options.UseWeights) artifacts.Arrays[Weights] = data.UserItemWeights;
+        else AddPagedArrays(artifacts, filter, components, (float)options.Alpha);
         return artifacts;
+    }
+
+    /// <summary>Who has each item (the training matrix's transpose, as CSR), for paged serving.</summary>
+    internal const string PagedItemOffsets = "paged_item_offsets";
+
+    /// <inheritdoc cref="PagedItemOffsets"/>
+    internal const string PagedItemUsers = "paged_item_users";
+
+    /// <summary>Each item's expansion row length |alpha d_j^1/2 V_j|, for paged serving's bound.</summary>
+    internal const string PagedNorms = "paged_norms";
+
+    /// <summary>
+    /// What a first <c>recommend()</c> reads instead of the whole version (<see cref="PagedGraphFilter"/>):
+    /// the transpose of the training matrix, so the users who share an item are one slice; each
+    /// expansion row's length, so the bound rules items out before their rows are read; and the
+    /// arrays read a slice at a time (the singular vectors, the seen items, the transpose) in small
+    /// parts. Binary weighting only: weighted degrees would need stored sums too.
+    /// </summary>
+    private static void AddPagedArrays(ModelArtifacts artifacts, GraphFilter filter, int components, float alpha)
+    {
+        // The normalised transpose the build made has the raw transpose's structure.
+        var transposed = filter.NormalizedTransposed;
+        artifacts.Arrays[PagedItemOffsets] = transposed.Offsets;
+        artifacts.Arrays[PagedItemUsers] = transposed.Indices;
+        artifacts.SmallParts.UnionWith([PagedItemUsers, ArrayNames.SeenItems]);
+        if (components == 0 || !artifacts.Arrays.TryGetValue(Vectors, out var stored)) return;
+        var vectors = (float[])stored;
+        var degree = filter.Raw.ColumnSums();
+        var norms = new float[filter.Raw.Columns];
+        var row = new float[components];
+        for (var j = 0; j < norms.Length; j++)
+        {
+            GraphFilter.FoldRow(vectors.AsSpan(j * components, components), alpha, degree[j], row);
+            norms[j] = TensorPrimitives.Norm(row);
+        }
+        artifacts.Arrays[PagedNorms] = norms;
+        artifacts.SmallParts.Add(Vectors);
     }
 
     public ITrainedModel Load(StoredArrays stored, IKindOptions kindOptions)
@@ -160,16 +198,7 @@ internal sealed class GraphFilterKind : IModelKind
     public void CheckStored(StoredArrays stored, IKindOptions kindOptions)
     {
         var options = (Options)kindOptions;
-        var parameters = stored.CheckedFloats(Parameters);
-        if (parameters.Length is not (2 or 3)) throw Errors.Damaged(Errors.DamagedArrayLengthChoice(Parameters, parameters.Length, "3 (alpha, components, normalization)"));
-        if (parameters[0] != (float)options.Alpha)
-            throw Errors.Damaged(Errors.DamagedArrayValue(Parameters, 0, Errors.DescribeFloat(parameters[0]), $"{Errors.DescribeFloat((float)options.Alpha)}, the stored options' 'alpha'"));
-        var components = parameters[1];
-        if (components != Math.Floor(components) || components < 0 || components > options.Components)
-            throw Errors.Damaged(Errors.DamagedArrayValue(Parameters, 1, Errors.DescribeFloat(components), $"a whole number of components from 0 to {options.Components.ToString(CultureInfo.InvariantCulture)}, the stored options' 'components'"));
-        // Two parameters are the form written before 'normalization' existed, when the filter was always symmetric.
-        if ((parameters.Length == 3 ? parameters[2] : 1f) != (options.Normalize ? 1f : 0f))
-            throw Errors.Damaged(Errors.DamagedArrayValue(Parameters, 2, parameters.Length == 3 ? Errors.DescribeFloat(parameters[2]) : "missing", options.Normalize ? "1, as 'normalization' is 'symmetric'" : "0, as 'normalization' is 'none'"));
+        var components = CheckParameters(stored.CheckedFloats(Parameters), options);
         if (components > 0)
             stored.CheckedFloats(Vectors, (long)stored.Items * (int)components, $"{stored.Items.ToString(CultureInfo.InvariantCulture)} items x {components.ToString(CultureInfo.InvariantCulture)} components");
         var seen = stored.Ints(ArrayNames.SeenItems).Length;
@@ -185,6 +214,76 @@ internal sealed class GraphFilterKind : IModelKind
         {
             throw Errors.Damaged(Errors.DamagedArrayUnexpected(Weights, "'weighting' is 'binary'"));
         }
+        CheckPagedArrays(stored, options, components);
+    }
+
+    /// <summary>
+    /// The arrays paged serving reads (<see cref="AddPagedArrays"/>), checked on a whole load too, so
+    /// a damaged version is refused whichever way it is first read: there for a binary version
+    /// written since they exist (all or none), the transpose of the seen items exactly (each item's
+    /// users ascending, as many as the item's training pairs), one finite length of at least 0 per item.
+    /// </summary>
+    private static void CheckPagedArrays(StoredArrays stored, Options options, int components)
+    {
+        if (!stored.Arrays.ContainsKey(PagedItemOffsets))
+        {
+            foreach (var name in new[] { PagedItemUsers, PagedNorms })
+                if (stored.Arrays.ContainsKey(name)) throw Errors.Damaged(Errors.DamagedArrayUnexpected(name, $"'{PagedItemOffsets}' is not"));
+            return;
+        }
+        if (options.UseWeights) throw Errors.Damaged(Errors.DamagedArrayUnexpected(PagedItemOffsets, "'weighting' is 'weight'"));
+        var seenOffsets = stored.Ints(ArrayNames.SeenOffsets);
+        var seenItems = stored.Ints(ArrayNames.SeenItems);
+        var offsets = stored.CheckedInts(PagedItemOffsets, stored.Items + 1L, "one per item, plus one");
+        var users = stored.CheckedInts(PagedItemUsers, seenItems.Length, "one per seen pair");
+        var counts = new int[stored.Items];
+        foreach (var item in seenItems) counts[item]++;
+        if (offsets[0] != 0) throw Errors.Damaged(Errors.DamagedArrayValue(PagedItemOffsets, 0, offsets[0].ToString(CultureInfo.InvariantCulture), "0"));
+        for (var i = 0; i < stored.Items; i++)
+        {
+            if (offsets[i + 1] - (long)offsets[i] != counts[i])
+                throw Errors.Damaged(Errors.DamagedArrayValue(PagedItemOffsets, i + 1, offsets[i + 1].ToString(CultureInfo.InvariantCulture),
+                    $"{(offsets[i] + (long)counts[i]).ToString(CultureInfo.InvariantCulture)}, as item {i.ToString(CultureInfo.InvariantCulture)} has {counts[i].ToString(CultureInfo.InvariantCulture)} training pairs"));
+            StoredArrays.CheckIndices(PagedItemUsers, users, offsets[i], offsets[i + 1], stored.Users);
+        }
+        // Each entry (i, u) must be one of user u's: the transpose of the seen items, not just its shape.
+        for (var i = 0; i < stored.Items; i++)
+            for (var p = offsets[i]; p < offsets[i + 1]; p++)
+            {
+                var user = users[p];
+                if (seenItems.AsSpan(seenOffsets[user], seenOffsets[user + 1] - seenOffsets[user]).BinarySearch(i) < 0)
+                    throw Errors.Damaged(Errors.DamagedArrayValue(PagedItemUsers, p, user.ToString(CultureInfo.InvariantCulture), $"a user with item {i.ToString(CultureInfo.InvariantCulture)} in '{ArrayNames.SeenItems}'"));
+            }
+        if (components == 0 || options.Alpha == 0)
+        {
+            if (stored.Arrays.ContainsKey(PagedNorms)) throw Errors.Damaged(Errors.DamagedArrayUnexpected(PagedNorms, "the version has no singular vectors"));
+            return;
+        }
+        var norms = stored.CheckedFloats(PagedNorms, stored.Items, "one per item");
+        for (var j = 0; j < norms.Length; j++)
+        {
+            if (norms[j] < 0) throw Errors.Damaged(Errors.DamagedArrayValue(PagedNorms, j, Errors.DescribeFloat(norms[j]), "a length of at least 0"));
+        }
+    }
+
+    /// <summary>
+    /// Checks the stored parameters (alpha, components, normalization) against the stored options
+    /// and returns the number of components. Throws <see cref="StoredDataDamage"/>.
+    /// </summary>
+    internal static int CheckParameters(float[] parameters, Options options)
+    {
+        if (parameters.Length is not (2 or 3)) throw Errors.Damaged(Errors.DamagedArrayLengthChoice(Parameters, parameters.Length, "3 (alpha, components, normalization)"));
+        var bad = VectorBlob.IndexOfNonFinite(parameters);
+        if (bad >= 0) throw Errors.Damaged(Errors.DamagedArrayNotFinite(Parameters, bad, parameters[bad]));
+        if (parameters[0] != (float)options.Alpha)
+            throw Errors.Damaged(Errors.DamagedArrayValue(Parameters, 0, Errors.DescribeFloat(parameters[0]), $"{Errors.DescribeFloat((float)options.Alpha)}, the stored options' 'alpha'"));
+        var components = parameters[1];
+        if (components != Math.Floor(components) || components < 0 || components > options.Components)
+            throw Errors.Damaged(Errors.DamagedArrayValue(Parameters, 1, Errors.DescribeFloat(components), $"a whole number of components from 0 to {options.Components.ToString(CultureInfo.InvariantCulture)}, the stored options' 'components'"));
+        // Two parameters are the form written before 'normalization' existed, when the filter was always symmetric.
+        if ((parameters.Length == 3 ? parameters[2] : 1f) != (options.Normalize ? 1f : 0f))
+            throw Errors.Damaged(Errors.DamagedArrayValue(Parameters, 2, parameters.Length == 3 ? Errors.DescribeFloat(parameters[2]) : "missing", options.Normalize ? "1, as 'normalization' is 'symmetric'" : "0, as 'normalization' is 'none'"));
+        return (int)components;
     }
 
     private static SparseMatrix RawMatrix(int[] offsets, int[] items, float[]? weights, int itemCount)

@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace SqlRec.Compute;
 
@@ -20,7 +22,34 @@ internal static class TopK
         var heap = indices[..Math.Min(k, indices.Length)];
         var count = 0;
         var nextExcluded = 0;
-        for (var i = 0; i < scores.Length; i++)
+        var i = 0;
+        // Once the heap is full, a block of 8 whose scores are all at or below the worst kept one
+        // cannot change it (ties go to the lower index, which is the kept one; NaN is never better
+        // than a number), so it is passed over with one vector compare. On a long vector most
+        // blocks are: the cost falls from a heap comparison per item to a pass over the memory.
+        if (Vector256.IsHardwareAccelerated && heap.Length > 0)
+        {
+            ref var start = ref MemoryMarshal.GetReference(scores);
+            while (i < scores.Length)
+            {
+                if (count == heap.Length && i + 8 <= scores.Length && scores[heap[0]] is var worst && !float.IsNaN(worst) &&
+                    Vector256.GreaterThanAny(Vector256.LoadUnsafe(ref start, (nuint)i), Vector256.Create(worst)) == false)
+                {
+                    i += 8;
+                    continue;
+                }
+                var end = Math.Min(scores.Length, count == heap.Length ? i + 8 : i + 1);
+                for (; i < end; i++)
+                {
+                    while (nextExcluded < excludedSorted.Length && excludedSorted[nextExcluded] < i) nextExcluded++;
+                    if (nextExcluded < excludedSorted.Length && excludedSorted[nextExcluded] == i) continue;
+                    Offer(heap, ref count, i, scores);
+                }
+            }
+            SortBestFirst(heap, count, scores);
+            return count;
+        }
+        for (; i < scores.Length; i++)
         {
             // Exclusions are sorted and i only grows, so one forward pointer checks them in O(1) amortised.
             while (nextExcluded < excludedSorted.Length && excludedSorted[nextExcluded] < i) nextExcluded++;

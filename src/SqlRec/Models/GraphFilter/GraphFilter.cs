@@ -172,31 +172,23 @@ internal sealed class GraphFilter : IUserScorer, IShortlistScorer, IBatchScorer
             return;
         }
         scores = scores[..itemCount];
-        ScoreLinear(items, weights, scores);
+        var pool = System.Buffers.ArrayPool<float>.Shared;
+        var lower = pool.Rent(itemCount);
+        var linear = pool.Rent(itemCount);
+        ScoreLinear(items, weights, linear.AsSpan(0, itemCount));
         var projection = Project(items, weights);
         var width = _components;
-        var floor = Floor(scores, projection, k, excludedSorted);
+        var floor = Floor(linear.AsSpan(0, itemCount), projection, k, excludedSorted);
         // |p| |e_j| with room for the rounding of both lengths and of the exact dot product (each
         // within width x 2^-24 of its value), doubled.
         var normBound = TensorPrimitives.Norm(projection) * (1 + (3 * width + 16) * 1.2e-7f);
         // Half a quantization step per component, plus room for the float rounding of the exact
         // dot product (at most width x 2^-24 of the sum of |e_c p_c|, and |e_c| <= 127 steps).
         var reach = (0.51f + width * 8e-6f) * TensorPrimitives.SumOfMagnitudes(projection);
-        var pool = System.Buffers.ArrayPool<float>.Shared;
-        var lower = pool.Rent(itemCount);
-        var upper = pool.Rent(itemCount);
-        var linear = pool.Rent(itemCount);
-        scores.CopyTo(linear);
-        // Tier 2: one float per item, in vectors; what it rules out is never read again.
-        // reachable_j = linear_j + bound_j + 1e-6 (|linear_j| + bound_j), bound_j = |p| |e_j|.
-        var reachable = upper.AsSpan(0, itemCount);
-        var magnitude = lower.AsSpan(0, itemCount);
-        TensorPrimitives.Multiply(_norms, normBound * (1 + 1e-6f), reachable);
-        TensorPrimitives.Abs(linear.AsSpan(0, itemCount), magnitude);
-        TensorPrimitives.MultiplyAdd(magnitude, 1e-6f, reachable, reachable);
-        TensorPrimitives.Add(reachable, linear.AsSpan(0, itemCount), reachable);
-        // Only the survivors' lower bounds are read below (tier 3 writes them).
-        var shortlist = AtLeast(reachable, floor);
+        // Tier 2: one float per item, in one vector pass that writes every item's upper bound into
+        // the scores and lists the items whose bound reaches the floor; the rest are never read again.
+        var upper = scores;
+        var shortlist = Reachable(linear.AsSpan(0, itemCount), _norms, normBound * (1 + 1e-6f), floor, upper);
         // Tier 3: the int8 rows of the survivors, split over the cores when they are many.
         // With AVX2 the projection goes to int16 too (step pStep): q . p^ is then exact integer
         // arithmetic, 16 products an instruction, and the error bound gains s_j * pStep/2 * |q_j|_1.
@@ -204,6 +196,7 @@ internal sealed class GraphFilter : IUserScorer, IShortlistScorer, IBatchScorer
         var pStep = integer ? TensorPrimitives.MaxMagnitude(projection) is var m && m != 0 ? Math.Abs(m) / 32767f : 1f : 0f;
         var pq = integer ? new short[width] : [];
         for (var c = 0; c < pq.Length; c++) pq[c] = (short)Math.Clamp(MathF.Round(projection[c] / pStep), -32767, 32767);
+        var survivorUpper = new float[shortlist.Length];
         var chunk = (long)shortlist.Length * width < 4_000_000 || Environment.ProcessorCount == 1 ? Math.Max(1, shortlist.Length) : Parallelism.ChunkSize(shortlist.Length);
         Parallel.For(0, (shortlist.Length + chunk - 1) / chunk, Parallelism.Options, block =>
         {
@@ -227,33 +220,48 @@ internal sealed class GraphFilter : IUserScorer, IShortlistScorer, IBatchScorer
                 // The additions round too, relative to the terms.
                 error += 1e-6f * (Math.Abs(linear[j]) + Math.Abs(product));
                 lower[j] = estimate - error;
-                upper[j] = Math.Min(upper[j], estimate + error);
+                survivorUpper[n] = estimate + error;
             }
         });
+        for (var n = 0; n < shortlist.Length; n++) upper[shortlist[n]] = Math.Min(upper[shortlist[n]], survivorUpper[n]);
         var best = new int[k];
         var found = TopK.SelectAmong(lower.AsSpan(0, itemCount), shortlist, k, excludedSorted, best);
         var threshold = Math.Max(floor, found < k ? float.NegativeInfinity : lower[best[found - 1]]);
-        // Every item gets its upper bound; only a survivor can reach the threshold (the others are
-        // below the floor), and those that do get their exact score.
-        upper.AsSpan(0, itemCount).CopyTo(scores);
+        // Every item has its upper bound in the scores; only a survivor can reach the threshold (the
+        // others are below the floor), and those that do get their exact score.
         foreach (var j in shortlist)
-            if (upper[j] >= threshold) scores[j] = linear[j] + TensorPrimitives.Dot(_expand.AsSpan(j * width, width), projection);
+            if (upper[j] >= threshold) upper[j] = linear[j] + TensorPrimitives.Dot(_expand.AsSpan(j * width, width), projection);
         pool.Return(lower);
-        pool.Return(upper);
         pool.Return(linear);
     }
 
-    /// <summary>The indices of the values at or above <paramref name="floor"/>, ascending (eight at a time with AVX2).</summary>
-    internal static int[] AtLeast(ReadOnlySpan<float> values, float floor)
+    /// <summary>
+    /// Tier 2 of <see cref="ScoreRowForTop"/>, one vector pass: each item's upper bound
+    /// linear_j + |p| |e_j| + 1e-6 |linear_j| (<paramref name="scale"/> = |p| with its slack, times
+    /// the stored length |e_j|) into <paramref name="upper"/>, and the items whose bound reaches
+    /// <paramref name="floor"/>, ascending. The paged scorer shares it.
+    /// </summary>
+    internal static int[] Reachable(ReadOnlySpan<float> linear, ReadOnlySpan<float> norms, float scale, float floor, Span<float> upper)
     {
         var found = new List<int>();
+        var n = linear.Length;
         var j = 0;
         if (System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated)
         {
+            ref var l = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(linear);
+            ref var e = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(norms);
+            ref var u = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(upper);
+            var s = System.Runtime.Intrinsics.Vector256.Create(scale);
+            var epsilon = System.Runtime.Intrinsics.Vector256.Create(1e-6f);
             var threshold = System.Runtime.Intrinsics.Vector256.Create(floor);
-            for (; j + 8 <= values.Length; j += 8)
+            for (; j + 8 <= n; j += 8)
             {
-                var mask = System.Runtime.Intrinsics.Vector256.ExtractMostSignificantBits(System.Runtime.Intrinsics.Vector256.GreaterThanOrEqual(System.Runtime.Intrinsics.Vector256.Create(values.Slice(j, 8)), threshold));
+                var value = System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref l, (nuint)j);
+                var bound = System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref e, (nuint)j) * s;
+                bound = System.Runtime.Intrinsics.Vector256.Abs(value) * epsilon + bound;
+                bound += value;
+                System.Runtime.Intrinsics.Vector256.StoreUnsafe(bound, ref u, (nuint)j);
+                var mask = System.Runtime.Intrinsics.Vector256.ExtractMostSignificantBits(System.Runtime.Intrinsics.Vector256.GreaterThanOrEqual(bound, threshold));
                 while (mask != 0)
                 {
                     found.Add(j + System.Numerics.BitOperations.TrailingZeroCount(mask));
@@ -261,8 +269,14 @@ internal sealed class GraphFilter : IUserScorer, IShortlistScorer, IBatchScorer
                 }
             }
         }
-        for (; j < values.Length; j++)
-            if (values[j] >= floor) found.Add(j);
+        for (; j < n; j++)
+        {
+            var bound = norms[j] * scale;
+            bound = Math.Abs(linear[j]) * 1e-6f + bound;
+            bound += linear[j];
+            upper[j] = bound;
+            if (bound >= floor) found.Add(j);
+        }
         return [.. found];
     }
 

@@ -154,17 +154,13 @@ internal sealed class PagedGraphFilter : IDisposable
         var projection = Project(items, weights);
         var row = new float[width];
         var floor = Floor(scores, projection, k, excludedSorted, row);
-        // Tier 2 of GraphFilter.ScoreRowForTop, the same vector operations on the stored lengths.
+        // Tier 2 of GraphFilter.ScoreRowForTop, on the stored lengths: every item's upper bound into the scores.
         var normBound = TensorPrimitives.Norm(projection) * (1 + (3 * width + 16) * 1.2e-7f);
         var linear = scores.ToArray();
-        var magnitude = new float[_items];
-        TensorPrimitives.Multiply(_state.Norms, normBound * (1 + 1e-6f), scores);
-        TensorPrimitives.Abs(linear, magnitude);
-        TensorPrimitives.MultiplyAdd(magnitude, 1e-6f, scores, scores);
-        TensorPrimitives.Add(scores, linear, scores);
+        var survivors = GraphFilter.Reachable(linear, _state.Norms, normBound * (1 + 1e-6f), floor, scores);
         // Every survivor is scored exactly (the loaded model's int8 tier only spares memory bandwidth);
         // the rest keep their bound, which is below the floor.
-        foreach (var j in GraphFilter.AtLeast(scores, floor))
+        foreach (var j in survivors)
             scores[j] = linear[j] + TensorPrimitives.Dot(ExpansionRow(j, row), projection);
     }
 

@@ -97,6 +97,22 @@ public sealed class PagedServingTests
     }
 
     [TestMethod]
+    [TestCategory("fn:recommend")]
+    public void APagedPopularAnswerIsTheLoadedAnswer()
+    {
+        using var db = PowerLawShop(new SqlRecOptions { PagedSecondsBeforeLoad = 1e9, ArrayPartElements = 64 });
+        db.Scalar("SELECT rec_train('pop', json_object('model','popular','source','SELECT user_id, item_id FROM train'))");
+        LoadedVersions.Clear();
+        var paged = SomeUsers.SelectMany(u => Answer(db.Connection, u, 20, "pop").Concat(Answer(db.Connection, u, 3, "pop", "json_object('exclude_seen', json('false'))"))).ToList();
+        Assert.IsFalse(LoadedVersions.IsLoaded(Uid(db, "pop")), "answered without loading the version");
+        using var whole = db.OpenAnother(new SqlRecOptions { PagedServing = false });
+        var loaded = SomeUsers.SelectMany(u => Answer(whole, u, 20, "pop").Concat(Answer(whole, u, 3, "pop", "json_object('exclude_seen', json('false'))"))).ToList();
+        Assert.IsTrue(LoadedVersions.IsLoaded(Uid(db, "pop")));
+        Assert.IsGreaterThan(1000, paged.Count);
+        CollectionAssert.AreEqual(loaded, paged);
+    }
+
+    [TestMethod]
     public void APagedAnswerReadsOnlySomeOfTheVersion()
     {
         using var db = PowerLawShop(new SqlRecOptions { PagedSecondsBeforeLoad = 1e9, ArrayPartElements = 64 }, users: 600, items: 1600);

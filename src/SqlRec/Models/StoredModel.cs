@@ -60,6 +60,8 @@ internal static class ModelTraining
         artifacts.Arrays.TryAdd(ArrayNames.Popularity, Popularity.Compute(data, null));
         artifacts.Arrays[ArrayNames.SeenOffsets] = data.UserOffsets;
         artifacts.Arrays[ArrayNames.SeenItems] = data.UserItems;
+        // A user's seen items are one slice for paged serving (recommend() before a version is loaded).
+        artifacts.SmallParts.Add(ArrayNames.SeenItems);
         return artifacts;
     }
 }

@@ -8,7 +8,8 @@ namespace SqlRec.Operations;
 
 /// <summary>
 /// <c>recommend()</c> from a version that is not loaded yet, reading only what the user needs
-/// (<see cref="PagedGraphFilter"/>), instead of loading the whole version for one answer. A
+/// (a graph filter: <see cref="PagedGraphFilter"/>; a popular version: the user's index, seen items
+/// and the popularity), instead of loading the whole version for one answer. A
 /// version is served this way until its paged calls add up to about the time a whole load takes
 /// (estimated from its size); the next call then loads it (<see cref="LoadedVersions"/>) - the
 /// rent-or-buy rule, so a long-running server pays at most about twice the load before its calls
@@ -25,12 +26,22 @@ internal static class PagedServing
     /// <summary>What a whole load of a version reads and builds per second, about (measured: 3.4 s for 830 MB at 650k items).</summary>
     private const double LoadBytesPerSecond = 250e6;
 
-    private sealed class Entry(ServingVersion version, PagedGraphFilterState? state, string? liveQuery, double budget)
+    /// <summary>
+    /// What is kept of a version between paged calls: a graph filter's state, or for a popular
+    /// version its seen-items offsets; the popularity (read on the first cold start). Neither when
+    /// the version cannot be paged.
+    /// </summary>
+    private sealed class Entry(ServingVersion version, PagedGraphFilterState? filter, int[]? seenOffsets, string? liveQuery, double budget)
     {
+        public static Entry NotPaged(ServingVersion version) => new(version, null, null, null, 0);
+
         public ServingVersion Version { get; } = version;
-        public PagedGraphFilterState? State { get; } = state;
+        public PagedGraphFilterState? Filter { get; } = filter;
+        public int[]? SeenOffsets { get; } = seenOffsets;
+        public bool Paged => Filter is not null || SeenOffsets is not null;
         public string? LiveQuery { get; } = liveQuery;
         public double Budget { get; } = budget;
+        public float[]? Popularity;
         public double Spent;
     }
 
@@ -46,6 +57,8 @@ internal static class PagedServing
         if (!session.Options.PagedServing || LoadedVersions.IsLoaded(version.Uid)) return null;
         var top = Math.Min(k, version.Items);
         if (top == 0 || top >= version.Items / 4) return null;
+        // A store from before checksums (or one whose column was dropped since) has none to check the pages by: it loads whole, as it always did.
+        if (!ModelStore.HasColumn(session.Db, "rec_arrays", "checksum")) return null;
         try
         {
             if (!Entries.TryGetValue(version.Uid, out var entry))
@@ -53,7 +66,7 @@ internal static class PagedServing
                 if (Entries.Count >= Capacity) Entries.Clear();
                 entry = Entries[version.Uid] = Open(session, function, version);
             }
-            if (entry.State is not { } state) return null;
+            if (!entry.Paged) return null;
             lock (entry)
             {
                 if (entry.Spent >= entry.Budget)
@@ -65,7 +78,9 @@ internal static class PagedServing
             var clock = Stopwatch.StartNew();
             try
             {
-                return Rank(session, function, version, state, entry.LiveQuery, user, top, excludeSeen);
+                return entry.Filter is { } filter
+                    ? Rank(session, function, entry, filter, user, top, excludeSeen)
+                    : RankByPopularity(session, entry, user, top, excludeSeen);
             }
             finally
             {
@@ -90,23 +105,35 @@ internal static class PagedServing
         catch (SqlRecException)
         {
             // A whole load reports the damage with its words.
-            return new Entry(version, null, null, 0);
+            return Entry.NotPaged(version);
         }
-        if (plan.Kind is not GraphFilterKind || plan.Kind.Name != version.Kind) return new Entry(version, null, null, 0);
-        var options = (GraphFilterKind.Options)plan.Options;
-        // A store from before checksums has none to check the pages by: it loads whole, as it always did.
+        if (plan.Kind.Name != version.Kind) return Entry.NotPaged(version);
         var pages = new StoredPages(session.Db, version);
-        if (!ModelStore.HasColumn(session.Db, "rec_arrays", "checksum") || !PagedGraphFilterState.Supports(pages, options)) return new Entry(version, null, null, 0);
+        if (plan.Kind is PopularKind)
+        {
+            // A user's seen items are one slice when they are stored in small parts (versions written since paging exists).
+            if (!pages.HasSmallParts(ArrayNames.SeenItems)) return Entry.NotPaged(version);
+            var seenOffsets = pages.ReadWhole<int>(ArrayNames.SeenOffsets, version.Users + 1L);
+            PagedGraphFilterState.CheckOffsets(seenOffsets, ArrayNames.SeenOffsets, "one per user, plus one");
+            // A whole load reads the id maps (about 40 bytes an id) and the seen items.
+            var idBytes = 40.0 * ((double)version.Users + version.Items) + 4.0 * seenOffsets[^1];
+            return new Entry(version, null, seenOffsets, null, Budget(session, idBytes));
+        }
+        if (plan.Kind is not GraphFilterKind) return Entry.NotPaged(version);
+        var options = (GraphFilterKind.Options)plan.Options;
+        if (!PagedGraphFilterState.Supports(pages, options)) return Entry.NotPaged(version);
         var state = PagedGraphFilterState.Read(pages, version.Users, version.Items, options);
         var live = options.Live ? LiveRows.WrapSource(plan.Source, session.Store.SourceColumnCount(plan.Source)) : null;
         // What a whole load reads: the singular vectors and the seen items (with their normalised copies).
         var bytes = 4.0 * ((double)version.Items * state.Components + 3.0 * state.SeenOffsets[^1]);
-        return new Entry(version, state, live, session.Options.PagedSecondsBeforeLoad ?? Math.Max(0.05, bytes / LoadBytesPerSecond));
+        return new Entry(version, state, null, live, Budget(session, bytes));
     }
 
-    private static List<Recommendation> Rank(Session session, string function, ServingVersion version, PagedGraphFilterState state, string? liveQuery,
-        ExternalId user, int k, bool excludeSeen)
+    private static double Budget(Session session, double bytes) => session.Options.PagedSecondsBeforeLoad ?? Math.Max(0.05, bytes / LoadBytesPerSecond);
+
+    private static List<Recommendation> Rank(Session session, string function, Entry entry, PagedGraphFilterState state, ExternalId user, int k, bool excludeSeen)
     {
+        var (version, liveQuery) = (entry.Version, entry.LiveQuery);
         var pages = new StoredPages(session.Db, version);
         using var items = new IdProbe(session.Db, version, "item", version.Items);
         using var scorer = new PagedGraphFilter(pages, state);
@@ -114,13 +141,13 @@ internal static class PagedServing
         if (liveQuery is not null)
         {
             var current = Serving.ReadLive(session, function, version.Model, liveQuery, items, useWeights: false, user);
-            if (current is null || current.Items.Length == 0) return ColdStart(pages, version, items, k, current?.Items ?? []);
+            if (current is null || current.Items.Length == 0) return ColdStart(pages, entry, items, k, current?.Items ?? []);
             row = current.Items;
         }
         else
         {
             using var users = new IdProbe(session.Db, version, "user", version.Users);
-            if (!users.TryGetIndex(user, out var index)) return ColdStart(pages, version, items, k, []);
+            if (!users.TryGetIndex(user, out var index)) return ColdStart(pages, entry, items, k, []);
             row = scorer.SeenBy(index);
         }
         var excluded = excludeSeen ? row : [];
@@ -135,17 +162,51 @@ internal static class PagedServing
         return result;
     }
 
-    /// <summary>The popular fallback, as <see cref="Serving"/> gives it: popularity order, labelled 'popular'.</summary>
-    private static List<Recommendation> ColdStart(StoredPages pages, ServingVersion version, IdProbe items, int k, int[] excludedSorted)
+    /// <summary>
+    /// A popular version's answer, as <see cref="Serving"/> gives it: a known user gets the popularity
+    /// order without their training items, labelled with the kind; an unknown user the fallback.
+    /// </summary>
+    private static List<Recommendation> RankByPopularity(Session session, Entry entry, ExternalId user, int k, bool excludeSeen)
     {
-        var popularity = pages.ReadWhole<float>(ArrayNames.Popularity, version.Items);
-        var bad = VectorBlob.IndexOfNonFinite(popularity);
-        if (bad >= 0) throw Errors.Damaged(Errors.DamagedArrayNotFinite(ArrayNames.Popularity, bad, popularity[bad]));
+        var version = entry.Version;
+        var pages = new StoredPages(session.Db, version);
+        using var items = new IdProbe(session.Db, version, "item", version.Items);
+        using var users = new IdProbe(session.Db, version, "user", version.Users);
+        if (!users.TryGetIndex(user, out var index)) return ColdStart(pages, entry, items, k, []);
+        int[] seen = [];
+        if (excludeSeen)
+        {
+            var offsets = entry.SeenOffsets!;
+            using var seenItems = pages.Open<int>(ArrayNames.SeenItems, offsets[^1]);
+            seen = new int[offsets[index + 1] - offsets[index]];
+            seenItems.Read(offsets[index], seen);
+            StoredArrays.CheckIndices(ArrayNames.SeenItems, seen, 0, seen.Length, version.Items);
+        }
+        return ByPopularity(Popularity(pages, entry), items, k, seen, version.Kind);
+    }
+
+    /// <summary>The popular fallback, as <see cref="Serving"/> gives it: popularity order, labelled 'popular'.</summary>
+    private static List<Recommendation> ColdStart(StoredPages pages, Entry entry, IdProbe items, int k, int[] excludedSorted) =>
+        ByPopularity(Popularity(pages, entry), items, k, excludedSorted, Serving.PopularSource);
+
+    private static List<Recommendation> ByPopularity(float[] popularity, IdProbe items, int k, int[] excludedSorted, string source)
+    {
         var top = new int[k];
         var found = TopK.Select(popularity, k, excludedSorted, top);
         var result = new List<Recommendation>(found);
-        for (var i = 0; i < found; i++) result.Add(new Recommendation(i + 1, items[top[i]], popularity[top[i]], Serving.PopularSource));
+        for (var i = 0; i < found; i++) result.Add(new Recommendation(i + 1, items[top[i]], popularity[top[i]], source));
         return result;
+    }
+
+    /// <summary>The version's popularity, read and checked once per entry.</summary>
+    private static float[] Popularity(StoredPages pages, Entry entry)
+    {
+        if (Volatile.Read(ref entry.Popularity) is { } known) return known;
+        var popularity = pages.ReadWhole<float>(ArrayNames.Popularity, entry.Version.Items);
+        var bad = VectorBlob.IndexOfNonFinite(popularity);
+        if (bad >= 0) throw Errors.Damaged(Errors.DamagedArrayNotFinite(ArrayNames.Popularity, bad, popularity[bad]));
+        Volatile.Write(ref entry.Popularity, popularity);
+        return popularity;
     }
 
     /// <summary>Forgets the paged state of a version (it is loaded now).</summary>

@@ -29,7 +29,8 @@ public sealed class SqlRecOptions
     /// <summary>
     /// Let <c>recommend()</c> answer from a model version that is not loaded yet by reading from the
     /// file only what that one user needs (a graph_filter version with binary weighting: its id
-    /// lookups, the rows its two hops reach, and the singular vector rows that can reach the top k),
+    /// lookups, the rows its two hops reach, and the singular vector rows that can reach the top k;
+    /// a popular version: the user's index, their training items and the popularity),
     /// until such calls add up to about the time a whole load takes; the version is then loaded
     /// whole. So a process that answers one user (the CLI, an app's first screen) never reads the
     /// whole model, and a server pays at most about twice the load before its calls are warm.

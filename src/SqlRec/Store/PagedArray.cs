@@ -192,14 +192,22 @@ internal sealed class StoredPages(SqliteDb db, ServingVersion version) : IPagedA
     public bool Has(string name) =>
         db.Scalar("SELECT 1 FROM main.rec_arrays WHERE model = ?1 AND version = ?2 AND name = ?3 AND part = 0", version.Model, version.Version, name) is not null;
 
+    /// <summary>True when the array's first part is no larger than <see cref="ModelStore.SmallPartElements"/>: a slice of it is read without the rest.</summary>
+    public bool HasSmallParts(string name) =>
+        db.Scalar("SELECT length(data) FROM main.rec_arrays WHERE model = ?1 AND version = ?2 AND name = ?3 AND part = 0", version.Model, version.Version, name) is long bytes &&
+        bytes <= 4L * ModelStore.SmallPartElements;
+
     /// <inheritdoc />
     public IPagedArray<T> Open<T>(string name, long length) where T : unmanaged => new PagedArray<T>(db, version, name, length);
 
     /// <inheritdoc />
     public T[] ReadWhole<T>(string name, long? length) where T : unmanaged
     {
-        // Without a length from elsewhere, the parts' sizes give it.
-        var total = length ?? (long)(db.Scalar("SELECT sum(length(data)) / 4 FROM main.rec_arrays WHERE model = ?1 AND version = ?2 AND name = ?3", version.Model, version.Version, name) ?? 0L);
+        // The parts' sizes (from the record headers) give the stored length, checked before anything is allocated for it.
+        var stored = db.Scalar("SELECT sum(length(data)) / 4 FROM main.rec_arrays WHERE model = ?1 AND version = ?2 AND name = ?3", version.Model, version.Version, name) as long?;
+        if (stored is null) throw Errors.Damaged(Errors.DamagedArrayMissing(name));
+        var total = length ?? stored.Value;
+        if (stored != total) throw Errors.Damaged(Errors.DamagedArrayLength(name, stored.Value, total, "the version's counts"));
         if (total > Array.MaxLength) throw Errors.Damaged(Errors.DamagedArrayLength(name, total, Array.MaxLength, "more than an array holds"));
         using var reader = new PagedArray<T>(db, version, name, total);
         var values = new T[total];

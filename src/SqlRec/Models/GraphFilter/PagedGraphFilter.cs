@@ -65,8 +65,8 @@ internal sealed class PagedGraphFilterState
     {
         var parameters = pages.ReadWhole<float>(GraphFilterKind.Parameters, null);
         var components = GraphFilterKind.CheckParameters(parameters, options);
-        var seenOffsets = Offsets(pages.ReadWhole<int>(ArrayNames.SeenOffsets, users + 1L), ArrayNames.SeenOffsets, "one per user, plus one");
-        var itemOffsets = Offsets(pages.ReadWhole<int>(GraphFilterKind.PagedItemOffsets, items + 1L), GraphFilterKind.PagedItemOffsets, "one per item, plus one");
+        var seenOffsets = CheckOffsets(pages.ReadWhole<int>(ArrayNames.SeenOffsets, users + 1L), ArrayNames.SeenOffsets, "one per user, plus one");
+        var itemOffsets = CheckOffsets(pages.ReadWhole<int>(GraphFilterKind.PagedItemOffsets, items + 1L), GraphFilterKind.PagedItemOffsets, "one per item, plus one");
         if (itemOffsets[^1] != seenOffsets[^1])
             throw Errors.Damaged(Errors.DamagedArrayValue(GraphFilterKind.PagedItemOffsets, items, N(itemOffsets[^1]), $"{N(seenOffsets[^1])}, where '{ArrayNames.SeenOffsets}' ends"));
         float[]? norms = null;
@@ -82,7 +82,8 @@ internal sealed class PagedGraphFilterState
         return new PagedGraphFilterState(users, items, parameters[0], components, parameters.Length < 3 || parameters[2] != 0, seenOffsets, itemOffsets, norms);
     }
 
-    private static int[] Offsets(int[] offsets, string name, string because)
+    /// <summary>Checks CSR offsets: from 0, never decreasing. Throws <see cref="StoredDataDamage"/>.</summary>
+    internal static int[] CheckOffsets(int[] offsets, string name, string because)
     {
         if (offsets[0] != 0) throw Errors.Damaged(Errors.DamagedArrayValue(name, 0, N(offsets[0]), "0"));
         for (var i = 1; i < offsets.Length; i++)

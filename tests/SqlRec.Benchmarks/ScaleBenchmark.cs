@@ -423,7 +423,7 @@ public static class ScaleBenchmark
         ("recommend p50 ms", r => r.P50Ms, kind => kind switch
         {
             "popular" => "0 (O(k))",
-            "graph_filter" => "1 (O(items x c) int8 pass + the row's reach)",
+            "graph_filter" => "0-1 (O(items) floats of bound, the row's reach, int8 rows of the bound's survivors)",
             "graph_filter_linear" => "1-2 (the row's reach: its items' users' items)",
             _ => "1 (O(items x dim))",
         }),

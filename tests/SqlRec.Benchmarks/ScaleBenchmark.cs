@@ -231,13 +231,7 @@ public static class ScaleBenchmark
             case "firstwhole":
             {
                 // The connection is open; the first call reads the version from the file (what the user needs, or all of it).
-                var users = new List<long>();
-                using (var command = connection.CreateCommand())
-                {
-                    command.CommandText = "SELECT DISTINCT user_id FROM interactions LIMIT 21";
-                    using var reader = command.ExecuteReader();
-                    while (reader.Read()) users.Add(reader.GetInt64(0));
-                }
+                var users = Users(connection, "SELECT DISTINCT user_id FROM interactions LIMIT 21");
                 clock.Restart();
                 var cpu = Process.GetCurrentProcess().TotalProcessorTime;
                 Scalar(connection, $"SELECT recommend({users[0]}, 20, '{kind}')");
@@ -245,14 +239,7 @@ public static class ScaleBenchmark
                 figures["cpu_ms"] = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds;
                 figures["peak_mib"] = PeakResidentMiB();
                 if (step == "firstwhole") break;
-                var times = new List<double>();
-                foreach (var user in users.Skip(1))
-                {
-                    clock.Restart();
-                    Scalar(connection, $"SELECT recommend({user}, 20, '{kind}')");
-                    times.Add(clock.Elapsed.TotalMilliseconds);
-                }
-                times.Sort();
+                var times = Timed(connection, kind, users.Skip(1));
                 figures["next_p50_ms"] = times[times.Count / 2];
                 Console.WriteLine(JsonSerializer.Serialize(figures));
                 return 0;
@@ -260,22 +247,9 @@ public static class ScaleBenchmark
             case "serve":
             case "warm":
             {
-                var users = new List<long>();
-                using (var command = connection.CreateCommand())
-                {
-                    command.CommandText = "SELECT DISTINCT user_id FROM interactions ORDER BY random() LIMIT 301";
-                    using var reader = command.ExecuteReader();
-                    while (reader.Read()) users.Add(reader.GetInt64(0));
-                }
+                var users = Users(connection, "SELECT DISTINCT user_id FROM interactions ORDER BY random() LIMIT 301");
                 Scalar(connection, $"SELECT recommend({users[0]}, 20, '{kind}')");
-                var times = new List<double>();
-                foreach (var user in users.Skip(1))
-                {
-                    clock.Restart();
-                    Scalar(connection, $"SELECT recommend({user}, 20, '{kind}')");
-                    times.Add(clock.Elapsed.TotalMilliseconds);
-                }
-                times.Sort();
+                var times = Timed(connection, kind, users.Skip(1));
                 figures["p50_ms"] = times[times.Count / 2];
                 figures["p99_ms"] = times[(int)(times.Count * 0.99)];
                 if (step == "warm") break;
@@ -291,6 +265,31 @@ public static class ScaleBenchmark
         figures["peak_mib"] = PeakResidentMiB();
         Console.WriteLine(JsonSerializer.Serialize(figures));
         return 0;
+    }
+
+    private static List<long> Users(SqliteConnection connection, string sql)
+    {
+        var users = new List<long>();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        using var reader = command.ExecuteReader();
+        while (reader.Read()) users.Add(reader.GetInt64(0));
+        return users;
+    }
+
+    /// <summary>Each user's <c>recommend(u, 20)</c> wall time in ms, sorted.</summary>
+    private static List<double> Timed(SqliteConnection connection, string kind, IEnumerable<long> users)
+    {
+        var times = new List<double>();
+        var clock = new Stopwatch();
+        foreach (var user in users)
+        {
+            clock.Restart();
+            Scalar(connection, $"SELECT recommend({user}, 20, '{kind}')");
+            times.Add(clock.Elapsed.TotalMilliseconds);
+        }
+        times.Sort();
+        return times;
     }
 
     /// <summary>

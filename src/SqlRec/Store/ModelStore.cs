@@ -270,19 +270,7 @@ internal sealed partial class ModelStore(SqliteDb db, Action<string>? faultInjec
                 }
                 if (entry.Type != type) throw Errors.Damaged(Errors.DamagedArrayDtype(name, type));
                 if (part != entry.Count) throw Errors.Damaged(Errors.DamagedArrayParts(name, part, entry.Count));
-                if (statement.ColumnType(3) != SqliteApi.SQLITE_BLOB && statement.ColumnType(3) != SqliteApi.SQLITE_NULL)
-                    throw Errors.Damaged(Errors.DamagedArrayDtype(name, Errors.Describe(statement.GetValue(3))));
-                var data = statement.GetBlobSpan(3);
-                if (data.Length % 4 != 0) throw Errors.Damaged(Errors.DamagedArrayBytes(name, part, data.Length));
-                if (statement.ColumnType(4) == SqliteApi.SQLITE_INTEGER)
-                {
-                    if (Checksum.Stored(data, (ulong)part) != statement.GetInt64(4)) throw Errors.Damaged(Errors.DamagedArrayChecksum(name, part));
-                }
-                else if (version.IdChecksum is not null || !statement.IsNull(4))
-                {
-                    // A version written with checksums has one on every part: a part without is not the one written.
-                    throw Errors.Damaged(Errors.DamagedArrayChecksum(name, part));
-                }
+                var data = CheckedPart(statement, 3, 4, version, name, part);
                 // The sizes were read in the same transaction, so a part that overflows them is a file changing underneath: damage either way.
                 if (entry.Filled + data.Length > (long)entry.Values.Length * 4) throw Errors.Damaged(Errors.DamagedArrayBytes(name, part, data.Length));
                 // Sliced by elements, so an array past 2 GB (more elements than a byte span can count) is filled part by part too.
@@ -298,6 +286,30 @@ internal sealed partial class ModelStore(SqliteDb db, Action<string>? faultInjec
             arrays[name] = values;
         }
         return arrays;
+    }
+
+    /// <summary>
+    /// The bytes of one stored array part (column <paramref name="dataColumn"/> of the current row,
+    /// its checksum in <paramref name="checksumColumn"/>), checked as every read of a part checks
+    /// it: a BLOB (or NULL: empty) of whole 4-byte elements, and its checksum when it has one -
+    /// which every part of a version with an id checksum must. Throws <see cref="StoredDataDamage"/>.
+    /// </summary>
+    internal static ReadOnlySpan<byte> CheckedPart(Statement statement, int dataColumn, int checksumColumn, ServingVersion version, string name, long part)
+    {
+        if (statement.ColumnType(dataColumn) != SqliteApi.SQLITE_BLOB && statement.ColumnType(dataColumn) != SqliteApi.SQLITE_NULL)
+            throw Errors.Damaged(Errors.DamagedArrayDtype(name, Errors.Describe(statement.GetValue(dataColumn))));
+        var data = statement.GetBlobSpan(dataColumn);
+        if (data.Length % 4 != 0) throw Errors.Damaged(Errors.DamagedArrayBytes(name, part, data.Length));
+        if (statement.ColumnType(checksumColumn) == SqliteApi.SQLITE_INTEGER)
+        {
+            if (Checksum.Stored(data, (ulong)part) != statement.GetInt64(checksumColumn)) throw Errors.Damaged(Errors.DamagedArrayChecksum(name, part));
+        }
+        else if (version.IdChecksum is not null || !statement.IsNull(checksumColumn))
+        {
+            // A version written with checksums has one on every part: a part without is not the one written.
+            throw Errors.Damaged(Errors.DamagedArrayChecksum(name, part));
+        }
+        return data;
     }
 
     /// <summary>

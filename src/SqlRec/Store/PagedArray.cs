@@ -79,19 +79,7 @@ internal sealed class PagedArray<T> : IPagedArray<T> where T : unmanaged
             if (!_select.Step()) throw Errors.Damaged(part == 0 ? Errors.DamagedArrayMissing(_name) : Errors.DamagedArrayParts(_name, part - 1, part));
             var type = _select.GetText(0) ?? "NULL";
             if (type != _dtype) throw Errors.Damaged(type is "f32" or "i32" ? Errors.DamagedArrayType(_name, type, _dtype) : Errors.DamagedArrayDtype(_name, type));
-            if (_select.ColumnType(1) != SqliteApi.SQLITE_BLOB && _select.ColumnType(1) != SqliteApi.SQLITE_NULL)
-                throw Errors.Damaged(Errors.DamagedArrayDtype(_name, Errors.Describe(_select.GetValue(1))));
-            var data = _select.GetBlobSpan(1);
-            if (data.Length % 4 != 0) throw Errors.Damaged(Errors.DamagedArrayBytes(_name, part, data.Length));
-            // The whole load's rule: a part's checksum is checked when it has one, and every part of a version with an id checksum must have one.
-            if (_select.ColumnType(2) == SqliteApi.SQLITE_INTEGER)
-            {
-                if (Checksum.Stored(data, (ulong)part) != _select.GetInt64(2)) throw Errors.Damaged(Errors.DamagedArrayChecksum(_name, part));
-            }
-            else if (_version.IdChecksum is not null || !_select.IsNull(2))
-            {
-                throw Errors.Damaged(Errors.DamagedArrayChecksum(_name, part));
-            }
+            var data = ModelStore.CheckedPart(_select, 1, 2, _version, _name, part);
             if (_partElements > 0)
             {
                 var expected = Math.Min(_partElements, _length - part * _partElements);

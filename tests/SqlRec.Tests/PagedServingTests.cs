@@ -134,7 +134,7 @@ public sealed class PagedServingTests
             var row = scorer.SeenBy(user);
             CollectionAssert.AreEqual(loaded.SeenBy(user).ToArray(), row);
             var paged = new float[loaded.Items.Count];
-            scorer.ScoreRowForTop(row, [.. Enumerable.Repeat(1f, row.Length)], 10, row, paged);
+            scorer.ScoreForTop(row, 10, row, paged);
             var whole = new float[loaded.Items.Count];
             var top = new int[10];
             var expected = new int[10];

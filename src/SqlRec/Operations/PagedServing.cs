@@ -7,9 +7,10 @@ using SqlRec.Store;
 namespace SqlRec.Operations;
 
 /// <summary>
-/// <c>recommend()</c> from a version that is not loaded yet, reading only what the user needs
-/// (a graph filter: <see cref="PagedGraphFilter"/>; a popular version: the user's index, seen items
-/// and the popularity), instead of loading the whole version for one answer. A
+/// <c>recommend()</c> from a version that is not loaded yet, reading only what the user needs, for
+/// the kinds that can (<see cref="IPagedKind"/>: a graph filter reads the rows its two hops reach
+/// and the vector rows that can reach the top k; a popular version the user's seen items and the
+/// popularity), instead of loading the whole version for one answer. A
 /// version is served this way until its paged calls add up to about the time a whole load takes
 /// (estimated from its size); the next call then loads it (<see cref="LoadedVersions"/>) - the
 /// rent-or-buy rule, so a long-running server pays at most about twice the load before its calls
@@ -26,19 +27,13 @@ internal static class PagedServing
     /// <summary>What a whole load of a version reads and builds per second, about (measured: 3.4 s for 830 MB at 650k items).</summary>
     private const double LoadBytesPerSecond = 250e6;
 
-    /// <summary>
-    /// What is kept of a version between paged calls: a graph filter's state, or for a popular
-    /// version its seen-items offsets; the popularity (read on the first cold start). Neither when
-    /// the version cannot be paged.
-    /// </summary>
-    private sealed class Entry(ServingVersion version, PagedGraphFilterState? filter, int[]? seenOffsets, string? liveQuery, double budget)
+    /// <summary>What is kept of a version between paged calls: the kind's paged model (none when the version cannot be paged), and the popularity once a cold start read it.</summary>
+    private sealed class Entry(ServingVersion version, IPagedModel? model, string? liveQuery, double budget)
     {
-        public static Entry NotPaged(ServingVersion version) => new(version, null, null, null, 0);
+        public static Entry NotPaged(ServingVersion version) => new(version, null, null, 0);
 
         public ServingVersion Version { get; } = version;
-        public PagedGraphFilterState? Filter { get; } = filter;
-        public int[]? SeenOffsets { get; } = seenOffsets;
-        public bool Paged => Filter is not null || SeenOffsets is not null;
+        public IPagedModel? Model { get; } = model;
         public string? LiveQuery { get; } = liveQuery;
         public double Budget { get; } = budget;
         public float[]? Popularity;
@@ -66,7 +61,7 @@ internal static class PagedServing
                 if (Entries.Count >= Capacity) Entries.Clear();
                 entry = Entries[version.Uid] = Open(session, function, version);
             }
-            if (!entry.Paged) return null;
+            if (entry.Model is not { } model) return null;
             lock (entry)
             {
                 if (entry.Spent >= entry.Budget)
@@ -78,9 +73,7 @@ internal static class PagedServing
             var clock = Stopwatch.StartNew();
             try
             {
-                return entry.Filter is { } filter
-                    ? Rank(session, function, entry, filter, user, top, excludeSeen)
-                    : RankByPopularity(session, entry, user, top, excludeSeen);
+                return Rank(session, function, entry, model, user, top, excludeSeen);
             }
             finally
             {
@@ -107,39 +100,25 @@ internal static class PagedServing
             // A whole load reports the damage with its words.
             return Entry.NotPaged(version);
         }
-        if (plan.Kind.Name != version.Kind) return Entry.NotPaged(version);
-        var pages = new StoredPages(session.Db, version);
-        if (plan.Kind is PopularKind)
-        {
-            // A user's seen items are one slice when they are stored in small parts (versions written since paging exists).
-            if (!pages.HasSmallParts(ArrayNames.SeenItems)) return Entry.NotPaged(version);
-            var seenOffsets = pages.ReadWhole<int>(ArrayNames.SeenOffsets, version.Users + 1L);
-            PagedGraphFilterState.CheckOffsets(seenOffsets, ArrayNames.SeenOffsets, "one per user, plus one");
-            // A whole load reads the id maps (about 40 bytes an id) and the seen items.
-            var idBytes = 40.0 * ((double)version.Users + version.Items) + 4.0 * seenOffsets[^1];
-            return new Entry(version, null, seenOffsets, null, Budget(session, idBytes));
-        }
-        if (plan.Kind is not GraphFilterKind) return Entry.NotPaged(version);
-        var options = (GraphFilterKind.Options)plan.Options;
-        if (!PagedGraphFilterState.Supports(pages, options)) return Entry.NotPaged(version);
-        var state = PagedGraphFilterState.Read(pages, version.Users, version.Items, options);
-        var live = options.Live ? LiveRows.WrapSource(plan.Source, session.Store.SourceColumnCount(plan.Source)) : null;
-        // What a whole load reads: the singular vectors and the seen items (with their normalised copies).
-        var bytes = 4.0 * ((double)version.Items * state.Components + 3.0 * state.SeenOffsets[^1]);
-        return new Entry(version, state, null, live, Budget(session, bytes));
+        if (plan.Kind.Name != version.Kind || plan.Kind is not IPagedKind paged) return Entry.NotPaged(version);
+        var model = paged.OpenPaged(new StoredPages(session.Db, version), version.Users, version.Items, plan.Options);
+        if (model is null) return Entry.NotPaged(version);
+        var live = model.ScoresLiveRows ? LiveRows.WrapSource(plan.Source, session.Store.SourceColumnCount(plan.Source)) : null;
+        return new Entry(version, model, live, Budget(session, model.WholeLoadBytes));
     }
 
     private static double Budget(Session session, double bytes) => session.Options.PagedSecondsBeforeLoad ?? Math.Max(0.05, bytes / LoadBytesPerSecond);
 
-    private static List<Recommendation> Rank(Session session, string function, Entry entry, PagedGraphFilterState state, ExternalId user, int k, bool excludeSeen)
+    private static List<Recommendation> Rank(Session session, string function, Entry entry, IPagedModel model, ExternalId user, int k, bool excludeSeen)
     {
-        var (version, liveQuery) = (entry.Version, entry.LiveQuery);
+        var version = entry.Version;
         var pages = new StoredPages(session.Db, version);
         using var items = new IdProbe(session.Db, version, "item", version.Items);
-        using var scorer = new PagedGraphFilter(pages, state);
+        using var call = model.Begin(pages);
         int[] row;
-        if (liveQuery is not null)
+        if (entry.LiveQuery is { } liveQuery)
         {
+            // Paged versions are binary: every current row counts 1, as the loaded version counts it.
             var current = Serving.ReadLive(session, function, version.Model, liveQuery, items, useWeights: false, user);
             if (current is null || current.Items.Length == 0) return ColdStart(pages, entry, items, k, current?.Items ?? []);
             row = current.Items;
@@ -148,57 +127,30 @@ internal static class PagedServing
         {
             using var users = new IdProbe(session.Db, version, "user", version.Users);
             if (!users.TryGetIndex(user, out var index)) return ColdStart(pages, entry, items, k, []);
-            row = scorer.SeenBy(index);
+            row = call.SeenBy(index);
         }
         var excluded = excludeSeen ? row : [];
         var scores = new float[version.Items];
-        scorer.ScoreRowForTop(row, Enumerable.Repeat(1f, row.Length).ToArray(), k, excluded, scores);
-        if (liveQuery is not null && VectorBlob.IndexOfNonFinite(scores) >= 0)
+        call.ScoreForTop(row, k, excluded, scores);
+        if (entry.LiveQuery is not null && VectorBlob.IndexOfNonFinite(scores) >= 0)
             throw Errors.LiveScoresTooLarge(function, version.Model, user.ToValue(), row.Length);
-        var top = new int[k];
-        var found = TopK.Select(scores, k, excluded, top);
-        var result = new List<Recommendation>(found);
-        for (var i = 0; i < found; i++) result.Add(new Recommendation(i + 1, items[top[i]], scores[top[i]], version.Kind));
-        return result;
-    }
-
-    /// <summary>
-    /// A popular version's answer, as <see cref="Serving"/> gives it: a known user gets the popularity
-    /// order without their training items, labelled with the kind; an unknown user the fallback.
-    /// </summary>
-    private static List<Recommendation> RankByPopularity(Session session, Entry entry, ExternalId user, int k, bool excludeSeen)
-    {
-        var version = entry.Version;
-        var pages = new StoredPages(session.Db, version);
-        using var items = new IdProbe(session.Db, version, "item", version.Items);
-        using var users = new IdProbe(session.Db, version, "user", version.Users);
-        if (!users.TryGetIndex(user, out var index)) return ColdStart(pages, entry, items, k, []);
-        int[] seen = [];
-        if (excludeSeen)
-        {
-            var offsets = entry.SeenOffsets!;
-            using var seenItems = pages.Open<int>(ArrayNames.SeenItems, offsets[^1]);
-            seen = new int[offsets[index + 1] - offsets[index]];
-            seenItems.Read(offsets[index], seen);
-            StoredArrays.CheckIndices(ArrayNames.SeenItems, seen, 0, seen.Length, version.Items);
-        }
-        return ByPopularity(Popularity(pages, entry), items, k, seen, version.Kind);
+        return Ranked(scores, items, k, excluded, version.Kind);
     }
 
     /// <summary>The popular fallback, as <see cref="Serving"/> gives it: popularity order, labelled 'popular'.</summary>
     private static List<Recommendation> ColdStart(StoredPages pages, Entry entry, IdProbe items, int k, int[] excludedSorted) =>
-        ByPopularity(Popularity(pages, entry), items, k, excludedSorted, Serving.PopularSource);
+        Ranked(Popularity(pages, entry), items, k, excludedSorted, Serving.PopularSource);
 
-    private static List<Recommendation> ByPopularity(float[] popularity, IdProbe items, int k, int[] excludedSorted, string source)
+    private static List<Recommendation> Ranked(float[] scores, IdProbe items, int k, int[] excludedSorted, string source)
     {
         var top = new int[k];
-        var found = TopK.Select(popularity, k, excludedSorted, top);
+        var found = TopK.Select(scores, k, excludedSorted, top);
         var result = new List<Recommendation>(found);
-        for (var i = 0; i < found; i++) result.Add(new Recommendation(i + 1, items[top[i]], popularity[top[i]], source));
+        for (var i = 0; i < found; i++) result.Add(new Recommendation(i + 1, items[top[i]], scores[top[i]], source));
         return result;
     }
 
-    /// <summary>The version's popularity, read and checked once per entry.</summary>
+    /// <summary>The version's popularity (every version carries it), read and checked once per entry.</summary>
     private static float[] Popularity(StoredPages pages, Entry entry)
     {
         if (Volatile.Read(ref entry.Popularity) is { } known) return known;

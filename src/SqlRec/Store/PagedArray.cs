@@ -180,7 +180,8 @@ internal sealed class StoredPages(SqliteDb db, ServingVersion version) : IPagedA
     public bool Has(string name) =>
         db.Scalar("SELECT 1 FROM main.rec_arrays WHERE model = ?1 AND version = ?2 AND name = ?3 AND part = 0", version.Model, version.Version, name) is not null;
 
-    /// <summary>True when the array's first part is no larger than <see cref="ModelStore.SmallPartElements"/>: a slice of it is read without the rest.</summary>
+    /// <inheritdoc />
+    /// <remarks>Its first part is no larger than <see cref="ModelStore.SmallPartElements"/>.</remarks>
     public bool HasSmallParts(string name) =>
         db.Scalar("SELECT length(data) FROM main.rec_arrays WHERE model = ?1 AND version = ?2 AND name = ?3 AND part = 0", version.Model, version.Version, name) is long bytes &&
         bytes <= 4L * ModelStore.SmallPartElements;

@@ -13,7 +13,7 @@ namespace SqlRec.Models;
 /// the build is one SVD, and scoring applies the filter to the user's current row, so new
 /// interactions count at once.
 /// </summary>
-internal sealed class GraphFilterKind : IModelKind
+internal sealed class GraphFilterKind : IModelKind, IPagedKind
 {
     private static readonly OptionSpec<int> Components = Option.Integer("components", 256, 0, 2048,
         "rank of the ideal low-pass filter (top singular vectors kept); 0 = linear filter only");
@@ -139,6 +139,13 @@ internal sealed class GraphFilterKind : IModelKind
         if (options.UseWeights) artifacts.Arrays[Weights] = data.UserItemWeights;
         else AddPagedArrays(artifacts, filter, components, (float)options.Alpha);
         return artifacts;
+    }
+
+    /// <summary>Binary versions without sharpening, written with the paged arrays (<see cref="AddPagedArrays"/>).</summary>
+    public IPagedModel? OpenPaged(IPagedArrays pages, int users, int items, IKindOptions kindOptions)
+    {
+        var options = (Options)kindOptions;
+        return PagedGraphFilterState.Supports(pages, options) ? PagedGraphFilterState.Read(pages, users, items, options) : null;
     }
 
     /// <summary>Who has each item (the training matrix's transpose, as CSR), for paged serving.</summary>

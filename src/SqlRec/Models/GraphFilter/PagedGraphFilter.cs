@@ -10,10 +10,12 @@ namespace SqlRec.Models;
 /// The arrays one row at a time is enough of (the singular vectors, the seen items, who has each
 /// item) stay in the file: <see cref="PagedGraphFilter"/> reads what one user needs. Immutable.
 /// </summary>
-internal sealed class PagedGraphFilterState
+internal sealed class PagedGraphFilterState : IPagedModel
 {
-    private PagedGraphFilterState(int users, int items, float alpha, int components, bool normalize, int[] seenOffsets, int[] itemOffsets, float[]? norms)
+    private PagedGraphFilterState(int users, int items, float alpha, int components, bool normalize, int[] seenOffsets, int[] itemOffsets, float[]? norms,
+        bool live)
     {
+        ScoresLiveRows = live;
         Users = users;
         Items = items;
         Alpha = alpha;
@@ -23,6 +25,15 @@ internal sealed class PagedGraphFilterState
         ItemOffsets = itemOffsets;
         Norms = norms;
     }
+
+    /// <inheritdoc />
+    public bool ScoresLiveRows { get; }
+
+    /// <summary>A whole load reads the singular vectors and the seen items (and builds their normalised copies).</summary>
+    public double WholeLoadBytes => 4.0 * ((double)Items * Components + 3.0 * SeenOffsets[^1]);
+
+    /// <inheritdoc />
+    public IPagedCall Begin(IPagedArrays pages) => new PagedGraphFilter(pages, this);
 
     /// <summary>Users of the version.</summary>
     public int Users { get; }
@@ -65,8 +76,8 @@ internal sealed class PagedGraphFilterState
     {
         var parameters = pages.ReadWhole<float>(GraphFilterKind.Parameters, null);
         var components = GraphFilterKind.CheckParameters(parameters, options);
-        var seenOffsets = CheckOffsets(pages.ReadWhole<int>(ArrayNames.SeenOffsets, users + 1L), ArrayNames.SeenOffsets, "one per user, plus one");
-        var itemOffsets = CheckOffsets(pages.ReadWhole<int>(GraphFilterKind.PagedItemOffsets, items + 1L), GraphFilterKind.PagedItemOffsets, "one per item, plus one");
+        var seenOffsets = PagedSeenItems.ReadOffsets(pages, ArrayNames.SeenOffsets, users, "one per user, plus one");
+        var itemOffsets = PagedSeenItems.ReadOffsets(pages, GraphFilterKind.PagedItemOffsets, items, "one per item, plus one");
         if (itemOffsets[^1] != seenOffsets[^1])
             throw Errors.Damaged(Errors.DamagedArrayValue(GraphFilterKind.PagedItemOffsets, items, N(itemOffsets[^1]), $"{N(seenOffsets[^1])}, where '{ArrayNames.SeenOffsets}' ends"));
         float[]? norms = null;
@@ -79,18 +90,8 @@ internal sealed class PagedGraphFilterState
                 if (norms[j] < 0) throw Errors.Damaged(Errors.DamagedArrayValue(GraphFilterKind.PagedNorms, j, Errors.DescribeFloat(norms[j]), "a length of at least 0"));
             }
         }
-        return new PagedGraphFilterState(users, items, parameters[0], components, parameters.Length < 3 || parameters[2] != 0, seenOffsets, itemOffsets, norms);
-    }
-
-    /// <summary>Checks CSR offsets: from 0, never decreasing. Throws <see cref="StoredDataDamage"/>.</summary>
-    internal static int[] CheckOffsets(int[] offsets, string name, string because)
-    {
-        if (offsets[0] != 0) throw Errors.Damaged(Errors.DamagedArrayValue(name, 0, N(offsets[0]), "0"));
-        for (var i = 1; i < offsets.Length; i++)
-        {
-            if (offsets[i] < offsets[i - 1]) throw Errors.Damaged(Errors.DamagedArrayIndex(name, i, offsets[i], $"{N(offsets[i - 1])}.. ({because}, never decreasing)"));
-        }
-        return offsets;
+        return new PagedGraphFilterState(users, items, parameters[0], components, parameters.Length < 3 || parameters[2] != 0, seenOffsets, itemOffsets, norms,
+            options.Live);
     }
 
     private static string N(long value) => value.ToString(CultureInfo.InvariantCulture);
@@ -106,9 +107,10 @@ internal sealed class PagedGraphFilterState
 /// checked (<see cref="IPagedArrays"/>), and every index and vector row it gives before use.
 /// One instance serves one call. Throws <see cref="StoredDataDamage"/>.
 /// </summary>
-internal sealed class PagedGraphFilter : IDisposable
+internal sealed class PagedGraphFilter : IPagedCall
 {
     private readonly PagedGraphFilterState _state;
+    private readonly PagedSeenItems _seenBy;
     private readonly IPagedArray<int> _seen;
     private readonly IPagedArray<int> _itemUsers;
     private readonly IPagedArray<float>? _vectors;
@@ -121,23 +123,21 @@ internal sealed class PagedGraphFilter : IDisposable
         _state = state;
         _users = state.Users;
         _items = state.Items;
+        _seenBy = new PagedSeenItems(pages, state.SeenOffsets, _items);
         _seen = pages.Open<int>(ArrayNames.SeenItems, state.SeenOffsets[^1]);
         _itemUsers = pages.Open<int>(GraphFilterKind.PagedItemUsers, state.ItemOffsets[^1]);
         if (state.Components > 0 && state.Alpha > 0) _vectors = pages.Open<float>(GraphFilterKind.Vectors, (long)_items * state.Components);
     }
 
     /// <summary>Parts of the large arrays read so far (for the benchmark's report).</summary>
-    public int PartsRead => _seen.PartsRead + _itemUsers.PartsRead + (_vectors?.PartsRead ?? 0);
+    public int PartsRead => _seenBy.PartsRead + _seen.PartsRead + _itemUsers.PartsRead + (_vectors?.PartsRead ?? 0);
 
-    /// <summary>The training items of user index <paramref name="user"/>, sorted (checked in range and ascending).</summary>
-    public int[] SeenBy(int user)
-    {
-        var (from, to) = (_state.SeenOffsets[user], _state.SeenOffsets[user + 1]);
-        var items = new int[to - from];
-        _seen.Read(from, items);
-        StoredArrays.CheckIndices(ArrayNames.SeenItems, items, 0, items.Length, _items);
-        return items;
-    }
+    /// <inheritdoc />
+    public int[] SeenBy(int user) => _seenBy.Of(user);
+
+    /// <inheritdoc />
+    public void ScoreForTop(int[] row, int k, int[] excludedSorted, float[] scores) =>
+        ScoreRowForTop(row, [.. Enumerable.Repeat(1f, row.Length)], k, excludedSorted, scores);
 
     /// <summary>
     /// Scores the row for its top <paramref name="k"/> into <paramref name="scores"/> (one per item):
@@ -264,6 +264,7 @@ internal sealed class PagedGraphFilter : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        _seenBy.Dispose();
         _seen.Dispose();
         _itemUsers.Dispose();
         _vectors?.Dispose();

@@ -98,6 +98,39 @@ public sealed class PagedServingTests
 
     [TestMethod]
     [TestCategory("fn:recommend")]
+    public void FirstAnswersWithTheDefaultsEqualTheLoadedVersionsRankingInEitherHost()
+    {
+        // No injected settings, so this runs through the loadable extension too: there the first
+        // recommend() calls are paged by the NativeAOT build of the same code. rec_score always
+        // ranks with the version loaded whole.
+        var (db, users) = (TestDb.InFile(), new List<object>());
+        using (db)
+        {
+            db.Execute("CREATE TABLE train(user_id INTEGER, item_id INTEGER); CREATE INDEX train_user ON train(user_id)");
+            var random = new Random(5);
+            for (var u = 0; u < 200; u++)
+            {
+                foreach (var i in Enumerable.Range(0, 3 + random.Next(25)).Select(_ => (int)(400 * Math.Pow(random.NextDouble(), 2.5))).Distinct())
+                    db.Execute("INSERT INTO train VALUES ($1, $2)", u, i);
+                if (u % 3 == 0) users.Add(u);
+            }
+            db.Scalar("SELECT rec_train('gf', json_object('model','graph_filter','source','SELECT user_id, item_id FROM train','components',16))");
+            db.Scalar("SELECT rec_train('pop', json_object('model','popular','source','SELECT user_id, item_id FROM train'))");
+            users.Add(424242);
+            foreach (var model in new[] { "gf", "pop" })
+            {
+                var first = users.SelectMany(u => Answer(db.Connection, u, 10, model).Select(r => $"{u}: {r}")).ToList();
+                var scored = db.Rows($"SELECT user_id, rank, item_id, score, source FROM rec_score('{model}', 'SELECT user_id FROM (SELECT DISTINCT user_id FROM train WHERE user_id % 3 = 0 UNION ALL SELECT 424242) ORDER BY user_id', 10)")
+                    .Select(r => $"{r[0]}: {string.Join("|", r.Skip(1).Select(v => v is double d ? d.ToString("R", CultureInfo.InvariantCulture) : Convert.ToString(v, CultureInfo.InvariantCulture)))}")
+                    .ToList();
+                Assert.HasCount(users.Count * 10, first, model);
+                CollectionAssert.AreEqual(scored, first, model);
+            }
+        }
+    }
+
+    [TestMethod]
+    [TestCategory("fn:recommend")]
     public void APagedPopularAnswerIsTheLoadedAnswer()
     {
         using var db = PowerLawShop(new SqlRecOptions { PagedSecondsBeforeLoad = 1e9, ArrayPartElements = 64 });

@@ -136,19 +136,27 @@ internal static class Serving
     /// The user's current row through the version's source; null when the user has no rows. The
     /// stored text is checked against the rules for stored SQL the first time this connection runs it.
     /// </summary>
-    internal static UserRow? ReadLive(Session session, string function, string model, string query, IIdLookup items, bool useWeights, ExternalId user)
+    internal static UserRow? ReadLive(Session session, string function, string model, string query, IIdLookup items, bool useWeights, ExternalId user) =>
+        ReadStored(session, function, model, query, inspect => LiveRows.Read(session.Db, function, model, query, user, items, useWeights, inspect));
+
+    /// <summary>
+    /// Runs a read of a version's stored source query: the text is checked against the rules for
+    /// stored SQL the first time this connection runs it; an interrupt while it runs says so, and
+    /// any other SQLite failure is the source's.
+    /// </summary>
+    private static T ReadStored<T>(Session session, string function, string model, string query, Func<bool, T> read)
     {
         var checkedQueries = session.CheckedStoredQueries;
         var inspect = !checkedQueries.Contains(query);
         try
         {
-            var row = LiveRows.Read(session.Db, function, model, query, user, items, useWeights, inspect);
+            var result = read(inspect);
             if (inspect)
             {
                 if (checkedQueries.Count >= 64) checkedQueries.Clear();
                 checkedQueries.Add(query);
             }
-            return row;
+            return result;
         }
         // The caller stopping the statement (sqlite3_interrupt) while the source runs is not a broken source.
         catch (Exception e) when (e is SqlRecException or SqliteCallException && session.Db.IsInterrupted)
@@ -199,29 +207,9 @@ internal static class Serving
     }
 
     /// <summary>The user's current items in time order through the version's source; null when the user has no rows.</summary>
-    private static int[]? ReadLiveSequence(Session session, string function, LoadedVersion loaded, string query, ExternalId user)
-    {
-        var checkedQueries = session.CheckedStoredQueries;
-        var inspect = !checkedQueries.Contains(query);
-        try
-        {
-            var sequence = LiveRows.ReadSequence(session.Db, function, loaded.Version.Model, query, user, loaded.Model.Items, inspect);
-            if (inspect)
-            {
-                if (checkedQueries.Count >= 64) checkedQueries.Clear();
-                checkedQueries.Add(query);
-            }
-            return sequence;
-        }
-        catch (Exception e) when (e is SqlRecException or SqliteCallException && session.Db.IsInterrupted)
-        {
-            throw Errors.LiveReadInterrupted(function, loaded.Version.Model);
-        }
-        catch (SqliteCallException e)
-        {
-            throw Errors.LiveSourceFailed(function, loaded.Version.Model, e.Message);
-        }
-    }
+    private static int[]? ReadLiveSequence(Session session, string function, LoadedVersion loaded, string query, ExternalId user) =>
+        ReadStored(session, function, loaded.Version.Model, query,
+            inspect => LiveRows.ReadSequence(session.Db, function, loaded.Version.Model, query, user, loaded.Model.Items, inspect));
 
     /// <summary>The cold-start fallback: popularity order, labelled 'popular'.</summary>
     private static List<Recommendation> ColdStart(ServableModel model, int[] top, ItemFilter filter)

@@ -37,18 +37,10 @@ internal static class LiveRows
     public static UserRow? Read(SqliteDb db, string function, string model, string wrappedQuery, ExternalId user, IIdLookup items, bool useWeights,
         bool inspect)
     {
-        using var statement = SourceReader.PrepareQuery(db, wrappedQuery, function, QueryRole.Source, QueryTrust.Stored(model), inspect,
-            message => Errors.LiveSourceFailed(function, model, message));
-        statement.Bind(1, user.ToValue());
         // Summed in double; the rules are the training source's: each weight and each item's sum within float32.
         var weights = new Dictionary<int, double>();
-        var any = false;
-        long row = 0;
-        while (statement.Step())
+        var any = EachRow(db, function, model, wrappedQuery, user, inspect, (statement, row, id) =>
         {
-            row++;
-            any = true;
-            var id = statement.GetId(0) ?? throw Errors.QueryBadId(function, QueryRole.Source, "item", row, statement.GetValue(0));
             var weight = 1.0;
             if (useWeights && statement.ColumnCount >= 2)
             {
@@ -57,10 +49,10 @@ internal static class LiveRows
                 if (!double.IsFinite(weight) || weight < 0 || weight > Errors.MaxWeight) throw Errors.SourceBadWeight(function, row, raw);
                 weight = (float)weight;
             }
-            if (!items.TryGetIndex(id, out var index)) continue;
+            if (!items.TryGetIndex(id, out var index)) return;
             var sum = weights[index] = useWeights ? weights.GetValueOrDefault(index) + weight : 1.0;
             if (sum > Errors.MaxWeight) throw Errors.SourceWeightSumTooLarge(function, row, id.ToValue(), sum);
-        }
+        });
         if (!any) return null;
         var sorted = weights.Keys.Order().ToArray();
         return new UserRow(sorted, sorted.Select(i => (float)weights[i]).ToArray());
@@ -79,24 +71,36 @@ internal static class LiveRows
     /// Items the model does not know (added after the last training) are skipped. A NULL or
     /// non-numeric timestamp is the source's error.
     /// </summary>
-    public static int[]? ReadSequence(SqliteDb db, string function, string model, string wrappedQuery, ExternalId user, IdIndex items, bool inspect)
+    public static int[]? ReadSequence(SqliteDb db, string function, string model, string wrappedQuery, ExternalId user, IIdLookup items, bool inspect)
+    {
+        var events = new List<(double Time, int Item)>();
+        var any = EachRow(db, function, model, wrappedQuery, user, inspect, (statement, row, id) =>
+        {
+            if (!SourceReader.TryReadTime(statement, 1, out var time)) throw Errors.SourceBadTimestamp(function, row, statement.GetValue(1));
+            if (items.TryGetIndex(id, out var index)) events.Add((time, index));
+        });
+        if (!any) return null;
+        // OrderBy is stable: ties keep the query's order.
+        return [.. events.OrderBy(e => e.Time).Select(e => e.Item)];
+    }
+
+    /// <summary>
+    /// Runs a wrapped stored source for <paramref name="user"/> under <see cref="QueryPolicy"/>'s rules
+    /// for stored SQL and hands each row (its 1-based number and its item id, checked an id) to
+    /// <paramref name="each"/>; false when the user has no rows.
+    /// </summary>
+    private static bool EachRow(SqliteDb db, string function, string model, string wrappedQuery, ExternalId user, bool inspect, Action<Statement, long, ExternalId> each)
     {
         using var statement = SourceReader.PrepareQuery(db, wrappedQuery, function, QueryRole.Source, QueryTrust.Stored(model), inspect,
             message => Errors.LiveSourceFailed(function, model, message));
         statement.Bind(1, user.ToValue());
-        var events = new List<(double Time, int Item)>();
-        var any = false;
         long row = 0;
         while (statement.Step())
         {
             row++;
-            any = true;
             var id = statement.GetId(0) ?? throw Errors.QueryBadId(function, QueryRole.Source, "item", row, statement.GetValue(0));
-            if (!SourceReader.TryReadTime(statement, 1, out var time)) throw Errors.SourceBadTimestamp(function, row, statement.GetValue(1));
-            if (items.TryGetIndex(id, out var index)) events.Add((time, index));
+            each(statement, row, id);
         }
-        if (!any) return null;
-        // OrderBy is stable: ties keep the query's order.
-        return [.. events.OrderBy(e => e.Time).Select(e => e.Item)];
+        return row > 0;
     }
 }
